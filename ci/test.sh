@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: builds warning-free, checks formatting, runs every unit and integration test
+# (integration tests skip with a reason where namespaces cannot be created).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ci/check-format.sh
+ci/build.sh
+build=${NSTEST_BUILD_DIR:-build}
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)"

@@ -1,0 +1,73 @@
+// Network links inside namespaces: veth pairs, addresses, MTU, state. All through rtnetlink.
+#ifndef NSTEST_LINK_H_
+#define NSTEST_LINK_H_
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "nstest/address.h"
+#include "nstest/netns.h"
+
+namespace nstest {
+
+// RFC 2863 operational state, as the kernel reports it in IFLA_OPERSTATE.
+enum class OperState { kUnknown, kNotPresent, kDown, kLowerLayerDown, kTesting, kDormant, kUp };
+const char* OperStateName(OperState state);
+
+struct LinkInfo {
+  int index = 0;
+  std::string name;
+  unsigned mtu = 0;
+  bool admin_up = false;  // IFF_UP
+  OperState oper_state = OperState::kUnknown;
+};
+
+struct VethOptions {
+  unsigned mtu = 0;  // 0: the kernel's default (1500)
+  bool up = true;    // bring both ends up
+};
+
+// The two ends of a veth pair.
+struct VethPair {
+  std::string a_name;
+  int a_index = 0;
+  std::string b_name;
+  int b_index = 0;
+};
+
+// Creates a veth pair with end `a_name` in `a` and end `b_name` in `b` (a and b may be the same
+// namespace) in one RTM_NEWLINK request, and returns the ends' interface indexes.
+// The two ends get different ifindexes: the kernel's link watcher treats a device whose ifindex
+// equals its peer's as non-urgent and may delay its carrier by up to a second.
+// Throws Error on a bad name, NetlinkError if the kernel refuses (e.g. a name already in use).
+VethPair AddVethPair(const Netns& a, const std::string& a_name, const Netns& b,
+                     const std::string& b_name, const VethOptions& options = {});
+
+// Assigns `prefix` to interface `ifname`. IPv6 addresses skip duplicate address detection
+// (IFA_F_NODAD) so they are usable at once. Throws NetlinkError.
+void AddAddress(const Netns& ns, const std::string& ifname, const IpPrefix& prefix);
+
+// Sets IFF_UP on or off. Throws NetlinkError.
+void SetLinkUp(const Netns& ns, const std::string& ifname, bool up);
+// Sets the MTU. Throws NetlinkError (e.g. out of the device's range).
+void SetLinkMtu(const Netns& ns, const std::string& ifname, unsigned mtu);
+// Deletes a link (for a veth, both ends). Throws NetlinkError.
+void DeleteLink(const Netns& ns, const std::string& ifname);
+
+// Reads one link's state. Throws NetlinkError (NLE_NODEV for an unknown name).
+LinkInfo GetLink(const Netns& ns, const std::string& ifname);
+// Lists the namespace's links. Throws NetlinkError.
+std::vector<LinkInfo> ListLinks(const Netns& ns);
+
+// Waits until `ifname` is operationally up (IF_OPER_UP), driven by RTNLGRP_LINK notifications.
+// Throws TimeoutError naming the last state seen, NetlinkError on netlink failure.
+void WaitLinkOperUp(const Netns& ns, const std::string& ifname, std::chrono::milliseconds timeout);
+
+// Checks an interface name as the kernel would (1-15 bytes, no '/', ':' or whitespace, not "."
+// or ".."). Throws Error naming the problem.
+void ValidateIfname(const std::string& name);
+
+}  // namespace nstest
+
+#endif  // NSTEST_LINK_H_

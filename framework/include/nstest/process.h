@@ -1,0 +1,82 @@
+// Commands started inside a namespace, with captured output, a timeout, and no way to outlive
+// their owner.
+#ifndef NSTEST_PROCESS_H_
+#define NSTEST_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nstest/netns.h"
+
+namespace nstest {
+
+struct ProcessOptions {
+  // The command and its arguments; argv[0] without '/' is searched in PATH. Never a shell string.
+  std::vector<std::string> argv;
+  // Variables set on top of the inherited environment (or alone, without inheritance).
+  std::map<std::string, std::string> env;
+  bool inherit_environment = true;
+  std::string working_directory;  // empty: the caller's
+  // How long Wait() lets the command run, counted from Start(); then it is killed (SIGKILL).
+  std::chrono::milliseconds timeout{30000};
+};
+
+struct ProcessResult {
+  int exit_code = -1;  // the exit status when exited normally, else -1
+  int signal = 0;      // the terminating signal, else 0
+  bool timed_out = false;
+  int64_t timeout_ms = 0;  // the timeout that passed, when timed_out
+  std::string stdout_text;
+  std::string stderr_text;
+
+  bool Succeeded() const { return exit_code == 0; }
+  // "exited with status 0", "killed by signal 9 (Killed)", "timed out after 2000 ms (killed)".
+  std::string Describe() const;
+};
+
+// A child process, started in a namespace, that dies with its owner.
+//
+// The child is killed (SIGKILL) and reaped by the destructor if still running, and gets
+// PR_SET_PDEATHSIG=SIGKILL so it is killed even when the owner is killed. Note the kernel sends the
+// death signal when the *thread* that started the child exits: start long-lived children from a
+// thread that lives as long as they should. Signals go through a pidfd, so a reused PID is never
+// hit. Move-only; one thread at a time.
+class Process {
+ public:
+  // Starts options.argv inside `ns` (nullptr: the caller's namespace) with stdin from /dev/null and
+  // stdout/stderr captured. Throws Error for an empty argv, a command that cannot be found or
+  // executed, or a namespace that cannot be entered:
+  //   "start process 'nosuch' in netns 'server': command not found in PATH"
+  static Process Start(const Netns* ns, ProcessOptions options);
+
+  Process(Process&&) noexcept;
+  Process& operator=(Process&&) noexcept;
+  ~Process();
+
+  pid_t pid() const;
+  // True until the child has exited (does not reap it).
+  bool Running() const;
+  // Collects output until the child exits or its timeout passes (then kills it), and reaps it.
+  // Calling it again returns the same result. Throws SystemError only if waiting itself fails.
+  const ProcessResult& Wait();
+  // Sends `signal` to the child if it has not been reaped. Never throws.
+  void Kill(int signal = 9) noexcept;
+
+ private:
+  struct Impl;
+  explicit Process(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Starts and waits: Process::Start(ns, options).Wait().
+ProcessResult RunProcess(const Netns* ns, ProcessOptions options);
+
+}  // namespace nstest
+
+#endif  // NSTEST_PROCESS_H_

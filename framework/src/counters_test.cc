@@ -1,0 +1,71 @@
+#include "nstest/counters.h"
+
+#include <gtest/gtest.h>
+
+#include "nstest/error.h"
+
+namespace nstest {
+namespace {
+
+constexpr char kNetstat[] =
+    "TcpExt: SyncookiesSent ListenOverflows ListenDrops\n"
+    "TcpExt: 1 3 4\n"
+    "IpExt: InNoRoutes\n"
+    "IpExt: 0\n";
+constexpr char kSnmp[] =
+    "Ip: Forwarding DefaultTTL\n"
+    "Ip: 2 64\n"
+    "Tcp: RtoAlgorithm MaxConn PassiveOpens\n"
+    "Tcp: 1 -1 7\n";
+constexpr char kSnmp6[] = "Ip6InReceives                   \t12\nIp6InHdrErrors 0\n";
+
+TEST(CountersTest, ParsesUnderNstatNames) {
+  Counters c = Counters::Parse("server", kNetstat, kSnmp, kSnmp6);
+  EXPECT_EQ(c.Get("TcpExtListenOverflows"), 3);
+  EXPECT_EQ(c.Get("TcpExtListenDrops"), 4);
+  EXPECT_EQ(c.Get("TcpPassiveOpens"), 7);
+  EXPECT_EQ(c.Get("TcpMaxConn"), -1);
+  EXPECT_EQ(c.Get("Ip6InReceives"), 12);
+  EXPECT_EQ(c.Get("IpForwarding"), 2);
+}
+
+TEST(CountersTest, UnknownNameSuggestsNearOne) {
+  Counters c = Counters::Parse("server", kNetstat, kSnmp, "");
+  try {
+    c.Get("TcpExtListenOverflow");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "read counter 'TcpExtListenOverflow' in netns 'server': no such counter; did you "
+                 "mean 'TcpExtListenOverflows'?");
+  }
+  try {
+    c.Get("Nonsense");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "read counter 'Nonsense' in netns 'server': no such counter");
+  }
+}
+
+TEST(CountersTest, DeltaReportsChanges) {
+  Counters before = Counters::Parse("server", kNetstat, kSnmp, "");
+  Counters after = Counters::Parse(
+      "server", "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 1 5 7\n", kSnmp, "");
+  CounterDelta d = after.Since(before);
+  EXPECT_EQ(d.Get("TcpExtListenOverflows"), 2);
+  EXPECT_EQ(d.Get("TcpExtListenDrops"), 3);
+  EXPECT_EQ(d.Get("TcpExtSyncookiesSent"), 0);
+  EXPECT_EQ(d.ToString(), "TcpExtListenDrops +3, TcpExtListenOverflows +2");
+  EXPECT_EQ(before.Since(before).ToString(), "no counter changed");
+  EXPECT_THROW(d.Get("TcpExtListenOverflow"), Error);
+}
+
+TEST(CountersTest, MalformedFilesAreErrors) {
+  EXPECT_THROW(Counters::Parse("s", "TcpExt: A B\nTcpExt: 1\n", "", ""), Error);
+  EXPECT_THROW(Counters::Parse("s", "TcpExt: A\nIpExt: 1\n", "", ""), Error);
+  EXPECT_THROW(Counters::Parse("s", "TcpExt: A\nTcpExt: x\n", "", ""), Error);
+  EXPECT_THROW(Counters::Parse("s", "", "", "Ip6InReceives\n"), Error);
+}
+
+}  // namespace
+}  // namespace nstest

@@ -1,0 +1,245 @@
+#include "nstest/link.h"
+
+#include <fmt/format.h>
+#include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <netlink/cache.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/socket.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <set>
+
+#include "nstest/error.h"
+#include "src/netlink_util.h"
+#include "src/wait_util.h"
+
+namespace nstest {
+namespace {
+
+OperState FromKernel(uint8_t state) {
+  switch (state) {
+    case IF_OPER_NOTPRESENT:
+      return OperState::kNotPresent;
+    case IF_OPER_DOWN:
+      return OperState::kDown;
+    case IF_OPER_LOWERLAYERDOWN:
+      return OperState::kLowerLayerDown;
+    case IF_OPER_TESTING:
+      return OperState::kTesting;
+    case IF_OPER_DORMANT:
+      return OperState::kDormant;
+    case IF_OPER_UP:
+      return OperState::kUp;
+    default:
+      return OperState::kUnknown;
+  }
+}
+
+LinkInfo ToInfo(rtnl_link* link) {
+  LinkInfo info;
+  info.index = rtnl_link_get_ifindex(link);
+  const char* name = rtnl_link_get_name(link);
+  info.name = name != nullptr ? name : "";
+  info.mtu = rtnl_link_get_mtu(link);
+  info.admin_up = (rtnl_link_get_flags(link) & IFF_UP) != 0;
+  info.oper_state = FromKernel(rtnl_link_get_operstate(link));
+  return info;
+}
+
+LinkPtr AllocLink() {
+  LinkPtr link(rtnl_link_alloc());
+  if (!link) throw Error("allocate link: out of memory");
+  return link;
+}
+
+LinkPtr FetchLink(const Netns& ns, const std::string& ifname, const char* verb) {
+  rtnl_link* link = nullptr;
+  int err = rtnl_link_get_kernel(ns.route_socket(), 0, ifname.c_str(), &link);
+  if (err < 0) {
+    throw NetlinkError(fmt::format("{} link '{}' in netns '{}'", verb, ifname, ns.name()), err);
+  }
+  return LinkPtr(link);
+}
+
+void ChangeLink(const Netns& ns, const std::string& ifname, rtnl_link* change, const char* verb) {
+  LinkPtr orig = FetchLink(ns, ifname, verb);
+  int err = rtnl_link_change(ns.route_socket(), orig.get(), change, 0);
+  if (err < 0) {
+    throw NetlinkError(fmt::format("{} link '{}' in netns '{}'", verb, ifname, ns.name()), err);
+  }
+}
+
+std::set<int> UsedIndexes(const Netns& ns) {
+  std::set<int> used;
+  for (const LinkInfo& l : ListLinks(ns)) used.insert(l.index);
+  return used;
+}
+
+// Notifications only wake the waiter; the state is read afresh with a request.
+int IgnoreMessage(nl_msg*, void*) { return NL_OK; }
+
+int LowestFree(const std::set<int>& used, int avoid) {
+  for (int i = 2;; ++i) {
+    if (i != avoid && used.count(i) == 0) return i;
+  }
+}
+
+}  // namespace
+
+const char* OperStateName(OperState state) {
+  switch (state) {
+    case OperState::kNotPresent:
+      return "NOTPRESENT";
+    case OperState::kDown:
+      return "DOWN";
+    case OperState::kLowerLayerDown:
+      return "LOWERLAYERDOWN";
+    case OperState::kTesting:
+      return "TESTING";
+    case OperState::kDormant:
+      return "DORMANT";
+    case OperState::kUp:
+      return "UP";
+    case OperState::kUnknown:
+      break;
+  }
+  return "UNKNOWN";
+}
+
+void ValidateIfname(const std::string& name) {
+  auto bad = [&](const char* why) {
+    throw Error(fmt::format("check interface name '{}': {}", name, why));
+  };
+  if (name.empty()) bad("empty");
+  if (name.size() >= IFNAMSIZ) bad("longer than 15 bytes");
+  if (name == "." || name == "..") bad("reserved name");
+  for (unsigned char c : name) {
+    if (c == '/' || c == ':' || c <= ' ' || c == 0x7f)
+      bad("contains '/', ':', a space or a control character");
+  }
+}
+
+VethPair AddVethPair(const Netns& a, const std::string& a_name, const Netns& b,
+                     const std::string& b_name, const VethOptions& options) {
+  ValidateIfname(a_name);
+  ValidateIfname(b_name);
+  std::string what = fmt::format("create veth '{}' in netns '{}' with peer '{}' in netns '{}'",
+                                 a_name, a.name(), b_name, b.name());
+  VethPair pair{a_name, 0, b_name, 0};
+  std::set<int> used_a = UsedIndexes(a);
+  pair.a_index = LowestFree(used_a, 0);
+  std::set<int> used_b = &a == &b ? used_a : UsedIndexes(b);
+  if (&a == &b) used_b.insert(pair.a_index);
+  pair.b_index = LowestFree(used_b, pair.a_index);
+
+  LinkPtr link(rtnl_link_veth_alloc());
+  if (!link) throw Error(what + ": out of memory");
+  rtnl_link* peer = rtnl_link_veth_get_peer(link.get());
+  rtnl_link_set_name(link.get(), a_name.c_str());
+  rtnl_link_set_ifindex(link.get(), pair.a_index);
+  rtnl_link_set_name(peer, b_name.c_str());
+  rtnl_link_set_ifindex(peer, pair.b_index);
+  rtnl_link_set_ns_fd(peer, b.fd());
+  if (options.mtu != 0) {
+    rtnl_link_set_mtu(link.get(), options.mtu);
+    rtnl_link_set_mtu(peer, options.mtu);
+  }
+  // Only end A can come up in the creating request: the kernel opens the peer before the two
+  // ends know each other, and veth_open() refuses that with ENOTCONN.
+  if (options.up) rtnl_link_set_flags(link.get(), IFF_UP);
+  int err = rtnl_link_add(a.route_socket(), link.get(), NLM_F_CREATE | NLM_F_EXCL);
+  // rtnl_link_veth_get_peer() took a reference on the peer; the pair is freed through `link`.
+  rtnl_link_put(peer);
+  if (err < 0) throw NetlinkError(what, err);
+  if (options.up) SetLinkUp(b, b_name, true);
+  return pair;
+}
+
+void AddAddress(const Netns& ns, const std::string& ifname, const IpPrefix& prefix) {
+  std::string what = fmt::format("add address '{}' to link '{}' in netns '{}'", prefix.ToString(),
+                                 ifname, ns.name());
+  LinkPtr link = FetchLink(ns, ifname, "add address to");
+  AddrPtr addr(rtnl_addr_alloc());
+  NlAddrPtr local(
+      nl_addr_build(prefix.address.family(), prefix.address.bytes(), prefix.address.size()));
+  if (!addr || !local) throw Error(what + ": out of memory");
+  nl_addr_set_prefixlen(local.get(), prefix.prefix_len);
+  rtnl_addr_set_ifindex(addr.get(), rtnl_link_get_ifindex(link.get()));
+  rtnl_addr_set_family(addr.get(), prefix.address.family());
+  int err = rtnl_addr_set_local(addr.get(), local.get());
+  if (err < 0) throw NetlinkError(what, err);
+  rtnl_addr_set_prefixlen(addr.get(), prefix.prefix_len);
+  if (prefix.address.is_v6()) rtnl_addr_set_flags(addr.get(), IFA_F_NODAD);
+  err = rtnl_addr_add(ns.route_socket(), addr.get(), NLM_F_CREATE | NLM_F_EXCL);
+  if (err < 0) throw NetlinkError(what, err);
+}
+
+void SetLinkUp(const Netns& ns, const std::string& ifname, bool up) {
+  LinkPtr change = AllocLink();
+  if (up) {
+    rtnl_link_set_flags(change.get(), IFF_UP);
+  } else {
+    rtnl_link_unset_flags(change.get(), IFF_UP);
+  }
+  ChangeLink(ns, ifname, change.get(), up ? "bring up" : "bring down");
+}
+
+void SetLinkMtu(const Netns& ns, const std::string& ifname, unsigned mtu) {
+  LinkPtr change = AllocLink();
+  rtnl_link_set_mtu(change.get(), mtu);
+  ChangeLink(ns, ifname, change.get(), fmt::format("set mtu {} on", mtu).c_str());
+}
+
+void DeleteLink(const Netns& ns, const std::string& ifname) {
+  LinkPtr link = FetchLink(ns, ifname, "delete");
+  int err = rtnl_link_delete(ns.route_socket(), link.get());
+  if (err < 0) {
+    throw NetlinkError(fmt::format("delete link '{}' in netns '{}'", ifname, ns.name()), err);
+  }
+}
+
+LinkInfo GetLink(const Netns& ns, const std::string& ifname) {
+  return ToInfo(FetchLink(ns, ifname, "read").get());
+}
+
+std::vector<LinkInfo> ListLinks(const Netns& ns) {
+  nl_cache* cache = nullptr;
+  int err = rtnl_link_alloc_cache(ns.route_socket(), AF_UNSPEC, &cache);
+  if (err < 0) throw NetlinkError(fmt::format("list links in netns '{}'", ns.name()), err);
+  std::vector<LinkInfo> links;
+  for (nl_object* o = nl_cache_get_first(cache); o != nullptr; o = nl_cache_get_next(o)) {
+    links.push_back(ToInfo(reinterpret_cast<rtnl_link*>(o)));
+  }
+  nl_cache_free(cache);
+  return links;
+}
+
+void WaitLinkOperUp(const Netns& ns, const std::string& ifname, std::chrono::milliseconds timeout) {
+  Deadline deadline(timeout);
+  // Subscribe before the first read so that no transition between the two is missed.
+  NlSockPtr events = RunInNetns(
+      ns, [&] { return ConnectNetlink(NETLINK_ROUTE, fmt::format("netns '{}'", ns.name())); });
+  nl_socket_disable_seq_check(events.get());
+  nl_socket_add_membership(events.get(), RTNLGRP_LINK);
+  nl_socket_set_nonblocking(events.get());
+  nl_socket_modify_cb(events.get(), NL_CB_VALID, NL_CB_CUSTOM, IgnoreMessage, nullptr);
+  for (;;) {
+    LinkInfo info = GetLink(ns, ifname);
+    if (info.oper_state == OperState::kUp) return;
+    int wait_ms = deadline.RemainingMs();
+    pollfd pfd{nl_socket_get_fd(events.get()), POLLIN, 0};
+    if (wait_ms <= 0 || ::poll(&pfd, 1, wait_ms) == 0) {
+      throw TimeoutError(
+          fmt::format("wait for link '{}' in netns '{}' to be up: still {} (admin {}) after {} ms",
+                      ifname, ns.name(), OperStateName(info.oper_state),
+                      info.admin_up ? "up" : "down", timeout.count()));
+    }
+    while (nl_recvmsgs_default(events.get()) >= 0) {
+    }
+  }
+}
+
+}  // namespace nstest

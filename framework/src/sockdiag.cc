@@ -1,0 +1,166 @@
+#include "nstest/sockdiag.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netlink/msg.h>
+#include <netlink/socket.h>
+
+#include <cstring>
+
+#include "nstest/error.h"
+#include "src/netlink_util.h"
+
+namespace nstest {
+namespace {
+
+IpAddress FromDiag(uint8_t family, const __be32* words) {
+  return IpAddress::FromBytes(family, words);
+}
+
+struct DumpContext {
+  std::vector<TcpSocketInfo>* out;
+};
+
+int OnMessage(nl_msg* msg, void* arg) {
+  auto* ctx = static_cast<DumpContext*>(arg);
+  nlmsghdr* hdr = nlmsg_hdr(msg);
+  if (hdr->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+      nlmsg_datalen(hdr) < static_cast<int>(sizeof(inet_diag_msg))) {
+    return NL_SKIP;
+  }
+  const auto* d = static_cast<const inet_diag_msg*>(nlmsg_data(hdr));
+  TcpSocketInfo info;
+  info.state = static_cast<TcpState>(d->idiag_state);
+  info.local = FromDiag(d->idiag_family, d->id.idiag_src);
+  info.local_port = ntohs(d->id.idiag_sport);
+  info.remote = FromDiag(d->idiag_family, d->id.idiag_dst);
+  info.remote_port = ntohs(d->id.idiag_dport);
+  info.recv_q = d->idiag_rqueue;
+  info.send_q = d->idiag_wqueue;
+  info.retransmits = d->idiag_retrans;
+  info.inode = d->idiag_inode;
+  ctx->out->push_back(info);
+  return NL_OK;
+}
+
+bool Covers(const IpAddress& listener, const IpAddress& local) {
+  // A wildcard listener (0.0.0.0 or ::) owns request sockets on every local address; an IPv6
+  // wildcard also owns IPv4 ones unless IPV6_V6ONLY.
+  const uint8_t* b = listener.bytes();
+  bool any = true;
+  for (size_t i = 0; i < listener.size(); ++i) any = any && b[i] == 0;
+  if (any) return listener.is_v6() || !local.is_v6();
+  return listener == local;
+}
+
+}  // namespace
+
+const char* TcpStateName(TcpState state) {
+  switch (state) {
+    case TcpState::kEstablished:
+      return "ESTAB";
+    case TcpState::kSynSent:
+      return "SYN-SENT";
+    case TcpState::kSynRecv:
+      return "SYN-RECV";
+    case TcpState::kFinWait1:
+      return "FIN-WAIT-1";
+    case TcpState::kFinWait2:
+      return "FIN-WAIT-2";
+    case TcpState::kTimeWait:
+      return "TIME-WAIT";
+    case TcpState::kClose:
+      return "UNCONN";
+    case TcpState::kCloseWait:
+      return "CLOSE-WAIT";
+    case TcpState::kLastAck:
+      return "LAST-ACK";
+    case TcpState::kListen:
+      return "LISTEN";
+    case TcpState::kClosing:
+      return "CLOSING";
+  }
+  return "UNKNOWN";
+}
+
+std::string ListenerQueues::ToString() const {
+  std::string addr = address.is_v6() ? "[" + address.ToString() + "]" : address.ToString();
+  return fmt::format("LISTEN {}:{} Recv-Q {} Send-Q {} SYN-RECV {}", addr, port, accept_queue,
+                     max_accept_queue, syn_recv);
+}
+
+SockDiag::SockDiag(const Netns& ns) : netns_name_(ns.name()) {
+  sock_ = RunInNetns(ns, [&] {
+    return ConnectNetlink(NETLINK_SOCK_DIAG, fmt::format("sock_diag in netns '{}'", ns.name()));
+  });
+}
+
+SockDiag::~SockDiag() = default;
+SockDiag::SockDiag(SockDiag&&) noexcept = default;
+SockDiag& SockDiag::operator=(SockDiag&&) noexcept = default;
+
+std::vector<TcpSocketInfo> SockDiag::Dump(uint32_t states) {
+  std::vector<TcpSocketInfo> out;
+  DumpContext ctx{&out};
+  for (uint8_t family : {uint8_t{AF_INET}, uint8_t{AF_INET6}}) {
+    inet_diag_req_v2 req{};
+    req.sdiag_family = family;
+    req.sdiag_protocol = IPPROTO_TCP;
+    req.idiag_states = states;
+    int err = nl_send_simple(sock_.get(), SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof req);
+    if (err >= 0) {
+      nl_socket_modify_cb(sock_.get(), NL_CB_VALID, NL_CB_CUSTOM, OnMessage, &ctx);
+      err = nl_recvmsgs_default(sock_.get());
+    }
+    if (err < 0) {
+      throw NetlinkError(fmt::format("dump TCP sockets in netns '{}'", netns_name_), err);
+    }
+  }
+  return out;
+}
+
+std::vector<ListenerQueues> SockDiag::Listeners(uint16_t port) {
+  uint32_t mask =
+      (1u << static_cast<int>(TcpState::kListen)) | (1u << static_cast<int>(TcpState::kSynRecv));
+  std::vector<TcpSocketInfo> sockets = Dump(mask);
+  std::vector<ListenerQueues> listeners;
+  for (const TcpSocketInfo& s : sockets) {
+    if (s.state != TcpState::kListen || s.local_port != port) continue;
+    listeners.push_back(ListenerQueues{s.local, s.local_port, s.recv_q, s.send_q, 0});
+  }
+  for (const TcpSocketInfo& s : sockets) {
+    if (s.state != TcpState::kSynRecv || s.local_port != port) continue;
+    for (ListenerQueues& l : listeners) {
+      if (Covers(l.address, s.local)) {
+        ++l.syn_recv;
+        break;
+      }
+    }
+  }
+  return listeners;
+}
+
+ListenerQueues SockDiag::Listener(uint16_t port) {
+  std::vector<ListenerQueues> all = Listeners(port);
+  if (all.size() == 1) return all[0];
+  std::string what = fmt::format("read listener on port {} in netns '{}'", port, netns_name_);
+  if (all.empty()) throw Error(what + ": no listening socket");
+  std::string list;
+  for (const ListenerQueues& l : all) list += (list.empty() ? "" : "; ") + l.ToString();
+  throw Error(fmt::format("{}: {} listening sockets ({})", what, all.size(), list));
+}
+
+std::map<TcpState, int> SockDiag::CountByState() {
+  std::map<TcpState, int> counts;
+  for (const TcpSocketInfo& s : Dump()) ++counts[s.state];
+  return counts;
+}
+
+ListenerQueues GetListener(const Netns& ns, uint16_t port) { return SockDiag(ns).Listener(port); }
+
+std::map<TcpState, int> CountTcpStates(const Netns& ns) { return SockDiag(ns).CountByState(); }
+
+}  // namespace nstest

@@ -1,0 +1,89 @@
+#include "nstest/tcp.h"
+
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "nstest/error.h"
+#include "src/wait_util.h"
+
+namespace nstest {
+namespace {
+
+std::string Endpoint(const IpAddress& address, uint16_t port) {
+  return address.is_v6() ? fmt::format("[{}]:{}", address.ToString(), port)
+                         : fmt::format("{}:{}", address.ToString(), port);
+}
+
+}  // namespace
+
+Fd TcpListen(const Netns& ns, const IpAddress& address, uint16_t port, int backlog) {
+  std::string what = fmt::format("listen on {} in netns '{}'", Endpoint(address, port), ns.name());
+  Fd fd = ns.Socket(address.family(), SOCK_STREAM, IPPROTO_TCP);
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_storage ss{};
+  socklen_t len = address.ToSockaddr(port, &ss);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) ThrowErrno(what);
+  if (::listen(fd.get(), backlog) != 0) ThrowErrno(what);
+  return fd;
+}
+
+Fd TcpConnectStart(const Netns& ns, const IpAddress& address, uint16_t port) {
+  Fd fd = ns.Socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_TCP);
+  sockaddr_storage ss{};
+  socklen_t len = address.ToSockaddr(port, &ss);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+    ThrowErrno(fmt::format("connect to {} from netns '{}'", Endpoint(address, port), ns.name()));
+  }
+  return fd;
+}
+
+const char* ConnectResultName(ConnectResult result) {
+  switch (result) {
+    case ConnectResult::kEstablished:
+      return "established";
+    case ConnectResult::kRefused:
+      return "refused";
+    case ConnectResult::kTimedOut:
+      return "timed out";
+    case ConnectResult::kReset:
+      return "reset";
+    case ConnectResult::kPending:
+      return "pending";
+    case ConnectResult::kError:
+      break;
+  }
+  return "error";
+}
+
+ConnectResult TcpConnectWait(const Fd& fd, std::chrono::milliseconds timeout, int* error) {
+  Deadline deadline(timeout);
+  pollfd p{fd.get(), POLLOUT, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, deadline.RemainingMs());
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) return ConnectResult::kPending;
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (n < 0 || ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (error != nullptr) *error = err;
+  switch (err) {
+    case 0:
+      return ConnectResult::kEstablished;
+    case ECONNREFUSED:
+      return ConnectResult::kRefused;
+    case ETIMEDOUT:
+      return ConnectResult::kTimedOut;
+    case ECONNRESET:
+      return ConnectResult::kReset;
+    default:
+      return ConnectResult::kError;
+  }
+}
+
+}  // namespace nstest

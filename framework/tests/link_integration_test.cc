@@ -1,0 +1,113 @@
+#include "nstest/error.h"
+#include "nstest/link.h"
+#include "nstest/tcp.h"
+#include "nstest/topology.h"
+#include "tests/test_support.h"
+
+namespace nstest {
+namespace {
+
+using testing_support::AcceptOne;
+using testing_support::kTimeout;
+using testing_support::NamespaceTest;
+
+class LinkTest : public NamespaceTest {};
+
+void ExpectReachable(PairTopology& t, const IpAddress& server_address) {
+  Fd listener = TcpListen(t.server(), server_address, 7000, 4);
+  Fd client = TcpConnectStart(t.client(), server_address, 7000);
+  EXPECT_EQ(TcpConnectWait(client, kTimeout), ConnectResult::kEstablished)
+      << "to " << server_address.ToString();
+  Fd accepted = AcceptOne(listener);
+  ASSERT_TRUE(accepted.valid());
+  ASSERT_EQ(::send(client.get(), "ping", 4, MSG_NOSIGNAL), 4);
+  char buf[8] = {};
+  EXPECT_EQ(::recv(accepted.get(), buf, sizeof buf, 0), 4);
+  EXPECT_STREQ(buf, "ping");
+}
+
+TEST_F(LinkTest, TwoNamespacesWithVethReachEachOtherOverIpv4AndIpv6) {
+  PairTopology t = PairTopology::Create();
+  EXPECT_EQ(GetLink(t.server(), "eth0").oper_state, OperState::kUp);
+  EXPECT_EQ(GetLink(t.client(), "eth0").oper_state, OperState::kUp);
+  ExpectReachable(t, t.server_v4());
+  ExpectReachable(t, t.server_v6());
+}
+
+TEST_F(LinkTest, VethEndsGetDifferentIfindexes) {
+  PairTopology t = PairTopology::Create();
+  EXPECT_NE(t.veth().a_index, t.veth().b_index);
+  EXPECT_EQ(GetLink(t.server(), "eth0").index, t.veth().a_index);
+  EXPECT_EQ(GetLink(t.client(), "eth0").index, t.veth().b_index);
+}
+
+TEST_F(LinkTest, MtuIsAppliedToBothEndsAndCanChange) {
+  PairTopologyOptions o;
+  o.mtu = 1400;
+  PairTopology t = PairTopology::Create(o);
+  EXPECT_EQ(GetLink(t.server(), "eth0").mtu, 1400u);
+  EXPECT_EQ(GetLink(t.client(), "eth0").mtu, 1400u);
+  SetLinkMtu(t.server(), "eth0", 1280);
+  EXPECT_EQ(GetLink(t.server(), "eth0").mtu, 1280u);
+  EXPECT_THROW(SetLinkMtu(t.server(), "eth0", 70000), NetlinkError);
+}
+
+TEST_F(LinkTest, WaitForADownLinkTimesOutSayingWhatItSaw) {
+  Netns a = Netns::Create("a");
+  Netns b = Netns::Create("b");
+  VethOptions down;
+  down.up = false;
+  AddVethPair(a, "v0", b, "v1", down);
+  try {
+    WaitLinkOperUp(a, "v0", std::chrono::milliseconds(100));
+    FAIL() << "no timeout";
+  } catch (const TimeoutError& e) {
+    EXPECT_STREQ(e.what(),
+                 "wait for link 'v0' in netns 'a' to be up: still DOWN (admin down) after 100 ms");
+  }
+  SetLinkUp(a, "v0", true);
+  SetLinkUp(b, "v1", true);
+  WaitLinkOperUp(a, "v0", kTimeout);
+  EXPECT_EQ(GetLink(a, "v0").oper_state, OperState::kUp);
+}
+
+TEST_F(LinkTest, DuplicateNameKeepsNetlinkError) {
+  Netns a = Netns::Create("a");
+  AddVethPair(a, "v0", a, "v1");
+  try {
+    AddVethPair(a, "v0", a, "v2");
+    FAIL();
+  } catch (const NetlinkError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(
+                  "create veth 'v0' in netns 'a' with peer 'v2' in netns 'a': ", 0),
+              0u)
+        << e.what();
+  }
+}
+
+TEST_F(LinkTest, BadInterfaceNamesAreRefusedBeforeTheKernel) {
+  Netns a = Netns::Create("a");
+  EXPECT_THROW(AddVethPair(a, "a-name-that-is-too-long", a, "v1"), Error);
+  EXPECT_THROW(AddVethPair(a, "bad/name", a, "v1"), Error);
+  EXPECT_THROW(AddVethPair(a, "", a, "v1"), Error);
+}
+
+TEST_F(LinkTest, DeleteLinkRemovesBothEnds) {
+  Netns a = Netns::Create("a");
+  Netns b = Netns::Create("b");
+  AddVethPair(a, "v0", b, "v1");
+  DeleteLink(a, "v0");
+  EXPECT_THROW(GetLink(a, "v0"), NetlinkError);
+  EXPECT_THROW(GetLink(b, "v1"), NetlinkError);
+}
+
+TEST_F(LinkTest, AddressesAreListedByTheKernel) {
+  Netns a = Netns::Create("a");
+  AddVethPair(a, "v0", a, "v1");
+  AddAddress(a, "v0", IpPrefix::Parse("198.18.7.1/24"));
+  EXPECT_THROW(AddAddress(a, "v0", IpPrefix::Parse("198.18.7.1/24")), NetlinkError);
+  EXPECT_THROW(AddAddress(a, "nosuch", IpPrefix::Parse("198.18.7.2/24")), NetlinkError);
+}
+
+}  // namespace
+}  // namespace nstest

@@ -1,0 +1,81 @@
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "nstest/error.h"
+#include "nstest/process.h"
+#include "nstest/topology.h"
+#include "nstest/wait.h"
+#include "src/pidfd.h"
+#include "tests/test_support.h"
+
+namespace nstest {
+namespace {
+
+using std::chrono::milliseconds;
+using testing_support::NamespaceTest;
+
+class ProcessInNetnsTest : public NamespaceTest {};
+
+ProcessOptions Command(std::vector<std::string> argv) {
+  ProcessOptions o;
+  o.argv = std::move(argv);
+  o.timeout = milliseconds(10000);
+  return o;
+}
+
+TEST_F(ProcessInNetnsTest, RunsInsideTheNamespace) {
+  Netns ns = Netns::Create("server");
+  ProcessResult r = RunProcess(&ns, Command({"readlink", "/proc/self/ns/net"}));
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "net:[" + std::to_string(ns.inode()) + "]\n");
+}
+
+TEST_F(ProcessInNetnsTest, SeesTheNamespacesLinks) {
+  PairTopology t = PairTopology::Create();
+  ProcessResult r = RunProcess(&t.server(), Command({"ip", "-o", "-4", "addr", "show", "eth0"}));
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("198.18.0.1/24"), std::string::npos) << r.stdout_text;
+}
+
+// Not run directly: ProcessInNetnsTest.ChildDiesWhenItsOwnerIsKilled starts this binary with this
+// test selected to act as an owner that gets SIGKILLed.
+TEST(ProcessOwnerHelper, DISABLED_StartChildAndBlock) {
+  Netns ns = Netns::Create("owner");
+  Process child = Process::Start(&ns, Command({"sleep", "60"}));
+  ::pause();
+}
+
+// The pid of the first child of `pid`'s main thread, or 0.
+pid_t FirstChild(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children";
+  int child = 0;
+  if (FILE* f = std::fopen(path.c_str(), "re")) {
+    if (std::fscanf(f, "%d", &child) != 1) child = 0;
+    std::fclose(f);
+  }
+  return child;
+}
+
+TEST_F(ProcessInNetnsTest, ChildDiesWhenItsOwnerIsKilled) {
+  char exe[4096] = {};
+  ASSERT_GT(::readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
+  Process owner = Process::Start(
+      nullptr, Command({exe, "--gtest_also_run_disabled_tests",
+                        "--gtest_filter=ProcessOwnerHelper.DISABLED_StartChildAndBlock"}));
+  pid_t child = 0;
+  WaitUntil("the owner to start its child", milliseconds(10000),
+            [&] { return (child = FirstChild(owner.pid())) != 0; });
+  Fd pidfd(PidfdOpen(child));
+  ASSERT_TRUE(pidfd.valid());
+  owner.Kill(SIGKILL);
+  EXPECT_EQ(owner.Wait().signal, SIGKILL);
+  pollfd p{pidfd.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 5000), 1) << "child " << child << " outlived its killed owner";
+}
+
+}  // namespace
+}  // namespace nstest
