@@ -2,6 +2,8 @@
 
 #include "nstest/counters.h"
 #include "nstest/error.h"
+#include "nstest/preflight.h"
+#include "nstest/process.h"
 #include "nstest/sockdiag.h"
 #include "nstest/sysctl.h"
 #include "nstest/tcp.h"
@@ -89,6 +91,37 @@ TEST_F(SockDiagTest, AcceptEmptiesRecvQAndStatesAreCounted) {
   EXPECT_EQ(states[TcpState::kListen], 1);
   EXPECT_EQ(states[TcpState::kEstablished], 3);  // queued or accepted, they are established
   EXPECT_EQ(CountTcpStates(t.client())[TcpState::kEstablished], 3);
+}
+
+// With the client's handshake-completing ACKs dropped (by an nftables rule inside the client
+// namespace), the server keeps request sockets in SYN-RECV: they are counted there, not in Recv-Q.
+TEST_F(SockDiagTest, SynRecvRequestsAreNotInRecvQ) {
+  if (!CachedPreflight().Has(Feature::kNftables)) {
+    GTEST_SKIP() << CachedPreflight().MissingReason(Feature::kNftables);
+  }
+  PairTopology t = PairTopology::Create();
+  ProcessOptions nft;
+  nft.argv = {"nft",
+              "add table inet nstest; "
+              "add chain inet nstest out { type filter hook output priority 0; policy accept; }; "
+              "add rule inet nstest out tcp dport 8080 tcp flags & (syn | ack) == ack drop"};
+  ProcessResult r = RunProcess(&t.client(), nft);
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  SockDiag diag(t.server());
+  Fd listener = TcpListen(t.server(), t.server_v4(), kPort, 8);
+  std::vector<Fd> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(TcpConnectStart(t.client(), t.server_v4(), kPort));
+    // The client sees the SYN-ACK and considers itself connected; the server never sees the ACK.
+    ASSERT_EQ(TcpConnectWait(clients.back(), kTimeout), ConnectResult::kEstablished);
+  }
+  WaitUntil(
+      "3 request sockets", kTimeout, [&] { return diag.Listener(kPort).syn_recv == 3u; },
+      [&] { return diag.Listener(kPort).ToString(); });
+  ListenerQueues q = diag.Listener(kPort);
+  EXPECT_EQ(q.accept_queue, 0u) << q.ToString();
+  EXPECT_EQ(q.max_accept_queue, 8u) << q.ToString();
+  EXPECT_EQ(diag.CountByState()[TcpState::kSynRecv], 3);
 }
 
 TEST_F(SockDiagTest, MissingListenerIsAnError) {
