@@ -10,9 +10,12 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cstring>
+#include <fstream>
 #include <set>
 
 #include "nstest/error.h"
+#include "nstest/wait.h"
 #include "src/netlink_util.h"
 #include "src/wait_util.h"
 
@@ -85,6 +88,42 @@ int LowestFree(const std::set<int>& used, int avoid) {
   for (int i = 2;; ++i) {
     if (i != avoid && used.count(i) == 0) return i;
   }
+}
+
+// The solicited-node multicast group of an IPv6 address (RFC 4291 2.7.1), as igmp6 prints it.
+std::string SolicitedNodeGroupHex(const IpAddress& address) {
+  const uint8_t* b = address.bytes();
+  return fmt::format("ff0200000000000000000001ff{:02x}{:02x}{:02x}", b[13], b[14], b[15]);
+}
+
+bool JoinedGroup(const Netns& ns, const std::string& ifname, const std::string& group_hex) {
+  NetnsGuard guard(ns);
+  std::ifstream in("/proc/thread-self/net/igmp6");
+  std::string index, dev, group, rest;
+  while (in >> index >> dev >> group && std::getline(in, rest)) {
+    if (dev == ifname && group == group_hex) return true;
+  }
+  return false;
+}
+
+// Whether the kernel still lists `address` on `ifindex` as tentative (or does not list it yet).
+bool Tentative(const Netns& ns, int ifindex, const IpAddress& address) {
+  nl_cache* cache = nullptr;
+  int err = rtnl_addr_alloc_cache(ns.route_socket(), &cache);
+  if (err < 0) throw NetlinkError(fmt::format("list addresses in netns '{}'", ns.name()), err);
+  bool tentative = true;
+  for (nl_object* o = nl_cache_get_first(cache); o != nullptr; o = nl_cache_get_next(o)) {
+    auto* a = reinterpret_cast<rtnl_addr*>(o);
+    nl_addr* local = rtnl_addr_get_local(a);
+    if (rtnl_addr_get_ifindex(a) != ifindex || local == nullptr ||
+        nl_addr_get_len(local) != address.size() ||
+        std::memcmp(nl_addr_get_binary_addr(local), address.bytes(), address.size()) != 0) {
+      continue;
+    }
+    tentative = (rtnl_addr_get_flags(a) & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) != 0;
+  }
+  nl_cache_free(cache);
+  return tentative;
 }
 
 }  // namespace
@@ -175,6 +214,28 @@ void AddAddress(const Netns& ns, const std::string& ifname, const IpPrefix& pref
   if (prefix.address.is_v6()) rtnl_addr_set_flags(addr.get(), IFA_F_NODAD);
   err = rtnl_addr_add(ns.route_socket(), addr.get(), NLM_F_CREATE | NLM_F_EXCL);
   if (err < 0) throw NetlinkError(what, err);
+}
+
+void WaitAddressUsable(const Netns& ns, const std::string& ifname, const IpPrefix& prefix,
+                       std::chrono::milliseconds timeout) {
+  if (!prefix.address.is_v6()) return;
+  int ifindex = GetLink(ns, ifname).index;
+  std::string group = SolicitedNodeGroupHex(prefix.address);
+  bool joined = false;
+  bool tentative = true;
+  WaitUntil(
+      fmt::format("address '{}' on link '{}' in netns '{}' to be usable", prefix.ToString(), ifname,
+                  ns.name()),
+      timeout,
+      [&] {
+        joined = joined || JoinedGroup(ns, ifname, group);
+        tentative = Tentative(ns, ifindex, prefix.address);
+        return joined && !tentative;
+      },
+      [&] {
+        return fmt::format("solicited-node group {}, address {}", joined ? "joined" : "not joined",
+                           tentative ? "tentative or absent" : "usable");
+      });
 }
 
 void SetLinkUp(const Netns& ns, const std::string& ifname, bool up) {

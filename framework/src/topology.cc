@@ -17,6 +17,10 @@ PairTopology PairTopology::Create(const PairTopologyOptions& options) {
   }
   WaitLinkOperUp(t.server_, options.server_ifname, options.link_timeout);
   WaitLinkOperUp(t.client_, options.client_ifname, options.link_timeout);
+  if (options.ipv6) {
+    WaitAddressUsable(t.server_, options.server_ifname, t.addresses_.a_v6, options.link_timeout);
+    WaitAddressUsable(t.client_, options.client_ifname, t.addresses_.b_v6, options.link_timeout);
+  }
   return t;
 }
 

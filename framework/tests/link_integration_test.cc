@@ -1,3 +1,4 @@
+#include "nstest/counters.h"
 #include "nstest/error.h"
 #include "nstest/link.h"
 #include "nstest/tcp.h"
@@ -32,6 +33,27 @@ TEST_F(LinkTest, TwoNamespacesWithVethReachEachOtherOverIpv4AndIpv6) {
   EXPECT_EQ(GetLink(t.client(), "eth0").oper_state, OperState::kUp);
   ExpectReachable(t, t.server_v4());
   ExpectReachable(t, t.server_v6());
+}
+
+// Regression: while the kernel was still destroying an earlier namespace, the server had not yet
+// joined its address's solicited-node group when the topology was handed out; the client's first
+// neighbour solicitation was dropped and its SYN waited for the 1 s retransmission timer.
+TEST_F(LinkTest, FirstIpv6ConnectionNeedsNoRetransmission) {
+  for (int round = 0; round < 3; ++round) {
+    {
+      // Keep the kernel's cleanup_net() busy, as an earlier test's teardown does.
+      Netns busy = Netns::Create("busy");
+      AddVethPair(busy, "v0", busy, "v1");
+    }
+    PairTopology t = PairTopology::Create();
+    Counters before = Counters::Read(t.client());
+    Fd listener = TcpListen(t.server(), t.server_v6(), 7000, 4);
+    Fd client = TcpConnectStart(t.client(), t.server_v6(), 7000);
+    ASSERT_EQ(TcpConnectWait(client, kTimeout), ConnectResult::kEstablished);
+    CounterDelta d = Counters::Read(t.client()).Since(before);
+    EXPECT_EQ(d.Get("TcpRetransSegs"), 0) << d.ToString();
+    EXPECT_EQ(d.Get("TcpExtTCPTimeouts"), 0) << d.ToString();
+  }
 }
 
 TEST_F(LinkTest, VethEndsGetDifferentIfindexes) {

@@ -48,6 +48,15 @@ VethPair AddVethPair(const Netns& a, const std::string& a_name, const Netns& b,
 // (IFA_F_NODAD) so they are usable at once. Throws NetlinkError.
 void AddAddress(const Netns& ns, const std::string& ifname, const IpPrefix& prefix);
 
+// Waits until `prefix`, assigned to `ifname`, can be used by a peer. IPv4 addresses can at once.
+// An IPv6 address needs the kernel's addrconf worker to have run for it, even with IFA_F_NODAD:
+// until it joins the address's solicited-node multicast group, neighbour solicitations for it are
+// dropped and a peer's first connection stalls for a 1 s retransmission. So this waits for that
+// membership (/proc/thread-self/net/igmp6) and for the address to leave the tentative state.
+// Throws TimeoutError saying which of the two was still missing.
+void WaitAddressUsable(const Netns& ns, const std::string& ifname, const IpPrefix& prefix,
+                       std::chrono::milliseconds timeout);
+
 // Sets IFF_UP on or off. Throws NetlinkError.
 void SetLinkUp(const Netns& ns, const std::string& ifname, bool up);
 // Sets the MTU. Throws NetlinkError (e.g. out of the device's range).

@@ -22,8 +22,9 @@ struct PairTopologyOptions {
   std::chrono::milliseconds link_timeout{5000};
 };
 
-// Two namespaces and the veth between them, both ends up and addressed, and operationally up
-// (awaited through netlink) when Create() returns. Everything is released on destruction.
+// Two namespaces and the veth between them, both ends up and addressed, operationally up (awaited
+// through netlink) and their IPv6 addresses usable (WaitAddressUsable) when Create() returns.
+// Everything is released on destruction.
 class PairTopology {
  public:
   // Throws what Netns::Create, AddVethPair, AddAddress and WaitLinkOperUp throw.
