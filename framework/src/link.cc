@@ -6,6 +6,7 @@
 #include <linux/rtnetlink.h>
 #include <netlink/cache.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/route.h>
 #include <netlink/socket.h>
 #include <poll.h>
 
@@ -236,6 +237,31 @@ void WaitAddressUsable(const Netns& ns, const std::string& ifname, const IpPrefi
         return fmt::format("solicited-node group {}, address {}", joined ? "joined" : "not joined",
                            tentative ? "tentative or absent" : "usable");
       });
+}
+
+void AddRoute(const Netns& ns, const IpPrefix& destination, const IpAddress& gateway) {
+  std::string what = fmt::format("add route to '{}' via '{}' in netns '{}'", destination.ToString(),
+                                 gateway.ToString(), ns.name());
+  using RoutePtr = std::unique_ptr<rtnl_route, NlDeleter<rtnl_route, rtnl_route_put>>;
+  RoutePtr route(rtnl_route_alloc());
+  rtnl_nexthop* nh = rtnl_route_nh_alloc();
+  NlAddrPtr dst(nl_addr_build(destination.address.family(), destination.address.bytes(),
+                              destination.address.size()));
+  NlAddrPtr via(nl_addr_build(gateway.family(), gateway.bytes(), gateway.size()));
+  if (!route || nh == nullptr || !dst || !via) {
+    if (nh != nullptr) rtnl_route_nh_free(nh);
+    throw Error(what + ": out of memory");
+  }
+  nl_addr_set_prefixlen(dst.get(), destination.prefix_len);
+  rtnl_route_set_family(route.get(), static_cast<uint8_t>(destination.address.family()));
+  rtnl_route_set_dst(route.get(), dst.get());
+  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+  rtnl_route_set_protocol(route.get(), RTPROT_STATIC);
+  rtnl_route_set_scope(route.get(), RT_SCOPE_UNIVERSE);
+  rtnl_route_nh_set_gateway(nh, via.get());
+  rtnl_route_add_nexthop(route.get(), nh);  // the route owns the next hop from here
+  int err = rtnl_route_add(ns.route_socket(), route.get(), NLM_F_CREATE | NLM_F_EXCL);
+  if (err < 0) throw NetlinkError(what, err);
 }
 
 void SetLinkUp(const Netns& ns, const std::string& ifname, bool up) {

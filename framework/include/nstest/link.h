@@ -57,6 +57,10 @@ void AddAddress(const Netns& ns, const std::string& ifname, const IpPrefix& pref
 void WaitAddressUsable(const Netns& ns, const std::string& ifname, const IpPrefix& prefix,
                        std::chrono::milliseconds timeout);
 
+// Adds a route to `destination` via `gateway` (the interface is found by the kernel) in `ns`'s
+// main table. Throws NetlinkError (e.g. an unreachable gateway).
+void AddRoute(const Netns& ns, const IpPrefix& destination, const IpAddress& gateway);
+
 // Sets IFF_UP on or off. Throws NetlinkError.
 void SetLinkUp(const Netns& ns, const std::string& ifname, bool up);
 // Sets the MTU. Throws NetlinkError (e.g. out of the device's range).

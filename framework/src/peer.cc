@@ -1,0 +1,400 @@
+#include "nstest/peer.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+#include <thread>
+
+#include "nstest/error.h"
+#include "src/wait_util.h"
+
+namespace nstest {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMaxConnections = 100000;
+
+IpAddress FromSockaddr(const sockaddr_storage& ss, uint16_t* port) {
+  if (ss.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    *port = ntohs(sin6->sin6_port);
+    return IpAddress::FromBytes(AF_INET6, &sin6->sin6_addr);
+  }
+  const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+  *port = ntohs(sin->sin_port);
+  return IpAddress::FromBytes(AF_INET, &sin->sin_addr);
+}
+
+uint16_t LocalPort(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  uint16_t port = 0;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) FromSockaddr(ss, &port);
+  return port;
+}
+
+ConnectResult FromErrno(int err) {
+  switch (err) {
+    case 0:
+      return ConnectResult::kEstablished;
+    case ECONNREFUSED:
+      return ConnectResult::kRefused;
+    case ETIMEDOUT:
+      return ConnectResult::kTimedOut;
+    case ECONNRESET:
+    case EPIPE:
+      return ConnectResult::kReset;
+    default:
+      return ConnectResult::kError;
+  }
+}
+
+// Appends what can be read before `deadline`; returns the errno that ended reading (0 at EOF or
+// when the time ran out).
+int ReadUntil(int fd, const Deadline& deadline, std::string* out) {
+  char buf[4096];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    int n = ::poll(&p, 1, deadline.RemainingMs());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    ssize_t got = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (got > 0) {
+      out->append(buf, static_cast<size_t>(got));
+      continue;
+    }
+    if (got == 0) return 0;
+    if (errno == EAGAIN || errno == EINTR) continue;
+    return errno;
+  }
+}
+
+}  // namespace
+
+const char* AcceptPolicyName(AcceptPolicy policy) {
+  switch (policy) {
+    case AcceptPolicy::kNever:
+      return "never";
+    case AcceptPolicy::kAll:
+      return "all";
+    case AcceptPolicy::kFirstN:
+      return "first-n";
+    case AcceptPolicy::kOnDemand:
+      return "on-demand";
+  }
+  return "?";
+}
+
+struct Listener::State {
+  std::string netns_name;
+  Fd listen_fd;
+  Fd stop;  // eventfd that wakes the accepting thread to exit
+  uint16_t port = 0;
+  int backlog = 0;
+  AcceptPolicy policy = AcceptPolicy::kNever;
+  int limit = 0;
+  mutable std::mutex mu;
+  std::vector<AcceptedConnection> accepted;
+  std::vector<Fd> connections;
+  std::thread thread;
+
+  // Accepts one connection if one is queued; returns false if none is.
+  bool AcceptQueued() {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int fd = ::accept4(listen_fd.get(), reinterpret_cast<sockaddr*>(&ss), &len,
+                       SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return false;
+    AcceptedConnection c;
+    c.peer = FromSockaddr(ss, &c.peer_port);
+    c.at = Clock::now();
+    std::lock_guard<std::mutex> lock(mu);
+    accepted.push_back(c);
+    connections.emplace_back(fd);
+    return true;
+  }
+
+  size_t Count() const {
+    std::lock_guard<std::mutex> lock(mu);
+    return accepted.size();
+  }
+
+  void AcceptLoop() {
+    size_t limit_n = policy == AcceptPolicy::kFirstN ? static_cast<size_t>(limit) : SIZE_MAX;
+    while (Count() < limit_n) {
+      pollfd fds[2] = {{listen_fd.get(), POLLIN, 0}, {stop.get(), POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
+      if (fds[1].revents != 0) return;
+      while (Count() < limit_n && AcceptQueued()) {
+      }
+    }
+  }
+};
+
+Listener::Listener(const Netns& ns, const ListenerOptions& options)
+    : state_(std::make_unique<State>()) {
+  if (options.accept == AcceptPolicy::kFirstN && options.accept_limit <= 0) {
+    throw Error(
+        fmt::format("start listener in netns '{}': accept policy first-n needs a positive "
+                    "accept_limit",
+                    ns.name()));
+  }
+  State& s = *state_;
+  s.netns_name = ns.name();
+  s.listen_fd = TcpListen(ns, options.address, options.port, options.backlog);
+  // Non-blocking, so that accepting "what is queued" never waits.
+  if (::fcntl(s.listen_fd.get(), F_SETFL, O_NONBLOCK) != 0) {
+    ThrowErrno(fmt::format("start listener in netns '{}': fcntl", ns.name()));
+  }
+  s.port = LocalPort(s.listen_fd.get());
+  s.backlog = options.backlog;
+  s.policy = options.accept;
+  s.limit = options.accept_limit;
+  if (s.policy == AcceptPolicy::kAll || s.policy == AcceptPolicy::kFirstN) {
+    s.stop.reset(::eventfd(0, EFD_CLOEXEC));
+    if (!s.stop) ThrowErrno(fmt::format("start listener in netns '{}': eventfd", ns.name()));
+    s.thread = std::thread([&s] { s.AcceptLoop(); });
+  }
+}
+
+Listener::~Listener() {
+  if (state_->thread.joinable()) {
+    uint64_t one = 1;
+    // The thread exits on this wake-up; a failed write would leave it blocked, so retry EINTR.
+    while (::write(state_->stop.get(), &one, sizeof one) < 0 && errno == EINTR) {
+    }
+    state_->thread.join();
+  }
+}
+
+uint16_t Listener::port() const { return state_->port; }
+int Listener::backlog() const { return state_->backlog; }
+AcceptPolicy Listener::policy() const { return state_->policy; }
+const std::string& Listener::netns_name() const { return state_->netns_name; }
+int Listener::fd() const { return state_->listen_fd.get(); }
+
+int Listener::Accept(int n, std::chrono::milliseconds timeout) {
+  State& s = *state_;
+  if (s.policy != AcceptPolicy::kOnDemand) {
+    throw Error(
+        fmt::format("accept on port {} in netns '{}': the listener's accept policy is "
+                    "'{}', not 'on-demand'",
+                    s.port, s.netns_name, AcceptPolicyName(s.policy)));
+  }
+  Deadline deadline(timeout);
+  int done = 0;
+  while (done < n) {
+    if (s.AcceptQueued()) {
+      ++done;
+      continue;
+    }
+    pollfd p{s.listen_fd.get(), POLLIN, 0};
+    int ready = ::poll(&p, 1, deadline.RemainingMs());
+    if (ready == 0) break;
+    if (ready < 0 && errno != EINTR) ThrowErrno("accept: poll");
+  }
+  return done;
+}
+
+std::vector<AcceptedConnection> Listener::accepted() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->accepted;
+}
+
+size_t Listener::accepted_count() const { return state_->Count(); }
+
+std::string Listener::ReadFrom(size_t index) {
+  int fd;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    fd = state_->connections.at(index).get();
+  }
+  std::string out;
+  ReadUntil(fd, Deadline(std::chrono::milliseconds(0)), &out);
+  return out;
+}
+
+double ConnectionResult::milliseconds() const {
+  return std::chrono::duration<double, std::milli>(finished - started).count();
+}
+
+int Connections::Count(ConnectResult outcome) const {
+  int n = 0;
+  for (const ConnectionResult& r : results_) n += r.outcome == outcome ? 1 : 0;
+  return n;
+}
+
+std::string Connections::Summary() const {
+  std::string out =
+      fmt::format("{} connection{}", results_.size(), results_.size() == 1 ? "" : "s");
+  const char* sep = ": ";
+  for (ConnectResult o :
+       {ConnectResult::kEstablished, ConnectResult::kRefused, ConnectResult::kTimedOut,
+        ConnectResult::kReset, ConnectResult::kPending, ConnectResult::kError}) {
+    if (int n = Count(o); n > 0) {
+      out += fmt::format("{}{} {}", sep, n, ConnectResultName(o));
+      sep = ", ";
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Creates connection `index`'s socket (the caller is inside the namespace) and starts connect().
+void StartOne(const ConnectOptions& o, int index, ConnectionResult* r, Fd* fd) {
+  r->index = index;
+  r->started = Clock::now();
+  fd->reset(::socket(o.address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
+  if (!*fd) {
+    r->error = errno;
+    r->outcome = ConnectResult::kError;
+    r->finished = Clock::now();
+    return;
+  }
+  sockaddr_storage ss{};
+  if (o.source_port != 0) {
+    int one = 1;
+    ::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    IpAddress any = IpAddress::FromBytes(o.address.family(), "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+    socklen_t len = any.ToSockaddr(static_cast<uint16_t>(o.source_port + index), &ss);
+    if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+      r->error = errno;
+      r->outcome = ConnectResult::kError;
+      r->finished = Clock::now();
+      return;
+    }
+  }
+  socklen_t len = o.address.ToSockaddr(o.port, &ss);
+  if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+    r->error = errno;
+    r->outcome = FromErrno(errno);
+    r->finished = Clock::now();
+  }
+  r->local_port = LocalPort(fd->get());
+}
+
+// Records the outcome of a connect that poll() reported finished.
+void Finish(ConnectionResult* r, const Fd& fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  r->error = err;
+  r->outcome = FromErrno(err);
+  r->finished = Clock::now();
+}
+
+// Sends options.send and reads for options.read_for on an established connection.
+void Exchange(const ConnectOptions& o, ConnectionResult* r, const Fd& fd) {
+  if (!o.send.empty() && ::send(fd.get(), o.send.data(), o.send.size(), MSG_NOSIGNAL) < 0) {
+    r->error = errno;
+    r->outcome = FromErrno(errno);
+    return;
+  }
+  if (o.read_for.count() > 0) {
+    int err = ReadUntil(fd.get(), Deadline(o.read_for), &r->received);
+    if (err != 0) {
+      r->error = err;
+      r->outcome = FromErrno(err);
+    }
+  }
+}
+
+void ConnectSequential(const ConnectOptions& o, std::vector<ConnectionResult>* results,
+                       std::vector<Fd>* sockets) {
+  for (int i = 0; i < o.count; ++i) {
+    ConnectionResult& r = results->emplace_back();
+    Fd& fd = sockets->emplace_back();
+    StartOne(o, i, &r, &fd);
+    if (r.outcome == ConnectResult::kPending && r.error == 0) {
+      pollfd p{fd.get(), POLLOUT, 0};
+      Deadline deadline(o.deadline);
+      int n;
+      do {
+        n = ::poll(&p, 1, deadline.RemainingMs());
+      } while (n < 0 && errno == EINTR);
+      if (n > 0) {
+        Finish(&r, fd);
+      } else {
+        r.finished = Clock::now();
+      }
+    }
+    if (r.outcome == ConnectResult::kEstablished) Exchange(o, &r, fd);
+    if (o.stop_at_first_failure && r.outcome != ConnectResult::kEstablished) break;
+  }
+}
+
+void ConnectBurst(const ConnectOptions& o, std::vector<ConnectionResult>* results,
+                  std::vector<Fd>* sockets) {
+  results->resize(static_cast<size_t>(o.count));
+  sockets->resize(static_cast<size_t>(o.count));
+  for (int i = 0; i < o.count; ++i) StartOne(o, i, &(*results)[i], &(*sockets)[i]);
+  Fd ep(::epoll_create1(EPOLL_CLOEXEC));
+  if (!ep) ThrowErrno("connect burst: epoll_create1");
+  int pending = 0;
+  for (int i = 0; i < o.count; ++i) {
+    ConnectionResult& r = (*results)[i];
+    if (r.outcome != ConnectResult::kPending || r.error != 0) continue;
+    epoll_event ev{};
+    ev.events = EPOLLOUT;
+    ev.data.u32 = static_cast<uint32_t>(i);
+    if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, (*sockets)[i].get(), &ev) != 0) {
+      ThrowErrno("connect burst: epoll_ctl");
+    }
+    ++pending;
+  }
+  Deadline deadline(o.deadline);
+  std::vector<epoll_event> events(256);
+  while (pending > 0) {
+    int n = ::epoll_wait(ep.get(), events.data(), static_cast<int>(events.size()),
+                         deadline.RemainingMs());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (int k = 0; k < n; ++k) {
+      size_t i = events[k].data.u32;
+      Finish(&(*results)[i], (*sockets)[i]);
+      ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, (*sockets)[i].get(), nullptr);
+      --pending;
+    }
+  }
+  for (size_t i = 0; i < results->size(); ++i) {
+    ConnectionResult& r = (*results)[i];
+    if (r.outcome == ConnectResult::kPending) r.finished = Clock::now();
+    if (r.outcome == ConnectResult::kEstablished) Exchange(o, &r, (*sockets)[i]);
+  }
+}
+
+}  // namespace
+
+Connections Connect(const Netns& ns, const ConnectOptions& o) {
+  std::string what =
+      fmt::format("connect to {}:{} from netns '{}'", o.address.ToString(), o.port, ns.name());
+  if (o.count < 1 || o.count > kMaxConnections) {
+    throw Error(fmt::format("{}: count must be 1-{}, not {}", what, kMaxConnections, o.count));
+  }
+  if (o.source_port != 0 && o.source_port + o.count - 1 > 65535) {
+    throw Error(fmt::format("{}: source ports {}+{} run past 65535", what, o.source_port, o.count));
+  }
+  Connections c;
+  c.results_.reserve(static_cast<size_t>(o.count));
+  c.sockets_.reserve(static_cast<size_t>(o.count));
+  // Every socket is created inside the namespace; one guard for all of them.
+  NetnsGuard guard(ns);
+  if (o.mode == ConnectMode::kBurst) {
+    ConnectBurst(o, &c.results_, &c.sockets_);
+  } else {
+    ConnectSequential(o, &c.results_, &c.sockets_);
+  }
+  return c;
+}
+
+}  // namespace nstest
