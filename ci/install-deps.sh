@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev
   libnl-3-dev libnl-route-3-dev libnl-idiag-3-dev libnl-nf-3-dev
   libboost-dev libboost-filesystem-dev
-  libtomlplusplus-dev libpcap-dev libnftables-dev libnetfilter-queue-dev libcli11-dev libfmt-dev
+  libtomlplusplus-dev libpcap-dev libnftables-dev libnetfilter-queue-dev libnftnl-dev libmnl-dev libcli11-dev libfmt-dev
   libpugixml-dev
   libbenchmark-dev
   # tools the tests and the benchmark compare against
