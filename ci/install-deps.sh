@@ -11,7 +11,7 @@ packages=(
   libnl-3-dev libnl-route-3-dev libnl-idiag-3-dev libnl-nf-3-dev
   libboost-dev libboost-filesystem-dev
   libtomlplusplus-dev libpcap-dev libnftables-dev libnetfilter-queue-dev libnftnl-dev libmnl-dev libcli11-dev libfmt-dev
-  libpugixml-dev
+  libpugixml-dev zlib1g-dev
   libbenchmark-dev
   # tools the tests and the benchmark compare against
   iproute2 procps libxml2-utils nftables util-linux

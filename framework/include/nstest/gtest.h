@@ -1,0 +1,180 @@
+// GoogleTest integration: a fixture with a server and a client namespace, and kernel-aware
+// matchers. Link nstest::gtest.
+//
+//   class ListenTest : public nstest::NetnsTest {};
+//   TEST_F(ListenTest, BacklogPlusOne) {
+//     nstest::Listener& l = Listen(8080, /*backlog=*/2);
+//     nstest::Connections c = ConnectToServer(8080, 3);
+//     EXPECT_THAT(c, nstest::HasOutcomes(nstest::ConnectResult::kEstablished, 3));
+//     EXPECT_THAT(ServerListener(8080), nstest::AcceptQueueIs(3));
+//   }
+//
+// A failing matcher prints the listener as `ss` shows it, e.g.
+//   Value of: ServerListener(8080)
+//   Expected: accept queue (Recv-Q) is 5
+//     Actual: LISTEN 198.18.0.1:8080 Recv-Q 3 Send-Q 2 SYN-RECV 0
+// and on any failure the fixture adds the context a kernel engineer needs: the effective sysctls
+// and the counter deltas of both namespaces since SetUp(), the listeners it created, and the paths
+// of the pcap files written for its captures.
+#ifndef NSTEST_GTEST_H_
+#define NSTEST_GTEST_H_
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "nstest/capture.h"
+#include "nstest/counters.h"
+#include "nstest/error.h"
+#include "nstest/impair.h"
+#include "nstest/peer.h"
+#include "nstest/preflight.h"
+#include "nstest/sockdiag.h"
+#include "nstest/sysctl.h"
+#include "nstest/topology.h"
+
+namespace nstest {
+
+// Skips the current test, with the reason, when the kernel lacks `feature`. Use in a test body or
+// SetUp().
+#define NSTEST_REQUIRE_FEATURE(feature)                                   \
+  do {                                                                    \
+    if (!::nstest::CachedPreflight().Has(feature)) {                      \
+      GTEST_SKIP() << ::nstest::CachedPreflight().MissingReason(feature); \
+    }                                                                     \
+  } while (0)
+
+// A test with a `server` and a `client` namespace joined by a veth (see PairTopology), created in
+// SetUp() and destroyed after the test. Skipped, with the reason, where namespaces cannot be made.
+// Records the kernel release and every sysctl set through it as test properties (they land in
+// gtest's XML).
+class NetnsTest : public ::testing::Test {
+ protected:
+  NetnsTest();
+  ~NetnsTest() override;
+
+  // Override to change the topology (names, MTU, IPv6, address index).
+  virtual PairTopologyOptions TopologyOptions() const { return {}; }
+
+  void SetUp() override;
+  void TearDown() override;
+
+  PairTopology& topology() { return *topology_; }
+  Netns& server() { return topology_->server(); }
+  Netns& client() { return topology_->client(); }
+
+  // Sets a sysctl in one namespace and records it as the property "sysctl.<netns>.<key>".
+  void SetSysctl(Netns& ns, const std::string& key, const std::string& value);
+  // The value of a sysctl in `ns` as a number (for expectations derived from it).
+  long SysctlNumber(const Netns& ns, const std::string& key) const;
+
+  // A listener in the server namespace on the server's IPv4 address (unless options.address is
+  // set), owned by the fixture.
+  Listener& Listen(ListenerOptions options);
+  Listener& Listen(uint16_t port, int backlog, AcceptPolicy accept = AcceptPolicy::kNever);
+  // Connects from the client namespace to the server's IPv4 address.
+  Connections ConnectToServer(uint16_t port, int count, ConnectMode mode = ConnectMode::kSequential,
+                              std::chrono::milliseconds deadline = std::chrono::seconds(5));
+  Connections Connect(ConnectOptions options);
+  // The server's listener on `port`, as `ss -ltn` shows it, plus its SYN-RECV count.
+  ListenerQueues ServerListener(uint16_t port);
+  // Waits until the server's listener on `port` has `n` connections in its accept queue.
+  void WaitForAcceptQueue(uint16_t port, uint32_t n,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Counter changes in `ns` since SetUp() (or the last ResetCounters()).
+  CounterDelta CounterChanges(const Netns& ns) const;
+  void ResetCounters();
+  // Waits until `counter` in `ns` has grown by at least `delta` since SetUp()/ResetCounters().
+  void WaitForCounter(const Netns& ns, const std::string& counter, int64_t delta,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Captures on `ns`'s veth end; written as a pcap file if the test fails.
+  Capture& StartCapture(const Netns& ns, const std::string& filter = "");
+  // The nftables table of `ns`, created on first use and removed after the test.
+  PacketFilter& Filter(const Netns& ns);
+
+  // The context printed on failure (also available to tests that want to log it).
+  std::string Context();
+
+ private:
+  std::string ArtifactPath(const std::string& what) const;
+
+  std::optional<PairTopology> topology_;
+  std::optional<Counters> server_start_;
+  std::optional<Counters> client_start_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::pair<std::string, std::unique_ptr<Capture>>> captures_;
+  std::map<const Netns*, std::unique_ptr<PacketFilter>> filters_;
+};
+
+// Matchers on ListenerQueues (ServerListener(port), SockDiag::Listener(port)).
+MATCHER_P(AcceptQueueIs, n, "accept queue (Recv-Q) is " + ::testing::PrintToString(n)) {
+  *result_listener << arg.ToString();
+  return arg.accept_queue == static_cast<uint32_t>(n);
+}
+MATCHER_P(BacklogIs, n, "effective backlog (Send-Q) is " + ::testing::PrintToString(n)) {
+  *result_listener << arg.ToString();
+  return arg.max_accept_queue == static_cast<uint32_t>(n);
+}
+MATCHER_P(SynRecvIs, n, "SYN-RECV request sockets number " + ::testing::PrintToString(n)) {
+  *result_listener << arg.ToString();
+  return arg.syn_recv == static_cast<uint32_t>(n);
+}
+
+// Matchers on CounterDelta: EXPECT_THAT(CounterChanges(server()), CounterIs("TcpExtListenDrops",
+// 2)).
+MATCHER_P2(CounterIs, name, n,
+           std::string("counter ") + name + " changed by " + ::testing::PrintToString(n)) {
+  int64_t got = arg.Get(name);
+  *result_listener << name << " changed by " << got << " in netns '" << arg.netns_name()
+                   << "' (all changes: " << arg.ToString() << ")";
+  return got == static_cast<int64_t>(n);
+}
+MATCHER_P2(CounterAtLeast, name, n,
+           std::string("counter ") + name + " grew by at least " + ::testing::PrintToString(n)) {
+  int64_t got = arg.Get(name);
+  *result_listener << name << " changed by " << got << " in netns '" << arg.netns_name()
+                   << "' (all changes: " << arg.ToString() << ")";
+  return got >= static_cast<int64_t>(n);
+}
+
+// Matcher on Connections: EXPECT_THAT(c, HasOutcomes(ConnectResult::kEstablished, 3)).
+MATCHER_P2(HasOutcomes, outcome, n,
+           "has " + ::testing::PrintToString(n) + " connections " +
+               ::nstest::ConnectResultName(outcome)) {
+  *result_listener << arg.Summary();
+  return arg.Count(outcome) == static_cast<int>(n);
+}
+
+// Matcher on Capture: EXPECT_THAT(capture, HasPackets(PacketFilterSpec::SynAcksFrom(80), 3)).
+MATCHER_P2(HasPackets, spec, n,
+           "has " + ::testing::PrintToString(n) + " packets matching '" + spec.ToString() + "'") {
+  size_t got = arg.Count(spec);
+  *result_listener << got << " match; captured:\n" << arg.Dump();
+  return got == static_cast<size_t>(n);
+}
+
+// Printers, so gtest shows these values readably.
+void PrintTo(const ListenerQueues& q, std::ostream* os);
+void PrintTo(const CounterDelta& d, std::ostream* os);
+void PrintTo(const Connections& c, std::ostream* os);
+void PrintTo(const Capture& c, std::ostream* os);
+void PrintTo(ConnectResult r, std::ostream* os);
+
+// The most a kernel timer of `timeout` can fire late on a kernel with CONFIG_HZ `hz`: timers
+// expire on the timer wheel's granularity for their level (kernel/time/timer.c), 8^level jiffies.
+// Used to derive tolerances for retransmission intervals instead of guessing them.
+std::chrono::milliseconds TimerWheelSlack(std::chrono::milliseconds timeout, int hz);
+// CONFIG_HZ of the running kernel from /proc/config.gz, or 100 (the coarsest common value) when
+// the configuration is not exposed.
+int KernelHz();
+
+}  // namespace nstest
+
+#endif  // NSTEST_GTEST_H_

@@ -1,0 +1,233 @@
+#include "nstest/gtest.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "nstest/error.h"
+#include "nstest/wait.h"
+
+namespace nstest {
+namespace {
+
+std::string SanitizeFileName(std::string s) {
+  for (char& c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) c = '_';
+  }
+  return s;
+}
+
+std::string ArtifactDir() {
+  for (const char* var : {"NSTEST_ARTIFACTS_DIR", "TEST_UNDECLARED_OUTPUTS_DIR"}) {
+    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return v;
+  }
+  return "nstest-artifacts";
+}
+
+std::string SysctlLines(const Netns& ns) {
+  std::string out;
+  for (const auto& [k, v] : ns.effective_sysctls()) out += fmt::format("    {} = {}\n", k, v);
+  return out.empty() ? "    (none set)\n" : out;
+}
+
+}  // namespace
+
+NetnsTest::NetnsTest() = default;
+NetnsTest::~NetnsTest() = default;
+
+void NetnsTest::SetUp() {
+  const PreflightReport& preflight = CachedPreflight();
+  if (std::string why = preflight.NamespaceSkipReason(); !why.empty()) GTEST_SKIP() << why;
+  RecordProperty("kernel_release", preflight.kernel_release);
+  topology_.emplace(PairTopology::Create(TopologyOptions()));
+  ResetCounters();
+}
+
+void NetnsTest::TearDown() {
+  if (!topology_) return;
+  for (Netns* ns : {&server(), &client()}) {
+    for (const auto& [k, v] : ns->effective_sysctls()) {
+      RecordProperty(fmt::format("sysctl.{}.{}", ns->name(), k), v);
+    }
+  }
+  if (HasFailure()) {
+    std::string context = Context();
+    std::cout << context << std::flush;
+    RecordProperty("nstest_context", context);
+  }
+  // Peers, captures and rules go before the namespaces they live in.
+  captures_.clear();
+  filters_.clear();
+  listeners_.clear();
+  topology_.reset();
+}
+
+void NetnsTest::SetSysctl(Netns& ns, const std::string& key, const std::string& value) {
+  nstest::SetSysctl(ns, key, value);
+  RecordProperty(fmt::format("sysctl.{}.{}", ns.name(), SysctlDisplayKey(key)), value);
+}
+
+long NetnsTest::SysctlNumber(const Netns& ns, const std::string& key) const {
+  std::string v = GetSysctl(ns, key);
+  char* end = nullptr;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (end == v.c_str() || *end != '\0') {
+    throw Error(
+        fmt::format("read sysctl '{}' in netns '{}': '{}' is not a number", key, ns.name(), v));
+  }
+  return n;
+}
+
+Listener& NetnsTest::Listen(ListenerOptions options) {
+  if (options.address == IpAddress()) options.address = topology_->server_v4();
+  listeners_.push_back(std::make_unique<Listener>(server(), options));
+  return *listeners_.back();
+}
+
+Listener& NetnsTest::Listen(uint16_t port, int backlog, AcceptPolicy accept) {
+  ListenerOptions o;
+  o.port = port;
+  o.backlog = backlog;
+  o.accept = accept;
+  return Listen(o);
+}
+
+Connections NetnsTest::ConnectToServer(uint16_t port, int count, ConnectMode mode,
+                                       std::chrono::milliseconds deadline) {
+  ConnectOptions o;
+  o.address = topology_->server_v4();
+  o.port = port;
+  o.count = count;
+  o.mode = mode;
+  o.deadline = deadline;
+  return Connect(o);
+}
+
+Connections NetnsTest::Connect(ConnectOptions options) {
+  if (options.address == IpAddress()) options.address = topology_->server_v4();
+  return nstest::Connect(client(), options);
+}
+
+ListenerQueues NetnsTest::ServerListener(uint16_t port) { return GetListener(server(), port); }
+
+void NetnsTest::WaitForAcceptQueue(uint16_t port, uint32_t n, std::chrono::milliseconds timeout) {
+  SockDiag diag(server());
+  WaitUntil(
+      fmt::format("accept queue of port {} to reach {}", port, n), timeout,
+      [&] { return diag.Listener(port).accept_queue >= n; },
+      [&] { return diag.Listener(port).ToString(); });
+}
+
+CounterDelta NetnsTest::CounterChanges(const Netns& ns) const {
+  const Counters& start = &ns == &topology_->server() ? *server_start_ : *client_start_;
+  return Counters::Read(ns).Since(start);
+}
+
+void NetnsTest::ResetCounters() {
+  server_start_.emplace(Counters::Read(server()));
+  client_start_.emplace(Counters::Read(client()));
+}
+
+void NetnsTest::WaitForCounter(const Netns& ns, const std::string& counter, int64_t delta,
+                               std::chrono::milliseconds timeout) {
+  WaitUntil(
+      fmt::format("{} in netns '{}' to grow by {}", counter, ns.name(), delta), timeout,
+      [&] { return CounterChanges(ns).Get(counter) >= delta; },
+      [&] { return CounterChanges(ns).ToString(); });
+}
+
+Capture& NetnsTest::StartCapture(const Netns& ns, const std::string& filter) {
+  const std::string& ifname = &ns == &topology_->server() ? TopologyOptions().server_ifname
+                                                          : TopologyOptions().client_ifname;
+  captures_.emplace_back(ns.name(), std::make_unique<Capture>(ns, ifname, filter));
+  return *captures_.back().second;
+}
+
+PacketFilter& NetnsTest::Filter(const Netns& ns) {
+  auto& f = filters_[&ns];
+  if (!f) f = std::make_unique<PacketFilter>(ns);
+  return *f;
+}
+
+std::string NetnsTest::ArtifactPath(const std::string& what) const {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string dir = ArtifactDir();
+  ::mkdir(dir.c_str(), 0755);
+  std::string name =
+      info != nullptr ? fmt::format("{}.{}.{}", info->test_suite_name(), info->name(), what) : what;
+  return dir + "/" + SanitizeFileName(name);
+}
+
+std::string NetnsTest::Context() {
+  std::string out = "nstest context:\n";
+  if (!topology_) return out + "  (no topology)\n";
+  for (Netns* ns : {&server(), &client()}) {
+    out += fmt::format("  netns '{}' sysctls:\n{}", ns->name(), SysctlLines(*ns));
+    try {
+      out += fmt::format("  netns '{}' counters since SetUp: {}\n", ns->name(),
+                         CounterChanges(*ns).ToString());
+    } catch (const Error& e) {
+      out += fmt::format("  netns '{}' counters: {}\n", ns->name(), e.what());
+    }
+  }
+  for (const auto& l : listeners_) {
+    try {
+      out += "  " + ServerListener(l->port()).ToString() + "\n";
+    } catch (const Error& e) {
+      out += fmt::format("  listener on port {}: {}\n", l->port(), e.what());
+    }
+  }
+  for (size_t i = 0; i < captures_.size(); ++i) {
+    std::string path = ArtifactPath(fmt::format("{}-{}.pcap", captures_[i].first, i));
+    try {
+      captures_[i].second->WritePcap(path);
+      out += fmt::format("  {}: {} packets written to {}\n", captures_[i].second->description(),
+                         captures_[i].second->Packets().size(), path);
+    } catch (const Error& e) {
+      out += fmt::format("  {}: {}\n", captures_[i].second->description(), e.what());
+    }
+  }
+  return out;
+}
+
+void PrintTo(const ListenerQueues& q, std::ostream* os) { *os << q.ToString(); }
+void PrintTo(const CounterDelta& d, std::ostream* os) {
+  *os << "counter changes in netns '" << d.netns_name() << "': " << d.ToString();
+}
+void PrintTo(const Connections& c, std::ostream* os) { *os << c.Summary(); }
+void PrintTo(const Capture& c, std::ostream* os) {
+  *os << c.description() << " (" << c.Packets().size() << " packets)";
+}
+void PrintTo(ConnectResult r, std::ostream* os) { *os << ConnectResultName(r); }
+
+std::chrono::milliseconds TimerWheelSlack(std::chrono::milliseconds timeout, int hz) {
+  int64_t jiffies = (timeout.count() * hz + 999) / 1000;
+  int64_t granularity = 1;  // 8^level jiffies; level L holds timeouts below 64 * 8^L
+  while (jiffies >= 64 * granularity && granularity < (int64_t{1} << 24)) granularity *= 8;
+  return std::chrono::milliseconds((granularity * 1000 + hz - 1) / hz);
+}
+
+int KernelHz() {
+  static const int hz = [] {
+    gzFile f = gzopen("/proc/config.gz", "rb");
+    if (f == nullptr) return 100;
+    char line[512];
+    int found = 100;
+    while (gzgets(f, line, sizeof line) != nullptr) {
+      if (std::strncmp(line, "CONFIG_HZ=", 10) == 0) {
+        found = std::atoi(line + 10);
+        break;
+      }
+    }
+    gzclose(f);
+    return found > 0 ? found : 100;
+  }();
+  return hz;
+}
+
+}  // namespace nstest
