@@ -1,0 +1,152 @@
+#include "nstest/capture.h"
+#include "nstest/error.h"
+#include "nstest/impair.h"
+#include "nstest/peer.h"
+#include "nstest/sockdiag.h"
+#include "nstest/synsource.h"
+#include "nstest/topology.h"
+#include "nstest/wait.h"
+#include "tests/test_support.h"
+
+namespace nstest {
+namespace {
+
+using namespace std::chrono_literals;
+using testing_support::kTimeout;
+using testing_support::NamespaceTest;
+
+class ImpairTest : public NamespaceTest {
+ protected:
+  void SetUp() override {
+    NamespaceTest::SetUp();
+    if (IsSkipped()) return;
+    if (!CachedPreflight().Has(Feature::kNftables)) {
+      GTEST_SKIP() << CachedPreflight().MissingReason(Feature::kNftables);
+    }
+    t_.emplace(PairTopology::Create());
+    ListenerOptions lo;
+    lo.address = t_->server_v4();
+    lo.port = 8080;
+    lo.backlog = 8;
+    listener_.emplace(t_->server(), lo);
+  }
+  Connections ConnectN(int n) {
+    ConnectOptions o;
+    o.address = t_->server_v4();
+    o.port = 8080;
+    o.count = n;
+    return Connect(t_->client(), o);
+  }
+  void TearDown() override {
+    listener_.reset();
+    t_.reset();
+  }
+  std::optional<PairTopology> t_;
+  std::optional<Listener> listener_;
+};
+
+TEST_F(ImpairTest, DroppedHandshakeAcksLeaveRequestsInSynRecv) {
+  PacketFilter filter(t_->client());
+  filter.Drop(TcpMatch::HandshakeAck(8080));
+  EXPECT_NE(filter.Ruleset().find("tcp dport 8080"), std::string::npos) << filter.Ruleset();
+  Connections c = ConnectN(2);
+  EXPECT_EQ(c.Count(ConnectResult::kEstablished), 2);  // the client saw the SYN-ACK
+  SockDiag diag(t_->server());
+  WaitUntil("2 requests", kTimeout, [&] { return diag.Listener(8080).syn_recv == 2; });
+  EXPECT_EQ(diag.Listener(8080).accept_queue, 0u);
+}
+
+TEST_F(ImpairTest, RemovedRuleStopsDropping) {
+  PacketFilter filter(t_->client());
+  int rule = filter.Drop(TcpMatch::HandshakeAck(8080));
+  filter.RemoveRule(rule);
+  Connections c = ConnectN(1);
+  SockDiag diag(t_->server());
+  WaitUntil("1 queued", kTimeout, [&] { return diag.Listener(8080).accept_queue == 1; });
+}
+
+TEST_F(ImpairTest, HeldPacketsWaitUntilReleased) {
+  if (!CachedPreflight().Has(Feature::kNfqueue)) {
+    GTEST_SKIP() << CachedPreflight().MissingReason(Feature::kNfqueue);
+  }
+  PacketFilter filter(t_->client());
+  PacketHold hold(filter, TcpMatch::HandshakeAck(8080), 3);
+  Connections c = ConnectN(3);
+  hold.WaitHeld(3, kTimeout);
+  EXPECT_EQ(hold.seen(), 3u);
+  SockDiag diag(t_->server());
+  EXPECT_EQ(diag.Listener(8080).syn_recv, 3u);
+  EXPECT_EQ(hold.Release(2), 2u);
+  WaitUntil("2 queued", kTimeout, [&] { return diag.Listener(8080).accept_queue == 2; });
+  EXPECT_EQ(hold.held(), 1u);
+  EXPECT_EQ(hold.DropHeld(), 1u);
+  EXPECT_EQ(diag.Listener(8080).syn_recv, 1u);  // its ACK is gone; the request waits on
+}
+
+TEST_F(ImpairTest, RulesExistOnlyInTheirNamespace) {
+  PacketFilter filter(t_->client());
+  filter.Drop(TcpMatch::HandshakeAck(8080));
+  PacketFilter other(t_->server());
+  EXPECT_EQ(other.Ruleset().find("dport 8080"), std::string::npos);
+}
+
+class CaptureTest : public ImpairTest {};
+
+TEST_F(CaptureTest, SeesTheHandshakeAndWritesAPcap) {
+  Capture cap(t_->server(), "eth0", "tcp port 8080");
+  Connections c = ConnectN(1);
+  uint16_t port = c.results()[0].local_port;
+  PacketFilterSpec syn = PacketFilterSpec::SynsTo(8080);
+  syn.sport = port;
+  PacketFilterSpec synack = PacketFilterSpec::SynAcksFrom(8080);
+  synack.dport = port;
+  cap.WaitFor(synack, 1, kTimeout);
+  EXPECT_EQ(cap.Count(syn), 1u) << cap.Dump();
+  std::string path = ::testing::TempDir() + "/nstest-capture-test.pcap";
+  cap.WritePcap(path);
+  FILE* f = std::fopen(path.c_str(), "rb");
+  ASSERT_NE(f, nullptr);
+  uint32_t magic = 0;
+  ASSERT_EQ(std::fread(&magic, sizeof magic, 1, f), 1u);
+  std::fclose(f);
+  std::remove(path.c_str());
+  EXPECT_EQ(magic, 0xa1b23c4du);  // pcap with nanosecond timestamps
+}
+
+TEST_F(CaptureTest, BadFilterAndDeviceAreErrors) {
+  EXPECT_THROW(Capture(t_->server(), "eth0", "tcp port banana"), Error);
+  EXPECT_THROW(Capture(t_->server(), "nosuch0", ""), Error);
+}
+
+class SynSourceTest : public ImpairTest {};
+
+TEST_F(SynSourceTest, UnansweredSynsFillTheSynQueueWithoutResets) {
+  PrepareSpoofedSource(t_->server(), t_->client(), t_->client_v4());
+  Capture cap(t_->server(), "eth0", "tcp port 8080");
+  SynOptions o;
+  o.destination = t_->server_v4();
+  o.port = 8080;
+  o.count = 4;
+  o.source_addresses = 4;
+  EXPECT_EQ(SendSyns(t_->client(), o), 4);
+  SockDiag diag(t_->server());
+  WaitUntil("4 requests", kTimeout, [&] { return diag.Listener(8080).syn_recv == 4; });
+  cap.WaitFor(PacketFilterSpec::SynAcksFrom(8080), 4, kTimeout);
+  EXPECT_EQ(cap.Count(PacketFilterSpec::Rsts()), 0u) << cap.Dump();
+  for (const Packet& p : cap.Packets(PacketFilterSpec::SynsTo(8080))) {
+    EXPECT_TRUE(DefaultSpoofedRange().address.bytes()[1] == p.src.bytes()[1]) << p.ToString();
+  }
+}
+
+TEST_F(SynSourceTest, BadOptionsAreErrors) {
+  SynOptions o;
+  o.destination = t_->server_v6();
+  o.port = 8080;
+  EXPECT_THROW(SendSyns(t_->client(), o), Error);
+  o.destination = t_->server_v4();
+  o.count = 0;
+  EXPECT_THROW(SendSyns(t_->client(), o), Error);
+}
+
+}  // namespace
+}  // namespace nstest

@@ -1,0 +1,141 @@
+#include <fmt/format.h>
+
+#include "nstest/error.h"
+#include "nstest/peer.h"
+#include "nstest/sockdiag.h"
+#include "nstest/sysctl.h"
+#include "nstest/topology.h"
+#include "nstest/wait.h"
+#include "tests/test_support.h"
+
+namespace nstest {
+namespace {
+
+using namespace std::chrono_literals;
+using testing_support::kTimeout;
+using testing_support::NamespaceTest;
+
+class PeerTest : public NamespaceTest {
+ protected:
+  void SetUp() override {
+    NamespaceTest::SetUp();
+    if (IsSkipped()) return;
+    t_.emplace(PairTopology::Create());
+  }
+  ListenerOptions At(int backlog, AcceptPolicy policy, int limit = 0) {
+    ListenerOptions o;
+    o.address = t_->server_v4();
+    o.backlog = backlog;
+    o.accept = policy;
+    o.accept_limit = limit;
+    return o;
+  }
+  ConnectOptions To(const Listener& l, int count) {
+    ConnectOptions o;
+    o.address = t_->server_v4();
+    o.port = l.port();
+    o.count = count;
+    return o;
+  }
+  std::optional<PairTopology> t_;
+};
+
+TEST_F(PeerTest, AcceptAllTakesEveryConnection) {
+  Listener l(t_->server(), At(8, AcceptPolicy::kAll));
+  EXPECT_NE(l.port(), 0);
+  Connections c = Connect(t_->client(), To(l, 5));
+  EXPECT_EQ(c.Count(ConnectResult::kEstablished), 5) << c.Summary();
+  WaitUntil("5 accepted", kTimeout, [&] { return l.accepted_count() == 5; });
+  for (const AcceptedConnection& a : l.accepted()) EXPECT_EQ(a.peer, t_->client_v4());
+}
+
+TEST_F(PeerTest, AcceptFirstNLeavesTheRestQueued) {
+  Listener l(t_->server(), At(8, AcceptPolicy::kFirstN, 2));
+  Connections c = Connect(t_->client(), To(l, 4));
+  EXPECT_EQ(c.Count(ConnectResult::kEstablished), 4);
+  SockDiag diag(t_->server());
+  WaitUntil("2 accepted and 2 queued", kTimeout,
+            [&] { return l.accepted_count() == 2 && diag.Listener(l.port()).accept_queue == 2; });
+}
+
+TEST_F(PeerTest, AcceptOnDemandAndNever) {
+  Listener on_demand(t_->server(), At(8, AcceptPolicy::kOnDemand));
+  Connections c = Connect(t_->client(), To(on_demand, 3));
+  EXPECT_EQ(on_demand.Accept(2, kTimeout), 2);
+  EXPECT_EQ(on_demand.Accept(5, 100ms), 1);  // only one left
+  Listener never(t_->server(), At(8, AcceptPolicy::kNever));
+  try {
+    never.Accept(1, 0ms);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              fmt::format("accept on port {} in netns 'server': the listener's accept policy is "
+                          "'never', not 'on-demand'",
+                          never.port()));
+  }
+  EXPECT_THROW(Listener(t_->server(), At(8, AcceptPolicy::kFirstN, 0)), Error);
+}
+
+TEST_F(PeerTest, SendsAndReads) {
+  Listener l(t_->server(), At(8, AcceptPolicy::kAll));
+  ConnectOptions o = To(l, 1);
+  o.send = "hello";
+  Connections c = Connect(t_->client(), o);
+  ASSERT_EQ(c.Count(ConnectResult::kEstablished), 1);
+  WaitUntil("the data", kTimeout, [&] { return l.accepted_count() == 1; });
+  std::string got;
+  WaitUntil("the data", kTimeout, [&] { return (got += l.ReadFrom(0)) == "hello"; });
+}
+
+TEST_F(PeerTest, RefusedWhenNothingListens) {
+  ConnectOptions o;
+  o.address = t_->server_v4();
+  o.port = 9;
+  o.count = 2;
+  Connections c = Connect(t_->client(), o);
+  EXPECT_EQ(c.Count(ConnectResult::kRefused), 2) << c.Summary();
+  EXPECT_EQ(c.Summary(), "2 connections: 2 refused");
+}
+
+TEST_F(PeerTest, BurstStartsEveryConnectFirst) {
+  Listener l(t_->server(), At(64, AcceptPolicy::kNever));
+  ConnectOptions o = To(l, 20);
+  o.mode = ConnectMode::kBurst;
+  Connections c = Connect(t_->client(), o);
+  EXPECT_EQ(c.Count(ConnectResult::kEstablished), 20) << c.Summary();
+  for (const ConnectionResult& r : c.results()) EXPECT_NE(r.local_port, 0);
+}
+
+TEST_F(PeerTest, DeadlineReportsPendingAndSourcePortsAreUsed) {
+  Listener l(t_->server(), At(0, AcceptPolicy::kNever));
+  ConnectOptions o = To(l, 2);
+  o.source_port = 42000;
+  o.deadline = 200ms;
+  Connections c = Connect(t_->client(), o);
+  // backlog 0 takes one connection; the second SYN is dropped.
+  EXPECT_EQ(c.results()[0].outcome, ConnectResult::kEstablished);
+  EXPECT_EQ(c.results()[1].outcome, ConnectResult::kPending);
+  EXPECT_EQ(c.results()[0].local_port, 42000);
+  EXPECT_EQ(c.results()[1].local_port, 42001);
+  EXPECT_GE(c.results()[1].milliseconds(), 190.0);
+}
+
+TEST_F(PeerTest, BadOptionsAreErrors) {
+  ConnectOptions o;
+  o.address = t_->server_v4();
+  o.port = 80;
+  o.count = 0;
+  try {
+    Connect(t_->client(), o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "connect to 198.18.0.1:80 from netns 'client': count must be 1-100000, not 0");
+  }
+  o.count = 10;
+  o.source_port = 65530;
+  EXPECT_THROW(Connect(t_->client(), o), Error);
+}
+
+}  // namespace
+}  // namespace nstest
