@@ -75,6 +75,11 @@ std::string IpPrefix::ToString() const {
   return fmt::format("{}/{}", address.ToString(), prefix_len);
 }
 
+std::string FormatEndpoint(const IpAddress& address, uint16_t port) {
+  return address.is_v6() ? fmt::format("[{}]:{}", address.ToString(), port)
+                         : fmt::format("{}:{}", address.ToString(), port);
+}
+
 DefaultAddresses DefaultPairAddresses(int index) {
   if (index < 0 || index > 255) {
     throw Error(fmt::format("choose addresses for veth pair {}: index must be 0-255", index));

@@ -27,11 +27,6 @@ uint32_t Be32(const uint8_t* p) {
          static_cast<uint32_t>(p[2]) << 8 | p[3];
 }
 
-std::string Endpoint(const IpAddress& a, uint16_t port) {
-  return a.is_v6() ? fmt::format("[{}]:{}", a.ToString(), port)
-                   : fmt::format("{}:{}", a.ToString(), port);
-}
-
 struct RawPacket {
   std::chrono::nanoseconds time;
   std::vector<uint8_t> data;
@@ -53,8 +48,8 @@ std::string FlagString(uint8_t flags) {
 std::string Packet::ToString() const {
   double secs = static_cast<double>(time.count()) / 1e9;
   if (!tcp) return fmt::format("{:.6f} {} > {} (not TCP)", secs, src.ToString(), dst.ToString());
-  return fmt::format("{:.6f} {} > {} [{}] seq {} ack {} len {}", secs, Endpoint(src, sport),
-                     Endpoint(dst, dport), FlagString(flags), seq, ack, payload);
+  return fmt::format("{:.6f} {} > {} [{}] seq {} ack {} len {}", secs, FormatEndpoint(src, sport),
+                     FormatEndpoint(dst, dport), FlagString(flags), seq, ack, payload);
 }
 
 std::optional<Packet> DecodeEthernet(const uint8_t* d, size_t len, std::chrono::nanoseconds t) {

@@ -42,22 +42,6 @@ uint16_t LocalPort(int fd) {
   return port;
 }
 
-ConnectResult FromErrno(int err) {
-  switch (err) {
-    case 0:
-      return ConnectResult::kEstablished;
-    case ECONNREFUSED:
-      return ConnectResult::kRefused;
-    case ETIMEDOUT:
-      return ConnectResult::kTimedOut;
-    case ECONNRESET:
-    case EPIPE:
-      return ConnectResult::kReset;
-    default:
-      return ConnectResult::kError;
-  }
-}
-
 // Appends what can be read before `deadline`; returns the errno that ended reading (0 at EOF or
 // when the time ran out).
 int ReadUntil(int fd, const Deadline& deadline, std::string* out) {
@@ -277,7 +261,7 @@ void StartOne(const ConnectOptions& o, int index, ConnectionResult* r, Fd* fd) {
   socklen_t len = o.address.ToSockaddr(o.port, &ss);
   if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     r->error = errno;
-    r->outcome = FromErrno(errno);
+    r->outcome = ConnectResultFromErrno(errno);
     r->finished = Clock::now();
   }
   r->local_port = LocalPort(fd->get());
@@ -289,7 +273,7 @@ void Finish(ConnectionResult* r, const Fd& fd) {
   socklen_t len = sizeof err;
   if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
   r->error = err;
-  r->outcome = FromErrno(err);
+  r->outcome = ConnectResultFromErrno(err);
   r->finished = Clock::now();
 }
 
@@ -297,14 +281,14 @@ void Finish(ConnectionResult* r, const Fd& fd) {
 void Exchange(const ConnectOptions& o, ConnectionResult* r, const Fd& fd) {
   if (!o.send.empty() && ::send(fd.get(), o.send.data(), o.send.size(), MSG_NOSIGNAL) < 0) {
     r->error = errno;
-    r->outcome = FromErrno(errno);
+    r->outcome = ConnectResultFromErrno(errno);
     return;
   }
   if (o.read_for.count() > 0) {
     int err = ReadUntil(fd.get(), Deadline(o.read_for), &r->received);
     if (err != 0) {
       r->error = err;
-      r->outcome = FromErrno(err);
+      r->outcome = ConnectResultFromErrno(err);
     }
   }
 }

@@ -87,9 +87,8 @@ const char* TcpStateName(TcpState state) {
 }
 
 std::string ListenerQueues::ToString() const {
-  std::string addr = address.is_v6() ? "[" + address.ToString() + "]" : address.ToString();
-  return fmt::format("LISTEN {}:{} Recv-Q {} Send-Q {} SYN-RECV {}", addr, port, accept_queue,
-                     max_accept_queue, syn_recv);
+  return fmt::format("LISTEN {} Recv-Q {} Send-Q {} SYN-RECV {}", FormatEndpoint(address, port),
+                     accept_queue, max_accept_queue, syn_recv);
 }
 
 SockDiag::SockDiag(const Netns& ns) : netns_name_(ns.name()) {

@@ -11,17 +11,9 @@
 #include "src/wait_util.h"
 
 namespace nstest {
-namespace {
-
-std::string Endpoint(const IpAddress& address, uint16_t port) {
-  return address.is_v6() ? fmt::format("[{}]:{}", address.ToString(), port)
-                         : fmt::format("{}:{}", address.ToString(), port);
-}
-
-}  // namespace
-
 Fd TcpListen(const Netns& ns, const IpAddress& address, uint16_t port, int backlog) {
-  std::string what = fmt::format("listen on {} in netns '{}'", Endpoint(address, port), ns.name());
+  std::string what =
+      fmt::format("listen on {} in netns '{}'", FormatEndpoint(address, port), ns.name());
   Fd fd = ns.Socket(address.family(), SOCK_STREAM, IPPROTO_TCP);
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -37,7 +29,8 @@ Fd TcpConnectStart(const Netns& ns, const IpAddress& address, uint16_t port) {
   sockaddr_storage ss{};
   socklen_t len = address.ToSockaddr(port, &ss);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
-    ThrowErrno(fmt::format("connect to {} from netns '{}'", Endpoint(address, port), ns.name()));
+    ThrowErrno(
+        fmt::format("connect to {} from netns '{}'", FormatEndpoint(address, port), ns.name()));
   }
   return fd;
 }
@@ -72,6 +65,10 @@ ConnectResult TcpConnectWait(const Fd& fd, std::chrono::milliseconds timeout, in
   socklen_t len = sizeof err;
   if (n < 0 || ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
   if (error != nullptr) *error = err;
+  return ConnectResultFromErrno(err);
+}
+
+ConnectResult ConnectResultFromErrno(int err) {
   switch (err) {
     case 0:
       return ConnectResult::kEstablished;
@@ -80,6 +77,7 @@ ConnectResult TcpConnectWait(const Fd& fd, std::chrono::milliseconds timeout, in
     case ETIMEDOUT:
       return ConnectResult::kTimedOut;
     case ECONNRESET:
+    case EPIPE:
       return ConnectResult::kReset;
     default:
       return ConnectResult::kError;

@@ -49,6 +49,9 @@ struct IpPrefix {
   std::string ToString() const;
 };
 
+// "198.18.0.1:8080" or "[2001:2::1]:8080".
+std::string FormatEndpoint(const IpAddress& address, uint16_t port);
+
 // The default addresses of veth pair `index` (0..255) between two namespaces, taken from the
 // ranges reserved for network benchmark tests (RFC 2544: 198.18.0.0/15, RFC 5180: 2001:2::/48),
 // so they never collide with a real network: side A gets .1/::1, side B .2/::2.

@@ -22,6 +22,9 @@ Fd TcpConnectStart(const Netns& ns, const IpAddress& address, uint16_t port);
 
 enum class ConnectResult { kEstablished, kRefused, kTimedOut, kReset, kPending, kError };
 const char* ConnectResultName(ConnectResult result);
+// The outcome an errno from connect()/SO_ERROR, send() or recv() means: 0 established,
+// ECONNREFUSED refused, ETIMEDOUT timed out, ECONNRESET/EPIPE reset, anything else an error.
+ConnectResult ConnectResultFromErrno(int err);
 
 // Waits up to `timeout` for a connect started by TcpConnectStart() to finish. kPending: still in
 // progress when the timeout passed. `error` (optional) receives SO_ERROR.

@@ -1,6 +1,7 @@
 // What the kernel does when the accept queue is full: a new SYN is dropped (and counted in the
 // server only), and a final handshake ACK is either dropped, with the SYN-ACK retransmitted
 // tcp_synack_retries times (tcp_abort_on_overflow=0), or answered with a RST (=1).
+#include <optional>
 #include <string>
 
 #include "tests/seeds/seed_test_support.h"
@@ -71,29 +72,45 @@ class AbortOnOverflowTest : public SeedTest {
     NSTEST_REQUIRE_FEATURE(Feature::kNftables);
     NSTEST_REQUIRE_FEATURE(Feature::kNfqueue);
   }
+
+  // Listens with kBacklog, opens kHeld connections whose final ACKs are held in the client, fills
+  // the accept queue with other connections, and resets the counters: releasing the hold then
+  // delivers kHeld final ACKs to a full accept queue.
+  void HoldAcksThenFillTheQueue() {
+    Listen(kPort, kBacklog);
+    capture_ = &StartCapture(server(), "tcp port 8080");
+    hold_.emplace(Filter(client()), HeldAcks(kPort, kHeld));
+    held_ = ConnectHeld(*hold_, kPort, kHeld);
+    queued_ = FillAcceptQueue(kPort, kBacklog + 1);
+    ResetCounters();
+  }
+
+  void TearDown() override {
+    hold_.reset();
+    SeedTest::TearDown();
+  }
+
+  Capture* capture_ = nullptr;
+  std::optional<PacketHold> hold_;
+  Connections held_;
+  std::vector<Connections> queued_;
 };
 
 TEST_F(AbortOnOverflowTest, OneAnswersTheFinalAckWithRstAndTheClientReadFails) {
   SetSysctl(server(), "net.ipv4.tcp_abort_on_overflow", "1");
-  Listen(kPort, kBacklog);
-  Capture& capture = StartCapture(server(), "tcp port 8080");
-  PacketHold hold(Filter(client()), HeldAcks(kPort, kHeld));
-  Connections held = ConnectHeld(hold, kPort, kHeld);
-  std::vector<Connections> queued = FillAcceptQueue(kPort, kBacklog + 1);
-  ResetCounters();
-
-  hold.StopHolding();
-  hold.Release();
-  for (int i = 0; i < kHeld; ++i) {
-    EXPECT_EQ(WaitForSocketError(held.socket(static_cast<size_t>(i)), 5s), ECONNRESET)
-        << "connection from port " << held.results()[static_cast<size_t>(i)].local_port;
+  HoldAcksThenFillTheQueue();
+  hold_->StopHolding();
+  hold_->Release();
+  for (size_t i = 0; i < static_cast<size_t>(kHeld); ++i) {
+    EXPECT_EQ(WaitForSocketError(held_.socket(i), 5s), ECONNRESET)
+        << "connection from port " << held_.results()[i].local_port;
   }
   EXPECT_THAT(CounterChanges(server()), CounterIs("TcpExtListenOverflows", kHeld));
   EXPECT_THAT(CounterChanges(server()), CounterIs("TcpOutRsts", kHeld));
   PacketFilterSpec rsts = PacketFilterSpec::Rsts();
   rsts.sport = kPort;
-  capture.WaitFor(rsts, kHeld, 5s);
-  EXPECT_THAT(capture, HasPackets(rsts, kHeld));
+  capture_->WaitFor(rsts, kHeld, 5s);
+  EXPECT_THAT(*capture_, HasPackets(rsts, kHeld));
   EXPECT_THAT(ServerListener(kPort), SynRecvIs(0));
   EXPECT_THAT(ServerListener(kPort), AcceptQueueIs(kBacklog + 1));
 }
@@ -104,14 +121,9 @@ TEST_P(SynAckRetriesTest, ZeroDropsTheAckAndRetransmitsTheSynAckWithBackoffThenF
   const int retries = GetParam();
   SetSysctl(server(), "net.ipv4.tcp_abort_on_overflow", "0");
   SetSysctl(server(), "net.ipv4.tcp_synack_retries", std::to_string(retries));
-  Listen(kPort, kBacklog);
-  Capture& capture = StartCapture(server(), "tcp port 8080");
-  PacketHold hold(Filter(client()), HeldAcks(kPort, kHeld));
-  Connections held = ConnectHeld(hold, kPort, kHeld);
-  std::vector<Connections> queued = FillAcceptQueue(kPort, kBacklog + 1);
-  ResetCounters();
-  hold.StopHolding();
-  hold.Release();
+  HoldAcksThenFillTheQueue();
+  hold_->StopHolding();
+  hold_->Release();
 
   // The request lives through the initial timeout and each doubled one: 1 s, 2 s, 4 s, ...
   // (TCP_TIMEOUT_INIT), plus the timer wheel's slack for each.
@@ -130,9 +142,9 @@ TEST_P(SynAckRetriesTest, ZeroDropsTheAckAndRetransmitsTheSynAckWithBackoffThenF
   EXPECT_THAT(CounterChanges(server()), CounterIs("TcpOutRsts", 0));
   for (size_t i = 0; i < static_cast<size_t>(kHeld); ++i) {
     PacketFilterSpec synacks = PacketFilterSpec::SynAcksFrom(kPort);
-    synacks.dport = held.results()[i].local_port;
-    EXPECT_THAT(capture, HasPackets(synacks, 1 + retries));
-    std::vector<double> gaps = capture.IntervalsMs(synacks);
+    synacks.dport = held_.results()[i].local_port;
+    EXPECT_THAT(*capture_, HasPackets(synacks, 1 + retries));
+    std::vector<double> gaps = capture_->IntervalsMs(synacks);
     for (size_t k = 0; k < gaps.size(); ++k) {
       auto expected = std::chrono::milliseconds(1000 << k);
       // Never early; late by at most the timer wheel's granularity, plus scheduling latency.
@@ -143,7 +155,7 @@ TEST_P(SynAckRetriesTest, ZeroDropsTheAckAndRetransmitsTheSynAckWithBackoffThenF
       EXPECT_LE(gaps[k], high) << "retransmission " << k + 1 << " to port " << *synacks.dport;
     }
     // The client was never told: to it the connection looks established.
-    EXPECT_EQ(WaitForSocketError(held.socket(i), 0ms), 0);
+    EXPECT_EQ(WaitForSocketError(held_.socket(i), 0ms), 0);
   }
 }
 
