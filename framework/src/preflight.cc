@@ -9,8 +9,6 @@
 #include <netinet/if_ether.h>
 #include <netlink/netfilter/nfnl.h>
 #include <netlink/netfilter/queue.h>
-#include <netlink/route/qdisc.h>
-#include <netlink/route/tc.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -24,6 +22,7 @@
 #include <functional>
 
 #include "nstest/error.h"
+#include "nstest/impair.h"
 #include "nstest/link.h"
 #include "nstest/netns.h"
 #include "nstest/sockdiag.h"
@@ -61,14 +60,11 @@ FeatureProbe Probe(const std::function<void()>& fn, const std::string& ok_detail
 }
 
 void ProbeNetem(const Netns& ns) {
-  using QdiscPtr = std::unique_ptr<rtnl_qdisc, NlDeleter<rtnl_qdisc, rtnl_qdisc_put>>;
-  QdiscPtr q(rtnl_qdisc_alloc());
-  if (!q) throw Error("allocate qdisc: out of memory");
-  rtnl_tc_set_ifindex(TC_CAST(q.get()), 1);
-  rtnl_tc_set_parent(TC_CAST(q.get()), TC_H_ROOT);
-  rtnl_tc_set_kind(TC_CAST(q.get()), "netem");
-  int err = rtnl_qdisc_add(ns.route_socket(), q.get(), NLM_F_CREATE);
-  if (err < 0) throw NetlinkError("add a netem qdisc (the kernel has no usable sch_netem)", err);
+  try {
+    SetNetem(ns, "lo", NetemOptions{});
+  } catch (const NetlinkError& e) {
+    throw Error(fmt::format("no usable netem qdisc (CONFIG_NET_SCH_NETEM): {}", e.what()));
+  }
 }
 
 void ProbeNftables(const Netns& ns) {

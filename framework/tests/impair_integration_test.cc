@@ -90,6 +90,29 @@ TEST_F(ImpairTest, RulesExistOnlyInTheirNamespace) {
   EXPECT_EQ(other.Ruleset().find("dport 8080"), std::string::npos);
 }
 
+// netem exists only on some kernels (not on the development machine's): probed, else skipped.
+TEST_F(ImpairTest, NetemDelaysTheHandshake) {
+  if (!CachedPreflight().Has(Feature::kNetem)) {
+    GTEST_SKIP() << CachedPreflight().MissingReason(Feature::kNetem);
+  }
+  NetemOptions o;
+  o.delay = 100ms;
+  SetNetem(t_->server(), "eth0", o);
+  Connections c = ConnectN(1);
+  ASSERT_EQ(c.Count(ConnectResult::kEstablished), 1);
+  EXPECT_GE(c.results()[0].milliseconds(), 100.0);  // the SYN-ACK waited in netem
+  ClearNetem(t_->server(), "eth0");
+}
+
+TEST_F(ImpairTest, NetemRejectsAbsurdOptions) {
+  NetemOptions o;
+  o.loss_percent = 150;
+  EXPECT_THROW(SetNetem(t_->server(), "eth0", o), Error);
+  o.loss_percent = 0;
+  o.delay = std::chrono::hours(1);
+  EXPECT_THROW(SetNetem(t_->server(), "eth0", o), Error);
+}
+
 class CaptureTest : public ImpairTest {};
 
 TEST_F(CaptureTest, SeesTheHandshakeAndWritesAPcap) {

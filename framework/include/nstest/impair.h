@@ -114,6 +114,20 @@ class PacketHold {
   std::unique_ptr<State> state_;
 };
 
+// Delay and loss through the netem qdisc, for kernels that have it (CONFIG_NET_SCH_NETEM). Check
+// CachedPreflight().Has(Feature::kNetem) and skip where it is missing.
+struct NetemOptions {
+  std::chrono::microseconds delay{0};
+  double loss_percent = 0;  // 0-100
+  unsigned limit = 1000;    // packets the qdisc may hold
+};
+
+// Replaces the root qdisc of `ifname` in `ns` with netem. Throws Error for out-of-range options,
+// NetlinkError if the kernel refuses (ENOENT "Object not found" where netem is missing).
+void SetNetem(const Netns& ns, const std::string& ifname, const NetemOptions& options);
+// Removes the root qdisc set by SetNetem(); the device falls back to its default.
+void ClearNetem(const Netns& ns, const std::string& ifname);
+
 }  // namespace nstest
 
 #endif  // NSTEST_IMPAIR_H_
