@@ -123,6 +123,15 @@ void NetnsTest::WaitForAcceptQueue(uint16_t port, uint32_t n, std::chrono::milli
       [&] { return diag.Listener(port).ToString(); });
 }
 
+void NetnsTest::WaitForSockets(const Netns& ns, TcpState state, int n,
+                               std::chrono::milliseconds timeout) {
+  SockDiag diag(ns);
+  WaitUntil(
+      fmt::format("{} sockets in {} in netns '{}'", n, TcpStateName(state), ns.name()), timeout,
+      [&] { return diag.CountByState()[state] == n; },
+      [&] { return fmt::format("{}", diag.CountByState()[state]); });
+}
+
 CounterDelta NetnsTest::CounterChanges(const Netns& ns) const {
   const Counters& start = &ns == &topology_->server() ? *server_start_ : *client_start_;
   return Counters::Read(ns).Since(start);

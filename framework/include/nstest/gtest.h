@@ -88,6 +88,9 @@ class NetnsTest : public ::testing::Test {
   // Waits until the server's listener on `port` has `n` connections in its accept queue.
   void WaitForAcceptQueue(uint16_t port, uint32_t n,
                           std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Waits until `ns` has exactly `n` TCP sockets in `state` (as `ss -s` would count them).
+  void WaitForSockets(const Netns& ns, TcpState state, int n,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Counter changes in `ns` since SetUp() (or the last ResetCounters()).
   CounterDelta CounterChanges(const Netns& ns) const;
   void ResetCounters();

@@ -80,6 +80,7 @@ TEST_F(SsViewTest, RecvQIsTheAcceptQueueAndSynRecvIsNotInIt) {
   Listen(kPort, kBacklog);
   PacketHold hold(Filter(client()), HeldAcks(kPort, kHeld));
   Connections held = ConnectHeld(hold, kPort, kHeld);
+  WaitForSockets(server(), TcpState::kSynRecv, kHeld);
   std::vector<Connections> done = FillAcceptQueue(kPort, kCompleted);
   ListenerQueues q = ServerListener(kPort);
   EXPECT_THAT(q, AcceptQueueIs(kCompleted));
