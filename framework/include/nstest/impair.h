@@ -85,7 +85,8 @@ class PacketFilter {
 };
 
 // Holds the packets a filter rule matches (through NFQUEUE) until the test releases them.
-// Packets still held on destruction are released. Thread-safe.
+// Packets still held on destruction are released. Must be destroyed before its PacketFilter
+// (declare it after the filter). Thread-safe.
 class PacketHold {
  public:
   // Binds NFQUEUE `queue` in the filter's namespace, then adds the queueing rule.
