@@ -1,0 +1,141 @@
+// Declarative suites: what a TOML file says the kernel must do, loaded, validated and expanded
+// into cases. The format is described in README.md ("Suite format").
+#ifndef NSTEST_SUITE_H_
+#define NSTEST_SUITE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nstest/error.h"
+#include "nstest/expr.h"
+
+namespace nstest {
+
+// A place in a suite file, for messages: "suites/backlog.toml:12:5".
+struct SourcePos {
+  std::string file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string ToString() const;
+};
+
+// An error in a suite file; what() is "file:line:col: message".
+class SuiteError : public Error {
+ public:
+  SuiteError(const SourcePos& where, const std::string& message);
+  const SourcePos& where() const { return where_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  SourcePos where_;
+  std::string message_;
+};
+
+// A value that is a number or an expression (`"backlog + 1"`).
+struct Value {
+  Expression expr = Expression::Constant(0);
+  SourcePos where;
+};
+
+struct NamespaceSpec {
+  std::string name;
+  SourcePos where;
+};
+
+struct LinkSpec {
+  std::string a;
+  std::string b;
+  int index = 0;  // address block: 198.18.<index>.1/.2
+  unsigned mtu = 0;
+  bool ipv6 = true;
+  SourcePos where;
+};
+
+struct SysctlSetting {
+  std::string netns;
+  std::string key;
+  std::string value;
+  SourcePos where;
+};
+
+// One step of a test: an action or an expectation. `kind` names it; the fields used depend on it.
+struct Step {
+  enum class Kind {
+    kListen,
+    kConnect,
+    kAccept,
+    kSyns,
+    kDrop,
+    kHold,
+    kRelease,
+    kCapture,
+    kSysctl,
+    kRun,
+    kWait,
+    kExpect,
+  };
+  Kind kind = Kind::kListen;
+  SourcePos where;
+  std::string netns;    // the namespace acted in (listen, drop, hold, capture, sysctl, run)
+  std::string peer;     // connect/syns: the destination namespace
+  std::string address;  // an explicit address instead of the namespace's
+  std::map<std::string, Value> numbers;        // port, backlog, count, deadline_ms, ...
+  std::map<std::string, std::string> strings;  // accept, mode, match, label, name, send, ...
+  std::map<std::string, bool> flags;           // stop_at_first_failure, ...
+  std::vector<std::string> argv;               // run
+  std::vector<Value> list;                     // expect packets: intervals_ms
+  // wait/expect: what is checked ("connections", "listener", "counters", "packets", "held",
+  // "accept_queue", "syn_recv", "counter") and, for counters, name -> (min, max) bounds.
+  std::string subject;
+  std::map<std::string, std::pair<std::optional<Value>, std::optional<Value>>> bounds;
+};
+
+struct TestSpec {
+  std::string name;
+  SourcePos where;
+  std::map<std::string, std::vector<int64_t>> matrix;  // parameter -> values
+  std::vector<std::string> requires_features;
+  std::string min_kernel;  // "5.10"; empty: any
+  std::string xfail;       // reason: expected to fail on this kernel
+  double timeout_s = 60;
+  std::vector<SysctlSetting> sysctls;
+  std::vector<Step> steps;
+};
+
+struct Suite {
+  std::string name;
+  std::string file;
+  std::string description;
+  std::vector<NamespaceSpec> namespaces;
+  std::vector<LinkSpec> links;
+  std::vector<SysctlSetting> sysctls;  // suite-wide
+  std::vector<TestSpec> tests;
+};
+
+// One expanded case: a test with one combination of matrix values.
+struct Case {
+  const Suite* suite = nullptr;
+  const TestSpec* test = nullptr;
+  std::string name;  // "plus_one/backlog=3"
+  std::map<std::string, int64_t> params;
+  std::string FullName() const { return suite->name + "." + name; }
+};
+
+// Loads and validates a suite file. Throws SuiteError ("file:line:col: message", with "did you
+// mean" for near names) for syntax errors, unknown keys, wrong types, unknown namespaces or
+// counters, expressions that do not parse, sysctl keys that are not per-namespace, and values
+// that would exhaust the machine. Nothing runs.
+Suite LoadSuite(const std::string& path);
+
+// Expands every test's matrix into cases, in file order (at most 10000 per suite).
+std::vector<Case> ExpandCases(const Suite& suite);
+
+// The counter names this kernel knows (nstat's names), read from the calling thread's namespace.
+const std::vector<std::string>& KnownCounterNames();
+
+}  // namespace nstest
+
+#endif  // NSTEST_SUITE_H_

@@ -1,0 +1,326 @@
+// Loading a suite file (toml++ lives in this and the other suite_*.cc files only).
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "nstest/counters.h"
+#include "nstest/netns.h"
+#include "nstest/preflight.h"
+#include "nstest/sysctl.h"
+#include "src/strings.h"
+#include "src/suite_reader.h"
+
+namespace nstest {
+namespace {
+
+constexpr size_t kMaxCasesPerSuite = 10000;
+constexpr size_t kMaxFileBytes = 1 << 20;
+
+bool ValidName(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+// Whether `key` exists in a fresh namespace: keys that do not are global, and writing them would
+// change the host. Probed in a throwaway namespace where this process may create one; elsewhere
+// the check happens when the test runs.
+std::string GlobalKeyProblem(const std::string& key) {
+  static const bool can_probe = CachedPreflight().privilege.can_create_netns;
+  if (!can_probe) return "";
+  static std::optional<Netns> probe;
+  static std::map<std::string, std::string> cache;
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  if (!probe) probe.emplace(Netns::Create("check"));
+  std::string problem;
+  std::string path = "/proc/sys/" + SysctlPath(key);
+  bool present = RunInNetns(*probe, [&] { return ::access(path.c_str(), F_OK) == 0; });
+  if (!present) {
+    problem = ::access(path.c_str(), F_OK) == 0
+                  ? fmt::format(
+                        "'{}' is not a per-namespace key (absent inside a namespace, "
+                        "present on the host); refusing to change the host",
+                        key)
+                  : fmt::format("no sysctl '{}' on this kernel", key);
+  }
+  return cache[key] = problem;
+}
+
+void ReadSysctlTable(const toml::table& t, const std::string& prefix, const std::string& netns,
+                     const std::string& file, std::vector<SysctlSetting>* out) {
+  for (auto&& [key, node] : t) {
+    std::string k = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    if (const toml::table* sub = node.as_table()) {
+      ReadSysctlTable(*sub, k, netns, file, out);  // unquoted dotted keys nest tables
+      continue;
+    }
+    SysctlSetting s{netns, k, "", PosOf(key, file)};
+    if (node.is_integer()) {
+      s.value = std::to_string(node.as_integer()->get());
+    } else if (node.is_string()) {
+      s.value = node.as_string()->get();
+    } else {
+      throw SuiteError(PosOf(node, file), fmt::format("sysctl '{}' must be an integer or a "
+                                                      "string, not {}",
+                                                      k, TypeName(node)));
+    }
+    try {
+      SysctlPath(k);
+    } catch (const Error& e) {
+      throw SuiteError(s.where, e.what());
+    }
+    if (std::string problem = GlobalKeyProblem(k); !problem.empty()) {
+      throw SuiteError(s.where, problem);
+    }
+    out->push_back(s);
+  }
+}
+
+void ReadSysctls(TableReader& r, const std::vector<std::string>& namespaces,
+                 std::vector<SysctlSetting>* out) {
+  const toml::table* t = r.Table("sysctl");
+  if (t == nullptr) return;
+  for (auto&& [key, node] : *t) {
+    std::string ns(key.str());
+    if (std::find(namespaces.begin(), namespaces.end(), ns) == namespaces.end()) {
+      std::string near = ClosestName(ns, namespaces);
+      throw SuiteError(PosOf(key, r.file()),
+                       fmt::format("unknown namespace '{}' in sysctl{}", ns,
+                                   near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
+    }
+    if (!node.is_table()) {
+      throw SuiteError(PosOf(node, r.file()), fmt::format("sysctl.{} must be a table of keys", ns));
+    }
+    ReadSysctlTable(*node.as_table(), "", ns, r.file(), out);
+  }
+}
+
+void ReadTopology(TableReader& top, Suite* suite) {
+  const toml::table* t = top.Table("topology");
+  if (t == nullptr) {
+    suite->namespaces = {{"server", {}}, {"client", {}}};
+    suite->links = {LinkSpec{"server", "client", 0, 0, true, {}}};
+    return;
+  }
+  TableReader r(*t, suite->file, "topology");
+  std::vector<std::string> names = r.Strings("namespaces");
+  if (names.empty() || names.size() > 16) {
+    r.Fail(*t, "'namespaces' must name 1 to 16 namespaces");
+  }
+  for (const std::string& n : names) {
+    if (!ValidName(n)) r.FailKey("namespaces", fmt::format("bad namespace name '{}'", n));
+    suite->namespaces.push_back({n, r.where()});
+  }
+  if (const toml::array* links = r.Array("link")) {
+    for (const toml::node& l : *links) {
+      if (!l.is_table()) r.Fail(l, "each link must be a table");
+      TableReader lr(*l.as_table(), suite->file, "link");
+      LinkSpec spec;
+      spec.where = PosOf(l, suite->file);
+      for (auto [field, out] : {std::pair{"a", &spec.a}, std::pair{"b", &spec.b}}) {
+        std::optional<std::string> v = lr.String(field);
+        if (!v) lr.Fail(l, fmt::format("a link needs '{}'", field));
+        if (std::find(names.begin(), names.end(), *v) == names.end()) {
+          std::string near = ClosestName(*v, names);
+          lr.FailKey(field,
+                     fmt::format("unknown namespace '{}'{}", *v,
+                                 near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
+        }
+        *out = *v;
+      }
+      if (spec.a == spec.b) lr.FailKey("b", "a link joins two different namespaces");
+      Value index = lr.Number("index", {}, Range{0, 255}).value_or(Value{});
+      spec.index = static_cast<int>(index.expr.Evaluate({}));
+      spec.mtu = static_cast<unsigned>(
+          lr.Number("mtu", {}, Range{68, 65535}).value_or(Value{}).expr.Evaluate({}));
+      spec.ipv6 = lr.Bool("ipv6").value_or(true);
+      lr.Done();
+      suite->links.push_back(spec);
+    }
+  }
+  r.Done();
+}
+
+void ReadMatrix(TableReader& r, TestSpec* test) {
+  const toml::table* m = r.Table("matrix");
+  if (m == nullptr) return;
+  size_t combinations = 1;
+  for (auto&& [key, node] : *m) {
+    std::string name(key.str());
+    if (!ValidName(name) || std::isdigit(static_cast<unsigned char>(name[0])) ||
+        name.find('-') != std::string::npos) {
+      throw SuiteError(PosOf(key, r.file()), fmt::format("bad parameter name '{}'", name));
+    }
+    const toml::array* a = node.as_array();
+    if (a == nullptr || a->empty() || a->size() > 1000) {
+      throw SuiteError(PosOf(node, r.file()),
+                       fmt::format("matrix.{} must be an array of 1 to 1000 integers", name));
+    }
+    for (const toml::node& v : *a) {
+      if (!v.is_integer()) {
+        throw SuiteError(PosOf(v, r.file()),
+                         fmt::format("matrix.{} must hold integers, not {}", name, TypeName(v)));
+      }
+      test->matrix[name].push_back(v.as_integer()->get());
+    }
+    combinations *= a->size();
+    if (combinations > kMaxCasesPerSuite) {
+      throw SuiteError(PosOf(node, r.file()), "the matrix expands to more than 10000 cases");
+    }
+  }
+}
+
+TestSpec ReadTest(const toml::table& t, const Suite& suite) {
+  TableReader r(t, suite.file, "test");
+  TestSpec test;
+  test.where = PosOf(t, suite.file);
+  std::optional<std::string> name = r.String("name");
+  if (!name) r.Fail(t, "a test needs a 'name'");
+  if (!ValidName(*name)) r.FailKey("name", "a test name is 1-64 of [A-Za-z0-9_-]");
+  test.name = *name;
+  ReadMatrix(r, &test);
+  std::set<std::string> params;
+  for (const auto& [k, v] : test.matrix) params.insert(k);
+  for (const std::string& f : r.Strings("requires")) {
+    if (!FeatureFromName(f)) {
+      std::vector<std::string> known;
+      for (Feature x : AllFeatures()) known.emplace_back(FeatureName(x));
+      std::string near = ClosestName(f, known);
+      r.FailKey("requires",
+                fmt::format("unknown feature '{}'{}", f,
+                            near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
+    }
+    test.requires_features.push_back(f);
+  }
+  test.min_kernel = r.String("min_kernel", "");
+  if (!test.min_kernel.empty() &&
+      test.min_kernel.find_first_not_of("0123456789.") != std::string::npos) {
+    r.FailKey("min_kernel", "'min_kernel' is a version such as \"5.10\"");
+  }
+  test.xfail = r.String("xfail", "");
+  test.timeout_s = r.Real("timeout").value_or(60);
+  if (!(test.timeout_s > 0 && test.timeout_s <= 3600))
+    r.FailKey("timeout", "'timeout' must be 0-3600 seconds");
+  std::vector<std::string> namespaces;
+  for (const NamespaceSpec& n : suite.namespaces) namespaces.push_back(n.name);
+  ReadSysctls(r, namespaces, &test.sysctls);
+  const toml::array* steps = r.Array("step");
+  if (steps == nullptr || steps->empty()) r.Fail(t, "a test needs at least one [[test.step]]");
+  if (steps->size() > 1000) r.FailKey("step", "more than 1000 steps");
+  std::set<std::string> holds, captures, labels;
+  for (const toml::node& s : *steps) {
+    if (!s.is_table()) r.Fail(s, "each step must be a table");
+    test.steps.push_back(
+        ParseStep(*s.as_table(), suite.file, params, namespaces, &holds, &captures, &labels));
+  }
+  r.Done();
+  return test;
+}
+
+}  // namespace
+
+std::string SourcePos::ToString() const { return fmt::format("{}:{}:{}", file, line, column); }
+
+SuiteError::SuiteError(const SourcePos& where, const std::string& message)
+    : Error(where.ToString() + ": " + message), where_(where), message_(message) {}
+
+Suite LoadSuite(const std::string& path) {
+  Suite suite;
+  suite.file = path;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw SuiteError(SourcePos{path, 0, 0}, "cannot read the file");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.size() > kMaxFileBytes) throw SuiteError(SourcePos{path, 1, 1}, "larger than 1 MiB");
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    throw SuiteError(SourcePos{path, e.source().begin.line, e.source().begin.column},
+                     std::string(e.description()));
+  }
+  TableReader r(root, path, "the suite");
+  std::string stem = path.substr(path.find_last_of('/') + 1);
+  stem = stem.substr(0, stem.rfind('.'));
+  suite.name = r.String("name", stem);
+  if (!ValidName(suite.name)) r.FailKey("name", "a suite name is 1-64 of [A-Za-z0-9_-]");
+  suite.description = r.String("description", "");
+  ReadTopology(r, &suite);
+  std::vector<std::string> namespaces;
+  for (const NamespaceSpec& n : suite.namespaces) namespaces.push_back(n.name);
+  ReadSysctls(r, namespaces, &suite.sysctls);
+  const toml::array* tests = r.Array("test");
+  if (tests == nullptr || tests->empty()) r.Fail(root, "a suite needs at least one [[test]]");
+  std::set<std::string> names;
+  for (const toml::node& t : *tests) {
+    if (!t.is_table()) r.Fail(t, "each test must be a table");
+    TestSpec test = ReadTest(*t.as_table(), suite);
+    if (!names.insert(test.name).second) {
+      throw SuiteError(test.where, fmt::format("a second test named '{}'", test.name));
+    }
+    suite.tests.push_back(std::move(test));
+  }
+  r.Done();
+  // Every value, evaluated with every combination of the matrix, must be in range now.
+  (void)ExpandCases(suite);
+  return suite;
+}
+
+std::vector<Case> ExpandCases(const Suite& suite) {
+  std::vector<Case> cases;
+  for (const TestSpec& t : suite.tests) {
+    std::vector<std::map<std::string, int64_t>> combos(1);
+    for (const auto& [name, values] : t.matrix) {
+      std::vector<std::map<std::string, int64_t>> next;
+      for (const auto& c : combos) {
+        for (int64_t v : values) {
+          auto n = c;
+          n[name] = v;
+          next.push_back(std::move(n));
+        }
+      }
+      combos = std::move(next);
+    }
+    for (const auto& params : combos) {
+      Case c{&suite, &t, t.name, params};
+      std::string suffix;
+      for (const auto& [k, v] : params)
+        suffix += fmt::format("{}{}={}", suffix.empty() ? "/" : ",", k, v);
+      c.name += suffix;
+      cases.push_back(std::move(c));
+      if (cases.size() > kMaxCasesPerSuite) {
+        throw SuiteError(t.where, "the suite expands to more than 10000 cases");
+      }
+    }
+  }
+  return cases;
+}
+
+const std::vector<std::string>& KnownCounterNames() {
+  static const std::vector<std::string> names = [] {
+    auto read = [](const char* path) {
+      std::ifstream in(path);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      return ss.str();
+    };
+    std::vector<std::string> out;
+    try {
+      Counters c =
+          Counters::Parse("current", read("/proc/thread-self/net/netstat"),
+                          read("/proc/thread-self/net/snmp"), read("/proc/thread-self/net/snmp6"));
+      for (const auto& [k, v] : c.values()) out.push_back(k);
+    } catch (const Error&) {
+      // Unreadable here: counter names are then checked when a test reads them.
+    }
+    return out;
+  }();
+  return names;
+}
+
+}  // namespace nstest
