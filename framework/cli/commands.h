@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <ostream>
+#include <string>
+#include <vector>
 
 namespace nstest::cli {
 
@@ -11,6 +13,32 @@ namespace nstest::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
+
+struct SuiteOptions {
+  std::vector<std::string> paths;
+  std::string filter = "*";
+  int jobs = 0;  // 0: the number of cores
+  int repeat = 1;
+  bool shuffle = false;
+  uint32_t seed = 0;
+  std::string xml;
+  std::vector<std::string> sysctls;
+  std::vector<std::string> sysctl_files;
+  bool keep_namespaces = false;
+  std::string artifacts = "nstest-artifacts";
+  bool list_only = false;
+  bool color = false;
+};
+
+// `nstest run`: 0 all passed (skips allowed), 1 a case failed, 2 usage or suite error.
+int RunSuites(std::ostream& out, const SuiteOptions& options);
+// `nstest list`, `nstest run --list`.
+int RunList(std::ostream& out, const SuiteOptions& options);
+// `nstest check`: validates; 0 or 2.
+int RunCheck(std::ostream& out, const SuiteOptions& options);
+// The hidden `nstest __case FILE CASE`.
+int RunOneCase(std::ostream& out, const std::string& file, const std::string& name,
+               const SuiteOptions& options);
 
 struct DemoOptions {
   int backlog = 3;

@@ -1,6 +1,9 @@
 // nstest: verifies Linux kernel networking behaviour inside isolated network namespaces.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <thread>
 
 #include "cli/commands.h"
 
@@ -8,6 +11,33 @@ int main(int argc, char** argv) {
   namespace cli = nstest::cli;
   CLI::App app{"nstest: verify Linux kernel networking behaviour in isolated network namespaces"};
   app.require_subcommand(1);
+
+  cli::SuiteOptions suites;
+  auto add_suite_flags = [&](CLI::App* cmd, bool running) {
+    cmd->add_option("paths", suites.paths, "suite files or directories (default: suites)");
+    cmd->add_option("--filter", suites.filter, "gtest-style filter, e.g. 'backlog.*:-*slow*'");
+    if (!running) return;
+    cmd->add_option("-j,--jobs", suites.jobs, "cases run at once (default: the number of cores)")
+        ->check(CLI::Range(1, 256));
+    cmd->add_option("--repeat", suites.repeat, "run every case N times")
+        ->check(CLI::Range(1, 10000));
+    cmd->add_flag("--shuffle", suites.shuffle, "run the cases in a random order");
+    cmd->add_option("--seed", suites.seed, "seed for --shuffle (default: from the clock)");
+    cmd->add_option("--xml", suites.xml, "write a JUnit report here (default: $XML_OUTPUT_FILE)");
+    cmd->add_option("--sysctl", suites.sysctls, "KEY=VALUE applied to every test namespace");
+    cmd->add_option("--sysctl-file", suites.sysctl_files, "a sysctl.d file applied likewise");
+    cmd->add_flag("--keep-namespaces", suites.keep_namespaces,
+                  "bind-mount a failed case's namespaces for `ip netns exec`");
+    cmd->add_option("--artifacts", suites.artifacts, "where failed cases' pcaps go")
+        ->capture_default_str();
+    cmd->add_flag("--list", suites.list_only, "list the cases instead of running them");
+  };
+  CLI::App* run_cmd = app.add_subcommand("run", "run suites and write a JUnit report");
+  add_suite_flags(run_cmd, true);
+  CLI::App* list_cmd = app.add_subcommand("list", "list the cases of suites");
+  add_suite_flags(list_cmd, false);
+  CLI::App* check_cmd = app.add_subcommand("check", "validate suites without running them");
+  add_suite_flags(check_cmd, false);
 
   cli::DemoOptions demo;
   CLI::App* demo_cmd = app.add_subcommand("demo", "prove backlog+1 in two fresh namespaces");
@@ -20,12 +50,27 @@ int main(int argc, char** argv) {
   CLI::App* clean_cmd = app.add_subcommand("clean", "remove leftover nstest debug bind mounts");
   clean_cmd->add_flag("--all", clean_all, "also remove mounts of runs that are still alive");
 
+  // The supervisor's child for one case; not for people.
+  std::string case_file, case_name;
+  CLI::App* case_cmd = app.add_subcommand("__case", "")->group("");
+  case_cmd->add_option("file", case_file)->required();
+  case_cmd->add_option("case", case_name)->required();
+  case_cmd->add_option("--sysctl", suites.sysctls);
+  case_cmd->add_flag("--keep-namespaces", suites.keep_namespaces);
+  case_cmd->add_option("--artifacts", suites.artifacts);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? cli::kExitOk : cli::kExitUsage;
   }
+  suites.color = ::isatty(STDOUT_FILENO) != 0;
+  if (*run_cmd)
+    return suites.list_only ? cli::RunList(std::cout, suites) : cli::RunSuites(std::cout, suites);
+  if (*list_cmd) return cli::RunList(std::cout, suites);
+  if (*check_cmd) return cli::RunCheck(std::cout, suites);
+  if (*case_cmd) return cli::RunOneCase(std::cout, case_file, case_name, suites);
   if (*demo_cmd) return cli::RunDemo(std::cout, demo);
   if (*doctor_cmd) return cli::RunDoctor(std::cout);
   if (*clean_cmd) return cli::RunClean(std::cout, clean_all);

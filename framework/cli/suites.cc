@@ -1,0 +1,111 @@
+// `nstest run`, `list`, `check` and the per-case child.
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "nstest/error.h"
+#include "nstest/runner.h"
+
+namespace nstest::cli {
+namespace {
+
+// Turns the flags into runner options; throws Error/SuiteError for bad ones.
+RunnerOptions Options(const SuiteOptions& s) {
+  RunnerOptions o;
+  o.paths = s.paths.empty() ? std::vector<std::string>{"suites"} : s.paths;
+  o.filter = s.filter;
+  o.jobs =
+      s.jobs > 0 ? s.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.repeat = s.repeat;
+  o.shuffle = s.shuffle;
+  o.seed = s.seed != 0
+               ? s.seed
+               : static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  o.xml_output = s.xml;
+  if (o.xml_output.empty()) {
+    if (const char* x = std::getenv("XML_OUTPUT_FILE"); x != nullptr) o.xml_output = x;
+  }
+  for (const std::string& f : s.sysctl_files) {
+    for (auto& kv : ParseSysctlFile(f)) o.run.sysctls.push_back(kv);
+  }
+  for (const std::string& a : s.sysctls) o.run.sysctls.push_back(ParseSysctlAssignment(a));
+  o.run.keep_namespaces = s.keep_namespaces;
+  o.run.artifacts_dir = s.artifacts;
+  char self[4096] = {};
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  o.self = n > 0 ? std::string(self, static_cast<size_t>(n)) : "nstest";
+  o.color = s.color;
+  return o;
+}
+
+}  // namespace
+
+int RunSuites(std::ostream& out, const SuiteOptions& s) {
+  RunnerOptions o;
+  Plan plan;
+  try {
+    o = Options(s);
+    plan = MakePlan(o);
+  } catch (const Error& e) {
+    fmt::print(std::cerr, "nstest: {}\n", e.what());
+    return kExitUsage;
+  }
+  if (o.shuffle) fmt::print(out, "Note: randomizing the order with seed {}\n", o.seed);
+  if (plan.total_shards > 1) {
+    fmt::print(out, "Note: this is shard {} of {}\n", plan.shard_index + 1, plan.total_shards);
+  }
+  try {
+    return RunPlan(plan, o, out);
+  } catch (const Error& e) {
+    fmt::print(std::cerr, "nstest: {}\n", e.what());
+    return kExitUsage;
+  }
+}
+
+int RunList(std::ostream& out, const SuiteOptions& s) {
+  try {
+    Plan plan = MakePlan(Options(s));
+    const Suite* current = nullptr;
+    for (const Case& c : plan.cases) {
+      if (c.suite != current) {
+        current = c.suite;
+        fmt::print(out, "{}.\n", current->name);
+      }
+      fmt::print(out, "  {}\n", c.name);
+    }
+    return kExitOk;
+  } catch (const Error& e) {
+    fmt::print(std::cerr, "nstest: {}\n", e.what());
+    return kExitUsage;
+  }
+}
+
+int RunCheck(std::ostream& out, const SuiteOptions& s) {
+  try {
+    Plan plan = MakePlan(Options(s));
+    fmt::print(out, "OK: {} suites, {} cases\n", plan.suites.size(), plan.cases.size());
+    return kExitOk;
+  } catch (const Error& e) {
+    fmt::print(std::cerr, "{}\n", e.what());
+    return kExitUsage;
+  }
+}
+
+int RunOneCase(std::ostream& out, const std::string& file, const std::string& name,
+               const SuiteOptions& s) {
+  try {
+    RunnerOptions o = Options(s);
+    return RunCaseChild(file, name, o.run, out);
+  } catch (const Error& e) {
+    fmt::print(std::cerr, "nstest: {}\n", e.what());
+    return kExitUsage;
+  }
+}
+
+}  // namespace nstest::cli

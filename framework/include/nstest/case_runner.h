@@ -1,0 +1,41 @@
+// Running one expanded suite case inside fresh namespaces.
+#ifndef NSTEST_CASE_RUNNER_H_
+#define NSTEST_CASE_RUNNER_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nstest/junit.h"
+#include "nstest/suite.h"
+
+namespace nstest {
+
+struct RunOptions {
+  // Applied to every test namespace after the suite's and test's own sysctls (an operator's
+  // proposed configuration): key -> value.
+  std::vector<std::pair<std::string, std::string>> sysctls;
+  bool keep_namespaces = false;  // bind-mount a failed case's namespaces for `ip netns exec`
+  std::string artifacts_dir;     // where a failed case's pcaps go ("" = no files)
+};
+
+struct CaseResult {
+  CaseStatus status = CaseStatus::kPassed;
+  std::string message;  // one line
+  std::string detail;   // every failed expectation, with expected and actual
+  std::string log;      // what happened, step by step, and the diagnostics
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
+// Runs `c` in this process and returns its result; skips (with the reason) when the machine
+// lacks a required feature, the privilege or the kernel version. Expectations that fail make a
+// kFailed result (kPassed if the test is marked xfail, with the reason in the message); anything
+// that throws makes a kError. Never throws.
+CaseResult RunCase(const Case& c, const RunOptions& options);
+
+// Compares kernel versions "6.18.44-foo" >= "5.10".
+bool KernelAtLeast(const std::string& release, const std::string& minimum);
+
+}  // namespace nstest
+
+#endif  // NSTEST_CASE_RUNNER_H_

@@ -1,0 +1,62 @@
+// The suite runner behind `nstest run`: plans cases, runs each in its own child process under a
+// supervisor (in parallel), prints gtest-like progress and writes the JUnit report.
+#ifndef NSTEST_RUNNER_H_
+#define NSTEST_RUNNER_H_
+
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "nstest/case_runner.h"
+#include "nstest/suite.h"
+
+namespace nstest {
+
+struct RunnerOptions {
+  std::vector<std::string> paths;  // suite files, or directories searched for *.toml
+  std::string filter = "*";        // gtest syntax: "pos1:pos2-neg1:neg2", * and ? wildcards
+  int jobs = 1;
+  int repeat = 1;
+  bool shuffle = false;
+  uint32_t seed = 0;
+  std::string xml_output;  // JUnit report path; "" for none
+  RunOptions run;
+  std::string self;  // the nstest executable, re-run for each case
+  bool color = false;
+};
+
+struct Plan {
+  std::vector<std::unique_ptr<Suite>> suites;
+  std::vector<Case> cases;  // filtered, sharded, repeated and shuffled, in run order
+  int shard_index = 0;
+  int total_shards = 1;
+};
+
+// Loads every suite (SuiteError on the first bad one), expands, filters and shards by
+// GTEST_TOTAL_SHARDS/GTEST_SHARD_INDEX or TEST_TOTAL_SHARDS/TEST_SHARD_INDEX (touching the shard
+// status file when asked). Throws SuiteError, or Error for bad sharding variables.
+Plan MakePlan(const RunnerOptions& options);
+
+// Runs the plan. Returns 0 when every case passed or was skipped, 1 otherwise. Never throws for a
+// case's failure, crash or hang; those are that case's result.
+int RunPlan(const Plan& plan, const RunnerOptions& options, std::ostream& out);
+
+// Whether `name` matches a gtest-style filter.
+bool MatchesFilter(const std::string& name, const std::string& filter);
+
+// The body of the hidden `nstest __case FILE CASE` child: runs one case and prints its result
+// for the supervisor. Returns the exit code.
+int RunCaseChild(const std::string& file, const std::string& case_name, const RunOptions& options,
+                 std::ostream& out);
+
+// Parses a sysctl.d file ("key = value" lines, '#' and ';' comments, '-' prefix). Keys are
+// validated like suite keys. Throws SuiteError with file:line:col.
+std::vector<std::pair<std::string, std::string>> ParseSysctlFile(const std::string& path);
+// Parses "KEY=VALUE". Throws Error.
+std::pair<std::string, std::string> ParseSysctlAssignment(const std::string& text);
+
+}  // namespace nstest
+
+#endif  // NSTEST_RUNNER_H_

@@ -1,0 +1,398 @@
+#include "nstest/runner.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <mutex>
+#include <pugixml.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "nstest/preflight.h"
+#include "nstest/process.h"
+#include "nstest/sysctl.h"
+#include "src/strings.h"
+
+namespace nstest {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void FindSuites(const std::string& path, std::vector<std::string>* out) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw SuiteError(SourcePos{path, 0, 0}, "no such file or directory");
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    out->push_back(path);
+    return;
+  }
+  std::vector<std::string> entries;
+  if (DIR* d = ::opendir(path.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") entries.push_back(name);
+    }
+    ::closedir(d);
+  }
+  std::sort(entries.begin(), entries.end());
+  for (const std::string& name : entries) {
+    std::string full = path + "/" + name;
+    struct stat es {};
+    if (::stat(full.c_str(), &es) != 0) continue;
+    if (S_ISDIR(es.st_mode)) {
+      FindSuites(full, out);
+    } else if (name.size() > 5 && name.compare(name.size() - 5, 5, ".toml") == 0) {
+      out->push_back(full);
+    }
+  }
+}
+
+bool Glob(const char* p, const char* s) {
+  for (; *p != '\0'; ++p, ++s) {
+    if (*p == '*') {
+      for (const char* t = s;; ++t) {
+        if (Glob(p + 1, t)) return true;
+        if (*t == '\0') return false;
+      }
+    }
+    if (*s == '\0' || (*p != '?' && *p != *s)) return false;
+  }
+  return *s == '\0';
+}
+
+bool AnyGlob(const std::string& patterns, const std::string& name) {
+  for (const std::string& p : Split(patterns, ':')) {
+    if (!p.empty() && Glob(p.c_str(), name.c_str())) return true;
+  }
+  return false;
+}
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  char* end = nullptr;
+  long n = std::strtol(v, &end, 10);
+  if (*end != '\0' || n < 0 || n > 1000000)
+    throw Error(fmt::format("${}: '{}' is not a count", name, v));
+  return static_cast<int>(n);
+}
+
+struct Outcome {
+  const Case* c = nullptr;
+  CaseResult result;
+  double seconds = 0;
+};
+
+CaseResult ParseChildResult(const ProcessResult& p, double timeout_s) {
+  CaseResult r;
+  if (p.timed_out) {
+    r.status = CaseStatus::kError;
+    r.message = fmt::format("timed out after {} s", timeout_s);
+    r.log = p.stderr_text;
+    return r;
+  }
+  pugi::xml_document doc;
+  pugi::xml_node res;
+  if (doc.load_string(p.stdout_text.c_str())) res = doc.child("result");
+  if (!res) {
+    r.status = CaseStatus::kError;
+    r.message = p.signal != 0 ? fmt::format("crashed: {}", p.Describe())
+                              : fmt::format("no result from the case ({})", p.Describe());
+    r.log = p.stdout_text + p.stderr_text;
+    return r;
+  }
+  std::string status = res.attribute("status").as_string();
+  r.status = status == "passed"    ? CaseStatus::kPassed
+             : status == "failed"  ? CaseStatus::kFailed
+             : status == "skipped" ? CaseStatus::kSkipped
+                                   : CaseStatus::kError;
+  r.message = res.attribute("message").as_string();
+  r.detail = res.child_value("detail");
+  r.log = res.child_value("log");
+  for (pugi::xml_node prop : res.children("property")) {
+    r.properties.emplace_back(prop.attribute("name").as_string(),
+                              prop.attribute("value").as_string());
+  }
+  return r;
+}
+
+const char* Tag(CaseStatus s) {
+  switch (s) {
+    case CaseStatus::kPassed:
+      return "[       OK ]";
+    case CaseStatus::kFailed:
+      return "[  FAILED  ]";
+    case CaseStatus::kError:
+      return "[  ERROR   ]";
+    case CaseStatus::kSkipped:
+      return "[  SKIPPED ]";
+  }
+  return "";
+}
+
+const char* Color(CaseStatus s) {
+  switch (s) {
+    case CaseStatus::kPassed:
+      return "\033[32m";
+    case CaseStatus::kSkipped:
+      return "\033[33m";
+    default:
+      return "\033[31m";
+  }
+}
+
+std::string Timestamp() {
+  std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", std::gmtime(&now));
+  return buf;
+}
+
+std::string Hostname() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+void WriteReport(const Plan& plan, const RunnerOptions& o, const std::vector<Outcome>& outcomes) {
+  std::vector<JUnitSuite> suites;
+  for (const auto& s : plan.suites) {
+    JUnitSuite js;
+    js.name = s->name;
+    js.file = s->file;
+    js.timestamp = Timestamp();
+    js.hostname = Hostname();
+    js.properties.emplace_back("kernel_release", CachedPreflight().kernel_release);
+    for (const auto& [k, v] : o.run.sysctls) js.properties.emplace_back("sysctl.override." + k, v);
+    for (const Outcome& out : outcomes) {
+      if (out.c == nullptr || out.c->suite != s.get()) continue;
+      JUnitCase jc;
+      jc.name = out.c->name;
+      jc.classname = s->name;
+      jc.seconds = out.seconds;
+      jc.status = out.result.status;
+      jc.message = out.result.message;
+      jc.detail = out.result.detail;
+      jc.system_out = out.result.log;
+      jc.properties = out.result.properties;
+      js.cases.push_back(std::move(jc));
+    }
+    suites.push_back(std::move(js));
+  }
+  WriteJUnit(o.xml_output, suites);
+}
+
+}  // namespace
+
+bool MatchesFilter(const std::string& name, const std::string& filter) {
+  size_t dash = filter.find('-');
+  std::string positive = filter.substr(0, dash);
+  std::string negative = dash == std::string::npos ? "" : filter.substr(dash + 1);
+  if (positive.empty()) positive = "*";
+  return AnyGlob(positive, name) && !AnyGlob(negative, name);
+}
+
+Plan MakePlan(const RunnerOptions& o) {
+  Plan plan;
+  std::vector<std::string> files;
+  for (const std::string& p : o.paths) FindSuites(p, &files);
+  std::set<std::string> names;
+  for (const std::string& f : files) {
+    plan.suites.push_back(std::make_unique<Suite>(LoadSuite(f)));
+    if (!names.insert(plan.suites.back()->name).second) {
+      throw SuiteError(SourcePos{f, 1, 1},
+                       fmt::format("a second suite named '{}'", plan.suites.back()->name));
+    }
+  }
+  std::vector<Case> all;
+  for (const auto& s : plan.suites) {
+    for (Case& c : ExpandCases(*s)) {
+      if (MatchesFilter(c.FullName(), o.filter)) all.push_back(std::move(c));
+    }
+  }
+  plan.total_shards = EnvInt("GTEST_TOTAL_SHARDS", EnvInt("TEST_TOTAL_SHARDS", 1));
+  plan.shard_index = EnvInt("GTEST_SHARD_INDEX", EnvInt("TEST_SHARD_INDEX", 0));
+  if (plan.total_shards < 1 || plan.shard_index >= plan.total_shards) {
+    throw Error(fmt::format("shard index {} is not below the shard count {}", plan.shard_index,
+                            plan.total_shards));
+  }
+  for (const char* var : {"GTEST_SHARD_STATUS_FILE", "TEST_SHARD_STATUS_FILE"}) {
+    if (const char* f = std::getenv(var); f != nullptr && *f != '\0') {
+      std::ofstream touch(f, std::ios::app);
+    }
+  }
+  for (int r = 0; r < std::max(1, o.repeat); ++r) {
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (static_cast<int>(i % static_cast<size_t>(plan.total_shards)) == plan.shard_index) {
+        plan.cases.push_back(all[i]);
+      }
+    }
+  }
+  if (o.shuffle) std::shuffle(plan.cases.begin(), plan.cases.end(), std::mt19937(o.seed));
+  return plan;
+}
+
+int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
+  std::mutex mu;
+  std::vector<Outcome> outcomes(plan.cases.size());
+  std::atomic<size_t> next{0};
+  auto paint = [&](CaseStatus s, const std::string& text) {
+    return o.color ? std::string(Color(s)) + text + "\033[0m" : text;
+  };
+  out << fmt::format("[==========] Running {} case{} from {} suite{} (-j {}).\n", plan.cases.size(),
+                     plan.cases.size() == 1 ? "" : "s", plan.suites.size(),
+                     plan.suites.size() == 1 ? "" : "s", o.jobs)
+      << std::flush;
+  auto start = Clock::now();
+  auto worker = [&] {
+    for (size_t i = next++; i < plan.cases.size(); i = next++) {
+      const Case& c = plan.cases[i];
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        out << "[ RUN      ] " << c.FullName() << "\n" << std::flush;
+      }
+      ProcessOptions po;
+      po.argv = {o.self, "__case", c.suite->file, c.name};
+      for (const auto& [k, v] : o.run.sysctls) {
+        po.argv.push_back("--sysctl");
+        po.argv.push_back(k + "=" + v);
+      }
+      if (o.run.keep_namespaces) po.argv.push_back("--keep-namespaces");
+      if (!o.run.artifacts_dir.empty()) {
+        po.argv.push_back("--artifacts");
+        po.argv.push_back(o.run.artifacts_dir);
+      }
+      po.timeout = std::chrono::milliseconds(static_cast<int64_t>(c.test->timeout_s * 1000));
+      auto t0 = Clock::now();
+      CaseResult r;
+      try {
+        r = ParseChildResult(RunProcess(nullptr, po), c.test->timeout_s);
+      } catch (const Error& e) {
+        r.status = CaseStatus::kError;
+        r.message = e.what();
+      }
+      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      std::lock_guard<std::mutex> lock(mu);
+      outcomes[i] = Outcome{&c, r, secs};
+      std::string line = fmt::format("{} {} ({} ms)", Tag(r.status), c.FullName(),
+                                     static_cast<int64_t>(secs * 1000));
+      if (!r.message.empty()) line += ": " + r.message;
+      out << paint(r.status, line) << "\n";
+      if (r.status == CaseStatus::kFailed || r.status == CaseStatus::kError) {
+        for (const std::string& l : Split(r.detail + r.log, '\n')) {
+          if (!l.empty()) out << "    " << l << "\n";
+        }
+      }
+      out << std::flush;
+    }
+  };
+  std::vector<std::thread> threads;
+  int n = std::max(1, std::min<int>(o.jobs, static_cast<int>(plan.cases.size())));
+  for (int t = 0; t < n; ++t) threads.emplace_back(worker);
+  for (std::thread& t : threads) t.join();
+  double total = std::chrono::duration<double>(Clock::now() - start).count();
+
+  int passed = 0, failed = 0, skipped = 0;
+  std::vector<std::string> failed_names;
+  for (const Outcome& oc : outcomes) {
+    switch (oc.result.status) {
+      case CaseStatus::kPassed:
+        ++passed;
+        break;
+      case CaseStatus::kSkipped:
+        ++skipped;
+        break;
+      default:
+        ++failed;
+        failed_names.push_back(oc.c->FullName());
+    }
+  }
+  out << fmt::format("[==========] {} cases ran. ({} ms total)\n", plan.cases.size(),
+                     static_cast<int64_t>(total * 1000));
+  out << paint(CaseStatus::kPassed, fmt::format("[  PASSED  ] {} cases.", passed)) << "\n";
+  if (skipped > 0)
+    out << paint(CaseStatus::kSkipped, fmt::format("[  SKIPPED ] {} cases.", skipped)) << "\n";
+  if (failed > 0) {
+    out << paint(CaseStatus::kFailed, fmt::format("[  FAILED  ] {} cases, listed below:", failed))
+        << "\n";
+    for (const std::string& f : failed_names)
+      out << paint(CaseStatus::kFailed, "[  FAILED  ] " + f) << "\n";
+  }
+  if (!o.xml_output.empty()) {
+    WriteReport(plan, o, outcomes);
+    out << "JUnit report: " << o.xml_output << "\n";
+  }
+  out << fmt::format("{} passed, {} failed, {} skipped\n", passed, failed, skipped) << std::flush;
+  return failed == 0 ? 0 : 1;
+}
+
+int RunCaseChild(const std::string& file, const std::string& case_name, const RunOptions& options,
+                 std::ostream& out) {
+  Suite suite = LoadSuite(file);
+  for (const Case& c : ExpandCases(suite)) {
+    if (c.name != case_name) continue;
+    CaseResult r = RunCase(c, options);
+    pugi::xml_document doc;
+    pugi::xml_node res = doc.append_child("result");
+    const char* status = r.status == CaseStatus::kPassed    ? "passed"
+                         : r.status == CaseStatus::kFailed  ? "failed"
+                         : r.status == CaseStatus::kSkipped ? "skipped"
+                                                            : "error";
+    res.append_attribute("status") = status;
+    res.append_attribute("message") = r.message.c_str();
+    res.append_child("detail").append_child(pugi::node_pcdata).set_value(r.detail.c_str());
+    res.append_child("log").append_child(pugi::node_pcdata).set_value(r.log.c_str());
+    for (const auto& [k, v] : r.properties) {
+      pugi::xml_node p = res.append_child("property");
+      p.append_attribute("name") = k.c_str();
+      p.append_attribute("value") = v.c_str();
+    }
+    doc.save(out);
+    return 0;
+  }
+  throw Error(fmt::format("run case '{}' of '{}': no such case", case_name, file));
+}
+
+std::pair<std::string, std::string> ParseSysctlAssignment(const std::string& text) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos) throw Error(fmt::format("'{}': expected KEY=VALUE", text));
+  std::string key = NormalizeSpaces(text.substr(0, eq));
+  std::string value = NormalizeSpaces(text.substr(eq + 1));
+  SysctlPath(key);
+  return {SysctlDisplayKey(key), value};
+}
+
+std::vector<std::pair<std::string, std::string>> ParseSysctlFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw SuiteError(SourcePos{path, 0, 0}, "cannot read the file");
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string line;
+  for (uint32_t n = 1; std::getline(in, line); ++n) {
+    size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#' || line[first] == ';') continue;
+    std::string body = line.substr(first);
+    uint32_t col = static_cast<uint32_t>(first) + 1;
+    if (body[0] == '-') {  // "ignore errors" prefix of sysctl.d; the key is still checked
+      body = body.substr(1);
+      ++col;
+    }
+    try {
+      out.push_back(ParseSysctlAssignment(body));
+    } catch (const Error& e) {
+      throw SuiteError(SourcePos{path, n, col}, e.what());
+    }
+  }
+  return out;
+}
+
+}  // namespace nstest
