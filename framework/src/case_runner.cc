@@ -335,6 +335,13 @@ void Execution::RunStep(const Step& s) {
       return Listen(s);
     case Step::Kind::kConnect:
       return Connect(s);
+    case Step::Kind::kRead: {
+      for (Connections& c : connections_.at(s.strings.at("label"))) {
+        c.Read(milliseconds(Num(s, "timeout_ms", 0)));
+        Log(fmt::format("read from '{}': {}", s.strings.at("label"), c.Summary()));
+      }
+      return;
+    }
     case Step::Kind::kAccept: {
       auto port = static_cast<uint16_t>(Num(s, "port", 0));
       for (auto& l : listeners_) {
@@ -385,10 +392,13 @@ void Execution::RunStep(const Step& s) {
           std::make_unique<Capture>(Ns(s.netns), ifname, s.strings.at("filter"));
       return;
     }
-    case Step::Kind::kSysctl:
+    case Step::Kind::kSysctl: {
+      std::string value =
+          s.numbers.count("expr") != 0 ? std::to_string(Num(s, "expr", 0)) : s.strings.at("value");
       Log(fmt::format("set {} = {} in netns '{}'", s.strings.at("key"),
-                      SetSysctl(Ns(s.netns), s.strings.at("key"), s.strings.at("value")), s.netns));
+                      SetSysctl(Ns(s.netns), s.strings.at("key"), value), s.netns));
       return;
+    }
     case Step::Kind::kRun: {
       ProcessOptions po;
       po.argv = s.argv;

@@ -232,6 +232,41 @@ std::string Connections::Summary() const {
   return out;
 }
 
+void Connections::Read(std::chrono::milliseconds duration) {
+  Deadline deadline(duration);
+  std::vector<size_t> open;
+  for (size_t i = 0; i < results_.size(); ++i) {
+    if (results_[i].outcome == ConnectResult::kEstablished && sockets_[i]) open.push_back(i);
+  }
+  while (!open.empty()) {
+    std::vector<pollfd> fds;
+    for (size_t i : open) fds.push_back({sockets_[i].get(), POLLIN, 0});
+    int n = ::poll(fds.data(), fds.size(), deadline.RemainingMs());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    std::vector<size_t> still_open;
+    for (size_t k = 0; k < open.size(); ++k) {
+      size_t i = open[k];
+      if (fds[k].revents == 0) {
+        still_open.push_back(i);
+        continue;
+      }
+      char buf[4096];
+      ssize_t got = ::recv(sockets_[i].get(), buf, sizeof buf, MSG_DONTWAIT);
+      if (got > 0) {
+        results_[i].received.append(buf, static_cast<size_t>(got));
+        still_open.push_back(i);
+      } else if (got < 0 && errno != EAGAIN && errno != EINTR) {
+        results_[i].error = errno;
+        results_[i].outcome = ConnectResultFromErrno(errno);
+      } else if (got < 0) {
+        still_open.push_back(i);
+      }  // got == 0: the peer closed; the connection stays established
+    }
+    open = std::move(still_open);
+  }
+}
+
 namespace {
 
 // Creates connection `index`'s socket (the caller is inside the namespace) and starts connect().

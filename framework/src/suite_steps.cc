@@ -101,6 +101,11 @@ void Connect(TableReader& r, const Ctx& c, Step* s) {
   c.labels->insert(s->strings["label"]);
 }
 
+void Read(TableReader& r, const Ctx& c, Step* s) {
+  s->strings["label"] = Known(r, "label", *c.labels, "connect step labelled");
+  s->numbers["timeout_ms"] = Required(r, c, "timeout_ms", kMillis);
+}
+
 void Accept(TableReader& r, const Ctx& c, Step* s) {
   s->netns = Netns(r, c, "netns", "server");
   s->numbers["port"] = Required(r, c, "port", kPort);
@@ -153,8 +158,13 @@ void SysctlStep(TableReader& r, const Ctx& c, Step* s) {
   }
   s->strings["key"] = *key;
   const toml::node* v = r.Node("value");
-  if (v == nullptr) r.Fail(r.table(), "missing 'value'");
-  if (v->is_integer()) {
+  std::optional<Value> e = r.Number("expr", c.params, kAny);
+  if ((v == nullptr) == !e.has_value()) {
+    r.Fail(r.table(), "a sysctl step needs either 'value' (a literal) or 'expr' (an expression)");
+  }
+  if (e) {
+    s->numbers["expr"] = *e;
+  } else if (v->is_integer()) {
     s->strings["value"] = std::to_string(v->as_integer()->get());
   } else if (v->is_string()) {
     s->strings["value"] = v->as_string()->get();
@@ -289,11 +299,12 @@ void Expect(TableReader& r, const Ctx& c, Step* s) {
 const std::vector<std::pair<std::string, Step::Kind>>& Kinds() {
   static const std::vector<std::pair<std::string, Step::Kind>> kinds = {
       {"listen", Step::Kind::kListen},   {"connect", Step::Kind::kConnect},
-      {"accept", Step::Kind::kAccept},   {"syns", Step::Kind::kSyns},
-      {"drop", Step::Kind::kDrop},       {"hold", Step::Kind::kHold},
-      {"release", Step::Kind::kRelease}, {"capture", Step::Kind::kCapture},
-      {"sysctl", Step::Kind::kSysctl},   {"run", Step::Kind::kRun},
-      {"wait", Step::Kind::kWait},       {"expect", Step::Kind::kExpect},
+      {"read", Step::Kind::kRead},       {"accept", Step::Kind::kAccept},
+      {"syns", Step::Kind::kSyns},       {"drop", Step::Kind::kDrop},
+      {"hold", Step::Kind::kHold},       {"release", Step::Kind::kRelease},
+      {"capture", Step::Kind::kCapture}, {"sysctl", Step::Kind::kSysctl},
+      {"run", Step::Kind::kRun},         {"wait", Step::Kind::kWait},
+      {"expect", Step::Kind::kExpect},
   };
   return kinds;
 }
@@ -340,6 +351,9 @@ Step ParseStep(const toml::table& table, const std::string& file,
       break;
     case Step::Kind::kConnect:
       Connect(r, c, &s);
+      break;
+    case Step::Kind::kRead:
+      Read(r, c, &s);
       break;
     case Step::Kind::kAccept:
       Accept(r, c, &s);

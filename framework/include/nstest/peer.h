@@ -117,6 +117,9 @@ class Connections {
   int Count(ConnectResult outcome) const;
   // "5 connections: 4 established, 1 pending"
   std::string Summary() const;
+  // Reads from every established connection until `duration` has passed: received bytes are
+  // appended to `received`, and a connection the peer reset becomes kReset (ECONNRESET).
+  void Read(std::chrono::milliseconds duration);
   // The socket of connection `index` (invalid after an error). Throws std::out_of_range.
   const Fd& socket(size_t index) const { return sockets_.at(index); }
 

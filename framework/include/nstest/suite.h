@@ -66,6 +66,7 @@ struct Step {
   enum class Kind {
     kListen,
     kConnect,
+    kRead,
     kAccept,
     kSyns,
     kDrop,
