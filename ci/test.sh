@@ -7,3 +7,5 @@ ci/check-format.sh
 ci/build.sh
 build=${NSTEST_BUILD_DIR:-build}
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
+# The main job too: the bundled suites with a JUnit report, validated against the schema.
+NSTEST_BUILD_DIR=$build ci/run-suites.sh "$build/nstest-report.xml"
