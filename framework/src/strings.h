@@ -14,7 +14,7 @@ std::string Join(const std::vector<std::string>& parts, char sep);
 std::string NormalizeSpaces(std::string_view s);
 // A character as it can be shown in a message: itself if printable, else "\xNN".
 std::string Printable(char c);
-// Levenshtein distance.
+// Edit distance with transpositions (optimal string alignment).
 size_t EditDistance(std::string_view a, std::string_view b);
 // The candidate that `name` most likely meant, or "": the shortest candidate ending with `name`
 // (a name missing its prefix, e.g. "ListenOverflows" for "TcpExtListenOverflows"), else the

@@ -20,6 +20,7 @@ TEST(EditDistanceTest, CountsEdits) {
   EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
   EXPECT_EQ(EditDistance("", "abc"), 3u);
   EXPECT_EQ(EditDistance("same", "same"), 0u);
+  EXPECT_EQ(EditDistance("nmae", "name"), 1u);  // a transposition
 }
 
 TEST(ClosestNameTest, SuggestsOnlyNearNames) {

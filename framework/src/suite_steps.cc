@@ -283,7 +283,10 @@ void Expect(TableReader& r, const Ctx& c, Step* s) {
     if (const toml::array* a = sub.Array("intervals_ms")) {
       for (const toml::node& e : *a) {
         if (e.is_integer()) {
-          s->list.push_back(Value{Expression::Constant(e.as_integer()->get()), PosOf(e, c.file)});
+          Value v;
+          v.expr = Expression::Constant(e.as_integer()->get());
+          v.where = PosOf(e, c.file);
+          s->list.push_back(v);
         } else if (e.is_string()) {
           s->list.push_back(ParseValue(e, e.as_string()->get(), c.params, c.file));
         } else {

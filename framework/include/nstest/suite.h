@@ -34,10 +34,13 @@ class SuiteError : public Error {
   std::string message_;
 };
 
-// A value that is a number or an expression (`"backlog + 1"`).
+// A value that is a number or an expression (`"backlog + 1"`), with the range it must lie in.
 struct Value {
   Expression expr = Expression::Constant(0);
   SourcePos where;
+  std::string field;
+  int64_t min = INT64_MIN;
+  int64_t max = INT64_MAX;
 };
 
 struct NamespaceSpec {

@@ -1,0 +1,142 @@
+// The suite loader and the runner's input parsing, against the files in fixtures/.
+#include <gtest/gtest.h>
+
+#include "nstest/preflight.h"
+#include "nstest/runner.h"
+#include "nstest/suite.h"
+
+namespace nstest {
+namespace {
+
+const std::string kFixtures = NSTEST_FIXTURES_DIR;
+
+struct BadSuite {
+  const char* file;
+  const char* message;  // what follows "<path>:"
+};
+
+class BadSuiteTest : public ::testing::TestWithParam<BadSuite> {};
+
+TEST_P(BadSuiteTest, IsRefusedWithFileLineColumnAndMessage) {
+  std::string path = kFixtures + "/bad-suites/" + GetParam().file;
+  if (std::string(GetParam().file) == "global_sysctl.toml" &&
+      !CachedPreflight().privilege.can_create_netns) {
+    GTEST_SKIP() << "telling global keys apart needs a namespace: "
+                 << CachedPreflight().NamespaceSkipReason();
+  }
+  try {
+    LoadSuite(path);
+    FAIL() << "loaded " << path;
+  } catch (const SuiteError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ":" + GetParam().message);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, BadSuiteTest,
+    ::testing::Values(
+        BadSuite{"syntax_error.toml",
+                 "1:8: Error while parsing table header: expected ']', saw '\\n'"},
+        BadSuite{"wrong_type.toml",
+                 "4:21: 'port' must be an integer or an expression string, not a float"},
+        BadSuite{"unknown_key.toml",
+                 "4:40: unknown key 'acept' in step 'listen'; did you mean 'accept'?"},
+        BadSuite{"unknown_step.toml", "4:3: unknown step 'lisen'; did you mean 'listen'?"},
+        BadSuite{"unknown_netns.toml", "4:22: unknown namespace 'clinet'; did you mean 'client'?"},
+        BadSuite{
+            "unknown_counter.toml",
+            "4:41: unknown counter 'TcpExtListenOverflow'; did you mean 'TcpExtListenOverflows'?"},
+        BadSuite{
+            "bad_expression.toml",
+            "5:50: bad expression \"min(backlog,\": expected a number, a name or '(' at the end"},
+        BadSuite{
+            "unknown_name.toml",
+            "5:38: bad expression \"backlg + 1\": unknown name 'backlg'; did you mean 'backlog'?"},
+        BadSuite{"global_sysctl.toml",
+                 "2:1: 'net.core.netdev_max_backlog' is not a per-namespace key (absent inside a "
+                 "namespace, present on the host); refusing to change the host"},
+        BadSuite{"traversal.toml",
+                 "2:1: check sysctl key 'net/../../kernel/panic': '.' and '..' are not allowed"},
+        BadSuite{"not_net.toml",
+                 "2:1: check sysctl key 'kernel.panic': only net.* keys can be set per namespace"},
+        BadSuite{"huge_backlog.toml",
+                 "4:37: 'backlog' is 1000000000000; it must be -1 to 2147483647"},
+        BadSuite{"negative_count.toml", "4:36: 'count' is -5; it must be 1 to 100000"},
+        BadSuite{"matrix_out_of_range.toml",
+                 "5:36: 'count' is 200000 with n=200000; it must be 1 to 100000"},
+        BadSuite{"matrix_too_large.toml", "3:100: the matrix expands to more than 10000 cases"},
+        BadSuite{"division_by_zero.toml", "4:36: 'count': evaluate '1 / 0': division by zero"},
+        BadSuite{"unknown_feature.toml", "3:12: unknown feature 'netem2'; did you mean 'netem'?"},
+        BadSuite{"no_tests.toml", "1:1: a suite needs at least one [[test]]"},
+        BadSuite{"unknown_hold.toml", "4:22: no hold named 'acks' before this step"},
+        BadSuite{"unknown_top_key.toml",
+                 "1:1: unknown key 'nmae' in the suite; did you mean 'name'?"},
+        BadSuite{"two_actions.toml",
+                 "3:3: a step has exactly one action (listen,connect,read,accept,syns,drop,hold,"
+                 "release,capture,sysctl,run,wait,expect), this one has 2"},
+        BadSuite{"bad_choice.toml",
+                 "4:49: 'accept' must be one of 'never', 'all', 'first-n', 'on-demand', not "
+                 "'sometimes'"}),
+    [](const auto& p) {
+      std::string n = p.param.file;
+      return n.substr(0, n.find('.'));
+    });
+
+TEST(SuiteLoaderTest, BundledSuitesLoadAndExpand) {
+  RunnerOptions o;
+  o.paths = {std::string(NSTEST_SUITES_DIR)};
+  Plan plan = MakePlan(o);
+  EXPECT_GE(plan.suites.size(), 5u);
+  EXPECT_GE(plan.cases.size(), 30u);
+  bool found = false;
+  for (const Case& c : plan.cases) found = found || c.FullName() == "backlog.plus_one/backlog=3";
+  EXPECT_TRUE(found);
+}
+
+TEST(RunnerFilterTest, FollowsGtestSyntax) {
+  EXPECT_TRUE(MatchesFilter("backlog.plus_one/backlog=3", "*"));
+  EXPECT_TRUE(MatchesFilter("backlog.plus_one/backlog=3", "backlog.*"));
+  EXPECT_FALSE(MatchesFilter("backlog.plus_one/backlog=3", "overflow.*"));
+  EXPECT_TRUE(MatchesFilter("backlog.plus_one/backlog=3", "overflow.*:backlog.plus_one/*"));
+  EXPECT_FALSE(MatchesFilter("backlog.plus_one/backlog=3", "*-*backlog=3"));
+  EXPECT_TRUE(MatchesFilter("backlog.plus_one/backlog=3", "-overflow.*"));
+  EXPECT_TRUE(MatchesFilter("a.b", "a.?"));
+}
+
+TEST(SysctlFileTest, ReadsSysctlDSyntax) {
+  auto kv = ParseSysctlFile(kFixtures + "/sysctl.d/60-listen.conf");
+  ASSERT_EQ(kv.size(), 3u);
+  EXPECT_EQ(kv[0], std::make_pair(std::string("net.core.somaxconn"), std::string("1024")));
+  EXPECT_EQ(kv[1], std::make_pair(std::string("net.ipv4.tcp_abort_on_overflow"), std::string("1")));
+  EXPECT_EQ(kv[2].first, "net.ipv4.tcp_max_syn_backlog");
+}
+
+TEST(SysctlFileTest, BadLinesSayWhere) {
+  std::string global = kFixtures + "/sysctl.d/bad-global.conf";
+  try {
+    ParseSysctlFile(global);
+    FAIL();
+  } catch (const SuiteError& e) {
+    EXPECT_EQ(
+        std::string(e.what()),
+        global + ":2:1: check sysctl key 'kernel.panic': only net.* keys can be set per namespace");
+  }
+  std::string syntax = kFixtures + "/sysctl.d/bad-syntax.conf";
+  try {
+    ParseSysctlFile(syntax);
+    FAIL();
+  } catch (const SuiteError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              syntax + ":1:1: 'net.core.somaxconn 1024': expected KEY=VALUE");
+  }
+}
+
+TEST(KernelVersionTest, Compares) {
+  EXPECT_TRUE(KernelAtLeast("6.18.44-fc-v595", "5.10"));
+  EXPECT_TRUE(KernelAtLeast("6.1.0-26-amd64", "6.1"));
+  EXPECT_FALSE(KernelAtLeast("6.1.0-26-amd64", "6.5"));
+  EXPECT_FALSE(KernelAtLeast("5.4.0", "5.10"));
+}
+
+}  // namespace
+}  // namespace nstest
