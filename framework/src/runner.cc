@@ -368,7 +368,7 @@ std::pair<std::string, std::string> ParseSysctlAssignment(const std::string& tex
   if (eq == std::string::npos) throw Error(fmt::format("'{}': expected KEY=VALUE", text));
   std::string key = NormalizeSpaces(text.substr(0, eq));
   std::string value = NormalizeSpaces(text.substr(eq + 1));
-  SysctlPath(key);
+  if (std::string problem = SysctlKeyProblem(key); !problem.empty()) throw Error(problem);
   return {SysctlDisplayKey(key), value};
 }
 

@@ -28,10 +28,14 @@ bool ValidName(const std::string& s) {
   });
 }
 
-// Whether `key` exists in a fresh namespace: keys that do not are global, and writing them would
-// change the host. Probed in a throwaway namespace where this process may create one; elsewhere
-// the check happens when the test runs.
-std::string GlobalKeyProblem(const std::string& key) {
+}  // namespace
+
+std::string SysctlKeyProblem(const std::string& key) {
+  try {
+    SysctlPath(key);
+  } catch (const Error& e) {
+    return e.what();
+  }
   static const bool can_probe = CachedPreflight().privilege.can_create_netns;
   if (!can_probe) return "";
   static std::optional<Netns> probe;
@@ -52,6 +56,8 @@ std::string GlobalKeyProblem(const std::string& key) {
   return cache[key] = problem;
 }
 
+namespace {
+
 void ReadSysctlTable(const toml::table& t, const std::string& prefix, const std::string& netns,
                      const std::string& file, std::vector<SysctlSetting>* out) {
   for (auto&& [key, node] : t) {
@@ -70,12 +76,7 @@ void ReadSysctlTable(const toml::table& t, const std::string& prefix, const std:
                                                       "string, not {}",
                                                       k, TypeName(node)));
     }
-    try {
-      SysctlPath(k);
-    } catch (const Error& e) {
-      throw SuiteError(s.where, e.what());
-    }
-    if (std::string problem = GlobalKeyProblem(k); !problem.empty()) {
+    if (std::string problem = SysctlKeyProblem(k); !problem.empty()) {
       throw SuiteError(s.where, problem);
     }
     out->push_back(s);

@@ -151,11 +151,7 @@ void SysctlStep(TableReader& r, const Ctx& c, Step* s) {
   s->netns = Netns(r, c, "netns", "server");
   std::optional<std::string> key = r.String("key");
   if (!key) r.Fail(r.table(), "missing 'key'");
-  try {
-    SysctlPath(*key);
-  } catch (const Error& e) {
-    r.FailKey("key", e.what());
-  }
+  if (std::string problem = SysctlKeyProblem(*key); !problem.empty()) r.FailKey("key", problem);
   s->strings["key"] = *key;
   const toml::node* v = r.Node("value");
   std::optional<Value> e = r.Number("expr", c.params, kAny);

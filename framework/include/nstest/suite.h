@@ -137,6 +137,11 @@ Suite LoadSuite(const std::string& path);
 // Expands every test's matrix into cases, in file order (at most 10000 per suite).
 std::vector<Case> ExpandCases(const Suite& suite);
 
+// Why `key` cannot be set in a test namespace, or "" if it can: a bad key, or a key absent
+// inside a fresh namespace (global: writing it would change the host). The second check needs a
+// namespace; where this process cannot create one it is left to the run.
+std::string SysctlKeyProblem(const std::string& key);
+
 // The counter names this kernel knows (nstat's names), read from the calling thread's namespace.
 const std::vector<std::string>& KnownCounterNames();
 

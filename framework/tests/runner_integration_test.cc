@@ -1,0 +1,111 @@
+// The `nstest` command end to end: the supervisor keeps going past failures, crashes and hangs,
+// and the report is written and valid.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "nstest/preflight.h"
+#include "nstest/process.h"
+
+namespace nstest {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why = CachedPreflight().NamespaceSkipReason();
+    if (!why.empty()) GTEST_SKIP() << why;
+  }
+  ProcessResult Nstest(std::vector<std::string> args) {
+    ProcessOptions o;
+    o.argv = {NSTEST_BINARY};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.working_directory = NSTEST_SOURCE_DIR;
+    o.timeout = 120s;
+    return RunProcess(nullptr, o);
+  }
+  static std::string Slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+};
+
+TEST_F(RunnerTest, FailuresCrashesAndHangsAreTheirCasesResults) {
+  std::string xml = ::testing::TempDir() + "nstest-runner-test.xml";
+  ProcessResult r = Nstest({"run", "fixtures/runner/mixed.toml", "-j", "2", "--xml", xml,
+                            "--artifacts", ::testing::TempDir() + "nstest-runner-artifacts"});
+  const std::string& out = r.stdout_text;
+  EXPECT_EQ(r.exit_code, 1) << out << r.stderr_text;
+  EXPECT_NE(out.find("[       OK ] mixed.passes"), std::string::npos) << out;
+  EXPECT_NE(out.find("[  FAILED  ] mixed.fails"), std::string::npos) << out;
+  EXPECT_NE(out.find("Send-Q (backlog): expected 3, got 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("[  ERROR   ] mixed.crashes"), std::string::npos) << out;
+  EXPECT_NE(out.find("crashed: killed by signal 11"), std::string::npos) << out;
+  EXPECT_NE(out.find("[  ERROR   ] mixed.hangs"), std::string::npos) << out;
+  EXPECT_NE(out.find("timed out after 1 s"), std::string::npos) << out;
+  EXPECT_NE(out.find("[  SKIPPED ] mixed.skips"), std::string::npos) << out;
+  EXPECT_NE(out.find("needs kernel 99.0 or later"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 passed, 3 failed, 1 skipped"), std::string::npos) << out;
+
+  std::string report = Slurp(xml);
+  EXPECT_NE(report.find(R"(tests="5" failures="1" errors="2" skipped="1")"), std::string::npos)
+      << report;
+  ProcessOptions lint;
+  lint.argv = {"xmllint", "--noout", "--schema", NSTEST_JUNIT_XSD, xml};
+  struct stat st {};
+  if (::stat(NSTEST_JUNIT_XSD, &st) == 0) {
+    ProcessResult v = RunProcess(nullptr, lint);
+    EXPECT_EQ(v.exit_code, 0) << v.stderr_text;
+  }
+  ::unlink(xml.c_str());
+}
+
+TEST_F(RunnerTest, SysctlOverrideReachesEveryNamespaceAndExpressions) {
+  std::string xml = ::testing::TempDir() + "nstest-runner-override.xml";
+  ProcessResult r = Nstest({"run", "fixtures/runner/mixed.toml", "--filter", "mixed.passes",
+                            "--sysctl", "net.core.somaxconn=64", "--xml", xml});
+  EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+  std::string report = Slurp(xml);
+  EXPECT_NE(report.find(R"(name="passes.sysctl.server.net.core.somaxconn" value="64")"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find(R"(name="sysctl.override.net.core.somaxconn" value="64")"),
+            std::string::npos);
+  ::unlink(xml.c_str());
+}
+
+TEST_F(RunnerTest, BadInputIsExitTwoAndRunsNothing) {
+  ProcessResult global =
+      Nstest({"run", "fixtures/runner/mixed.toml", "--sysctl", "net.core.netdev_max_backlog=5000"});
+  EXPECT_EQ(global.exit_code, 2);
+  EXPECT_NE(global.stderr_text.find("netdev_max_backlog"), std::string::npos) << global.stderr_text;
+  EXPECT_EQ(global.stdout_text.find("[ RUN"), std::string::npos);
+  ProcessResult bad = Nstest({"run", "fixtures/bad-suites/unknown_key.toml"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.stderr_text.find("unknown_key.toml:4:40: unknown key 'acept'"), std::string::npos)
+      << bad.stderr_text;
+  ProcessResult usage = Nstest({"run", "--jobs", "0"});
+  EXPECT_EQ(usage.exit_code, 2);
+}
+
+TEST_F(RunnerTest, ListAndShards) {
+  ProcessResult list = Nstest({"list", "fixtures/runner/mixed.toml"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_EQ(list.stdout_text, "mixed.\n  passes\n  fails\n  crashes\n  hangs\n  skips\n");
+  ProcessOptions o;
+  o.argv = {NSTEST_BINARY, "list", "fixtures/runner/mixed.toml"};
+  o.working_directory = NSTEST_SOURCE_DIR;
+  o.env["GTEST_TOTAL_SHARDS"] = "2";
+  o.env["GTEST_SHARD_INDEX"] = "1";
+  EXPECT_EQ(RunProcess(nullptr, o).stdout_text, "mixed.\n  fails\n  hangs\n");
+}
+
+}  // namespace
+}  // namespace nstest
