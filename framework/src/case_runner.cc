@@ -24,6 +24,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
+constexpr milliseconds kCaptureSettle{2000};
+
 // One case's namespaces, peers and observations. Members are destroyed in reverse order:
 // holds, captures and peers before the filters and namespaces they live in.
 class Execution {
@@ -308,6 +310,15 @@ void Execution::Expect(const Step& s) {
 void Execution::ExpectPackets(const Step& s) {
   Capture& cap = *captures_.at(s.strings.at("capture"));
   PacketFilterSpec spec = Spec(s);
+  // Packets reach the capture a little after the kernel sent them (the capture thread reads the
+  // packet socket): give it until the expected count arrives, then compare exactly.
+  size_t settle =
+      s.numbers.count("count") != 0 ? static_cast<size_t>(Num(s, "count", 0)) : s.list.size() + 1;
+  try {
+    cap.WaitFor(spec, settle, kCaptureSettle);
+  } catch (const TimeoutError&) {
+    // Compared below, with the numbers.
+  }
   if (s.numbers.count("count") != 0) {
     Check(s, fmt::format("packets '{}'", spec.ToString()), Num(s, "count", 0),
           static_cast<int64_t>(cap.Count(spec)));

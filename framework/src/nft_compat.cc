@@ -58,7 +58,7 @@ void AddCompatQueueRule(const Netns& ns, const std::string& table, const std::st
   nftnl_expr_set(target, NFTNL_EXPR_TG_INFO, info, sizeof *info);
   nftnl_rule_add_expr(rule.get(), target);  // the rule owns the expression now
 
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  std::vector<char> buf(static_cast<size_t>(MNL_SOCKET_BUFFER_SIZE));
   auto seq = static_cast<uint32_t>(std::time(nullptr));
   mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buf.data(), buf.size());
   nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq++);

@@ -356,11 +356,13 @@ void ConnectBurst(const ConnectOptions& o, std::vector<ConnectionResult>* result
                   std::vector<Fd>* sockets) {
   results->resize(static_cast<size_t>(o.count));
   sockets->resize(static_cast<size_t>(o.count));
-  for (int i = 0; i < o.count; ++i) StartOne(o, i, &(*results)[i], &(*sockets)[i]);
+  for (size_t i = 0; i < results->size(); ++i) {
+    StartOne(o, static_cast<int>(i), &(*results)[i], &(*sockets)[i]);
+  }
   Fd ep(::epoll_create1(EPOLL_CLOEXEC));
   if (!ep) ThrowErrno("connect burst: epoll_create1");
   int pending = 0;
-  for (int i = 0; i < o.count; ++i) {
+  for (size_t i = 0; i < results->size(); ++i) {
     ConnectionResult& r = (*results)[i];
     if (r.outcome != ConnectResult::kPending || r.error != 0) continue;
     epoll_event ev{};
@@ -379,7 +381,7 @@ void ConnectBurst(const ConnectOptions& o, std::vector<ConnectionResult>* result
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     for (int k = 0; k < n; ++k) {
-      size_t i = events[k].data.u32;
+      size_t i = events[static_cast<size_t>(k)].data.u32;
       Finish(&(*results)[i], (*sockets)[i]);
       ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, (*sockets)[i].get(), nullptr);
       --pending;

@@ -375,6 +375,14 @@ std::pair<std::string, std::string> ParseSysctlAssignment(const std::string& tex
 std::vector<std::pair<std::string, std::string>> ParseSysctlFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw SuiteError(SourcePos{path, 0, 0}, "cannot read the file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseSysctlText(ss.str(), path);
+}
+
+std::vector<std::pair<std::string, std::string>> ParseSysctlText(const std::string& text,
+                                                                 const std::string& path) {
+  std::istringstream in(text);
   std::vector<std::pair<std::string, std::string>> out;
   std::string line;
   for (uint32_t n = 1; std::getline(in, line); ++n) {

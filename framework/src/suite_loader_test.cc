@@ -74,6 +74,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"two_actions.toml",
                  "3:3: a step has exactly one action (listen,connect,read,accept,syns,drop,hold,"
                  "release,capture,sysctl,run,wait,expect), this one has 2"},
+        // Regression: toml++ 3.3 reached __builtin_unreachable() on this (found by the fuzzer).
+        BadSuite{"non_ascii_key.toml",
+                 "1:7: a non-ASCII character outside a string or comment (TOML allows them only "
+                 "there)"},
         BadSuite{"bad_choice.toml",
                  "4:49: 'accept' must be one of 'never', 'all', 'first-n', 'on-demand', not "
                  "'sometimes'"}),

@@ -133,6 +133,8 @@ struct Case {
 // counters, expressions that do not parse, sysctl keys that are not per-namespace, and values
 // that would exhaust the machine. Nothing runs.
 Suite LoadSuite(const std::string& path);
+// The same for text already read; `path` names it in messages.
+Suite LoadSuiteText(const std::string& text, const std::string& path);
 
 // Expands every test's matrix into cases, in file order (at most 10000 per suite).
 std::vector<Case> ExpandCases(const Suite& suite);
