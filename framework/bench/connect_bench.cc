@@ -3,6 +3,7 @@
 // side in the same namespaces, interleaved over several rounds; medians.
 //
 // Usage: nstest_bench_connect [rounds=5]     (needs root)
+//        nstest_bench_connect --naive         (the seeds' experiment with default timers, once)
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -14,6 +15,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "nstest/error.h"
@@ -86,10 +89,41 @@ Round RunFramework() {
   return {ms, c.Count(ConnectResult::kEstablished)};
 }
 
+// The seeds' experiment as written: listen(4), blocking connect() in a loop until one fails, with
+// the namespace's default timers (tcp_syn_retries 6): the last connect waits for the kernel to
+// give up.
+void Naive() {
+  PairTopology t = PairTopology::Create();
+  Fd listener = TcpListen(t.server(), t.server_v4(), kPort, 4);
+  NetnsGuard guard(t.client());
+  sockaddr_storage ss{};
+  socklen_t len = t.server_v4().ToSockaddr(kPort, &ss);
+  std::vector<Fd> fds;
+  auto start = Clock::now();
+  for (;;) {
+    fds.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(fds.back().get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) break;
+  }
+  double s = std::chrono::duration<double>(Clock::now() - start).count();
+  fmt::print(
+      "naive experiment (listen(4), blocking connects, default timers): {} connected, the "
+      "next failed ({}) after {:.1f} s in all\n",
+      fds.size() - 1, std::strerror(errno), s);
+}
+
 }  // namespace
 }  // namespace nstest
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--naive") {
+    try {
+      nstest::Naive();
+      return 0;
+    } catch (const nstest::Error& e) {
+      fmt::print(stderr, "nstest_bench_connect: {}\n", e.what());
+      return 1;
+    }
+  }
   int rounds = argc > 1 ? std::atoi(argv[1]) : 5;
   if (rounds < 1) {
     fmt::print(stderr, "usage: {} [rounds]\n", argv[0]);

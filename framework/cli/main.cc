@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
     cmd->add_option("--artifacts", suites.artifacts, "where failed cases' pcaps go")
         ->capture_default_str();
     cmd->add_flag("--list", suites.list_only, "list the cases instead of running them");
+    cmd->add_option("--cost-file", suites.cost_file,
+                    "case durations of earlier runs, for longest-first scheduling "
+                    "(default: $NSTEST_COST_FILE or ~/.cache/nstest/costs.txt; 'none' to skip)");
   };
   CLI::App* run_cmd = app.add_subcommand("run", "run suites and write a JUnit report");
   add_suite_flags(run_cmd, true);

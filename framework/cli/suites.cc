@@ -41,6 +41,20 @@ RunnerOptions Options(const SuiteOptions& s) {
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   o.self = n > 0 ? std::string(self, static_cast<size_t>(n)) : "nstest";
   o.color = s.color;
+  o.cost_file = s.cost_file;
+  if (o.cost_file.empty()) {
+    const char* env = std::getenv("NSTEST_COST_FILE");
+    const char* cache = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    if (env != nullptr && *env != '\0') {
+      o.cost_file = env;
+    } else if (cache != nullptr && *cache != '\0') {
+      o.cost_file = std::string(cache) + "/nstest/costs.txt";
+    } else if (home != nullptr && *home != '\0') {
+      o.cost_file = std::string(home) + "/.cache/nstest/costs.txt";
+    }
+  }
+  if (o.cost_file == "none") o.cost_file.clear();
   return o;
 }
 
@@ -70,7 +84,9 @@ int RunSuites(std::ostream& out, const SuiteOptions& s) {
 
 int RunList(std::ostream& out, const SuiteOptions& s) {
   try {
-    Plan plan = MakePlan(Options(s));
+    RunnerOptions o = Options(s);
+    o.cost_file.clear();  // list in file order
+    Plan plan = MakePlan(o);
     const Suite* current = nullptr;
     for (const Case& c : plan.cases) {
       if (c.suite != current) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <pugixml.hpp>
 #include <random>
@@ -192,6 +193,39 @@ void WriteReport(const Plan& plan, const RunnerOptions& o, const std::vector<Out
   WriteJUnit(o.xml_output, suites);
 }
 
+std::map<std::string, double> ReadCosts(const std::string& path) {
+  std::map<std::string, double> costs;
+  if (path.empty()) return costs;
+  std::ifstream in(path);
+  double seconds;
+  std::string name;
+  while (in >> seconds && std::getline(in >> std::ws, name)) costs[name] = seconds;
+  return costs;
+}
+
+void WriteCosts(const std::string& path, const std::vector<Outcome>& outcomes) {
+  if (path.empty()) return;
+  std::map<std::string, double> costs = ReadCosts(path);
+  for (const Outcome& o : outcomes) {
+    if (o.c != nullptr && o.result.status != CaseStatus::kSkipped)
+      costs[o.c->FullName()] = o.seconds;
+  }
+  std::string dir = path.substr(0, path.rfind('/'));
+  if (!dir.empty() && dir != path) {
+    for (size_t p = 1; p != std::string::npos; p = dir.find('/', p + 1)) {
+      ::mkdir(dir.substr(0, p).c_str(), 0755);
+    }
+    ::mkdir(dir.c_str(), 0755);
+  }
+  std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  {
+    std::ofstream out(tmp);
+    for (const auto& [name, secs] : costs) out << fmt::format("{:.3f} {}\n", secs, name);
+    if (!out) return;  // the cache is a convenience: a run never fails for it
+  }
+  ::rename(tmp.c_str(), path.c_str());
+}
+
 }  // namespace
 
 bool MatchesFilter(const std::string& name, const std::string& filter) {
@@ -238,7 +272,16 @@ Plan MakePlan(const RunnerOptions& o) {
       }
     }
   }
-  if (o.shuffle) std::shuffle(plan.cases.begin(), plan.cases.end(), std::mt19937(o.seed));
+  if (o.shuffle) {
+    std::shuffle(plan.cases.begin(), plan.cases.end(), std::mt19937(o.seed));
+  } else if (std::map<std::string, double> costs = ReadCosts(o.cost_file); !costs.empty()) {
+    auto cost = [&](const Case& c) {
+      auto it = costs.find(c.FullName());
+      return it == costs.end() ? 1e9 : it->second;  // unknown: first
+    };
+    std::stable_sort(plan.cases.begin(), plan.cases.end(),
+                     [&](const Case& a, const Case& b) { return cost(a) > cost(b); });
+  }
   return plan;
 }
 
@@ -328,6 +371,7 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
     for (const std::string& f : failed_names)
       out << paint(CaseStatus::kFailed, "[  FAILED  ] " + f) << "\n";
   }
+  WriteCosts(o.cost_file, outcomes);
   if (!o.xml_output.empty()) {
     WriteReport(plan, o, outcomes);
     out << "JUnit report: " << o.xml_output << "\n";

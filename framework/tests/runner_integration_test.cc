@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -25,6 +26,10 @@ class RunnerTest : public ::testing::Test {
     ProcessOptions o;
     o.argv = {NSTEST_BINARY};
     o.argv.insert(o.argv.end(), args.begin(), args.end());
+    if (args[0] == "run" && std::find(args.begin(), args.end(), "--cost-file") == args.end()) {
+      o.argv.push_back("--cost-file");
+      o.argv.push_back("none");
+    }
     o.working_directory = NSTEST_SOURCE_DIR;
     o.timeout = 120s;
     return RunProcess(nullptr, o);
@@ -93,6 +98,29 @@ TEST_F(RunnerTest, BadInputIsExitTwoAndRunsNothing) {
       << bad.stderr_text;
   ProcessResult usage = Nstest({"run", "--jobs", "0"});
   EXPECT_EQ(usage.exit_code, 2);
+}
+
+TEST_F(RunnerTest, CostFileOrdersLongestFirst) {
+  std::string costs = ::testing::TempDir() + "nstest-runner-costs.txt";
+  {
+    std::ofstream out(costs);
+    out << "0.100 mixed.passes\n5.000 mixed.skips\n2.000 mixed.fails\n";
+  }
+  ProcessResult r = Nstest({"run", "fixtures/runner/mixed.toml", "-j", "1", "--filter",
+                            "mixed.passes:mixed.fails:mixed.skips", "--cost-file", costs});
+  const std::string& out = r.stdout_text;
+  size_t skips = out.find("[ RUN      ] mixed.skips");
+  size_t fails = out.find("[ RUN      ] mixed.fails");
+  size_t passes = out.find("[ RUN      ] mixed.passes");
+  ASSERT_NE(passes, std::string::npos) << out;
+  EXPECT_LT(skips, fails) << out;
+  EXPECT_LT(fails, passes) << out;
+  std::string updated = Slurp(costs);
+  EXPECT_NE(updated.find(" mixed.fails\n"), std::string::npos) << updated;
+  EXPECT_NE(updated.find("5.000 mixed.skips"), std::string::npos)
+      << "a skip records no cost: " << updated;
+  EXPECT_EQ(updated.find("0.100 mixed.passes"), std::string::npos) << "measured anew: " << updated;
+  ::unlink(costs.c_str());
 }
 
 TEST_F(RunnerTest, ListAndShards) {

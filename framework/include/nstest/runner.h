@@ -24,6 +24,10 @@ struct RunnerOptions {
   std::string xml_output;  // JUnit report path; "" for none
   RunOptions run;
   std::string self;  // the nstest executable, re-run for each case
+  // Durations of earlier runs ("seconds case" lines): without --shuffle, cases run longest first
+  // (unknown ones before all), as ctest does with its cost data, so a long case never starts
+  // last. Updated after the run. "" for none.
+  std::string cost_file;
   bool color = false;
 };
 
