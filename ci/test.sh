@@ -9,3 +9,5 @@ build=${NSTEST_BUILD_DIR:-build}
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
 # The main job too: the bundled suites with a JUnit report, validated against the schema.
 NSTEST_BUILD_DIR=$build ci/run-suites.sh "$build/nstest-report.xml"
+# A bounded fuzz run over the suite loader, the expression evaluator and sysctl.d parsing.
+ci/fuzz.sh "${NSTEST_FUZZ_SECONDS:-20}"

@@ -292,6 +292,17 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
   auto paint = [&](CaseStatus s, const std::string& text) {
     return o.color ? std::string(Color(s)) + text + "\033[0m" : text;
   };
+  // On a terminal (o.color), a live line under the log: "[ 12/39 done, 2 running ] name".
+  size_t done = 0;
+  std::string running;
+  auto clear_progress = [&] {
+    if (o.color) out << "\r\033[2K";
+  };
+  auto show_progress = [&] {
+    if (o.color && done < plan.cases.size()) {
+      out << fmt::format("[ {}/{} done ] {}", done, plan.cases.size(), running) << std::flush;
+    }
+  };
   out << fmt::format("[==========] Running {} case{} from {} suite{} (-j {}).\n", plan.cases.size(),
                      plan.cases.size() == 1 ? "" : "s", plan.suites.size(),
                      plan.suites.size() == 1 ? "" : "s", o.jobs)
@@ -302,7 +313,11 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
       const Case& c = plan.cases[i];
       {
         std::lock_guard<std::mutex> lock(mu);
-        out << "[ RUN      ] " << c.FullName() << "\n" << std::flush;
+        clear_progress();
+        out << "[ RUN      ] " << c.FullName() << "\n";
+        running = c.FullName();
+        show_progress();
+        out << std::flush;
       }
       ProcessOptions po;
       po.argv = {o.self, "__case", c.suite->file, c.name};
@@ -326,6 +341,8 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
       }
       double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       std::lock_guard<std::mutex> lock(mu);
+      clear_progress();
+      ++done;
       outcomes[i] = Outcome{&c, r, secs};
       std::string line = fmt::format("{} {} ({} ms)", Tag(r.status), c.FullName(),
                                      static_cast<int64_t>(secs * 1000));
@@ -336,6 +353,7 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
           if (!l.empty()) out << "    " << l << "\n";
         }
       }
+      show_progress();
       out << std::flush;
     }
   };

@@ -123,6 +123,40 @@ TEST_F(RunnerTest, CostFileOrdersLongestFirst) {
   ::unlink(costs.c_str());
 }
 
+TEST_F(RunnerTest, KeptNamespacesOfAFailedCaseAreEnteredAndCleaned) {
+  ProcessResult r = Nstest({"run", "fixtures/runner/mixed.toml", "--filter", "mixed.fails",
+                            "--keep-namespaces", "--artifacts", ""});
+  EXPECT_EQ(r.exit_code, 1);
+  const std::string prefix = "kept netns 'server': ip netns exec ";
+  size_t at = r.stdout_text.find(prefix);
+  ASSERT_NE(at, std::string::npos) << r.stdout_text;
+  std::string name = r.stdout_text.substr(at + prefix.size());
+  name = name.substr(0, name.find(' '));
+  // The kept namespace is the case's, with its link and address (its sockets died with the case).
+  ProcessOptions ip;
+  ip.argv = {"ip", "netns", "exec", name, "ip", "-o", "-4", "addr", "show", "eth0"};
+  ProcessResult inside = RunProcess(nullptr, ip);
+  EXPECT_NE(inside.stdout_text.find("198.18.0.1/24"), std::string::npos)
+      << name << ": " << inside.stdout_text << inside.stderr_text;
+  // The run is over, so a plain clean removes its mounts.
+  ProcessResult clean = Nstest({"clean"});
+  EXPECT_EQ(clean.exit_code, 0);
+  EXPECT_NE(clean.stdout_text.find("removed /run/netns/" + name), std::string::npos)
+      << clean.stdout_text;
+  struct stat st {};
+  EXPECT_NE(::stat(("/run/netns/" + name).c_str(), &st), 0);
+}
+
+TEST_F(RunnerTest, RepeatAndShuffle) {
+  ProcessResult r =
+      Nstest({"run", "fixtures/runner/mixed.toml", "--filter", "mixed.passes:mixed.skips",
+              "--repeat", "3", "--shuffle", "--seed", "7"});
+  EXPECT_EQ(r.exit_code, 0) << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("Note: randomizing the order with seed 7"), std::string::npos);
+  EXPECT_NE(r.stdout_text.find("[==========] 6 cases ran."), std::string::npos) << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("3 passed, 0 failed, 3 skipped"), std::string::npos);
+}
+
 TEST_F(RunnerTest, ListAndShards) {
   ProcessResult list = Nstest({"list", "fixtures/runner/mixed.toml"});
   EXPECT_EQ(list.exit_code, 0);
