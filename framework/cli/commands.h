@@ -27,7 +27,8 @@ struct SuiteOptions {
   bool keep_namespaces = false;
   std::string artifacts = "nstest-artifacts";
   bool list_only = false;
-  std::string cost_file;  // "" : $NSTEST_COST_FILE or ~/.cache/nstest/costs.txt
+  bool skip_checked = false;  // __case: the supervisor has checked the skip conditions
+  std::string cost_file;      // "" : $NSTEST_COST_FILE or ~/.cache/nstest/costs.txt
   bool color = false;
 };
 

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   case_cmd->add_option("--sysctl", suites.sysctls);
   case_cmd->add_flag("--keep-namespaces", suites.keep_namespaces);
   case_cmd->add_option("--artifacts", suites.artifacts);
+  case_cmd->add_flag("--skip-checked", suites.skip_checked);
 
   try {
     app.parse(argc, argv);

@@ -37,6 +37,7 @@ RunnerOptions Options(const SuiteOptions& s) {
   for (const std::string& a : s.sysctls) o.run.sysctls.push_back(ParseSysctlAssignment(a));
   o.run.keep_namespaces = s.keep_namespaces;
   o.run.artifacts_dir = s.artifacts;
+  o.run.skip_checked = s.skip_checked;
   char self[4096] = {};
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   o.self = n > 0 ? std::string(self, static_cast<size_t>(n)) : "nstest";

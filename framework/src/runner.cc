@@ -308,6 +308,7 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
                      plan.suites.size() == 1 ? "" : "s", o.jobs)
       << std::flush;
   auto start = Clock::now();
+  (void)CachedPreflight();  // probe once here, not in every worker or child
   auto worker = [&] {
     for (size_t i = next++; i < plan.cases.size(); i = next++) {
       const Case& c = plan.cases[i];
@@ -319,8 +320,23 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
         show_progress();
         out << std::flush;
       }
+      if (std::string why = CaseSkipReason(c); !why.empty()) {
+        CaseResult skipped;
+        skipped.status = CaseStatus::kSkipped;
+        skipped.message = why;
+        std::lock_guard<std::mutex> lock(mu);
+        clear_progress();
+        ++done;
+        outcomes[i] = Outcome{&c, skipped, 0};
+        out << paint(CaseStatus::kSkipped,
+                     fmt::format("{} {} (0 ms): {}", Tag(CaseStatus::kSkipped), c.FullName(), why))
+            << "\n";
+        show_progress();
+        out << std::flush;
+        continue;
+      }
       ProcessOptions po;
-      po.argv = {o.self, "__case", c.suite->file, c.name};
+      po.argv = {o.self, "__case", c.suite->file, c.name, "--skip-checked"};
       for (const auto& [k, v] : o.run.sysctls) {
         po.argv.push_back("--sysctl");
         po.argv.push_back(k + "=" + v);

@@ -82,12 +82,18 @@ std::string SysctlKeyProblem(const std::string& key) {
   } catch (const Error& e) {
     return e.what();
   }
-  static const bool can_probe = CachedPreflight().privilege.can_create_netns;
-  if (!can_probe) return "";
   static std::optional<Netns> probe;
+  static bool cannot_probe = false;
   static std::map<std::string, std::string> cache;
   if (auto it = cache.find(key); it != cache.end()) return it->second;
-  if (!probe) probe.emplace(Netns::Create("check"));
+  if (!probe && !cannot_probe) {
+    try {
+      probe.emplace(Netns::Create("check"));
+    } catch (const Error&) {
+      cannot_probe = true;  // no privilege here: the run refuses the key instead
+    }
+  }
+  if (cannot_probe) return "";
   std::string problem;
   std::string path = "/proc/sys/" + SysctlPath(key);
   bool present = RunInNetns(*probe, [&] { return ::access(path.c_str(), F_OK) == 0; });

@@ -17,7 +17,13 @@ struct RunOptions {
   std::vector<std::pair<std::string, std::string>> sysctls;
   bool keep_namespaces = false;  // bind-mount a failed case's namespaces for `ip netns exec`
   std::string artifacts_dir;     // where a failed case's pcaps go ("" = no files)
+  // The caller has already checked CaseSkipReason() (the supervisor does, once for all cases),
+  // so RunCase() need not probe the machine again.
+  bool skip_checked = false;
 };
+
+// Why `c` cannot run on this machine (privilege, a required feature, the kernel version), or "".
+std::string CaseSkipReason(const Case& c);
 
 struct CaseResult {
   CaseStatus status = CaseStatus::kPassed;
