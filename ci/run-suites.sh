@@ -14,4 +14,7 @@ xsd=../shared/junit/xsd/jenkins-xunit-junit-10.xsd
 if [ -f "$report" ] && [ -f "$xsd" ]; then
   xmllint --noout --schema "$xsd" "$report" || status=1
 fi
+if [ -f "$report" ] && /usr/bin/python3 -c 'import junitparser' 2>/dev/null; then
+  ci/check-report.py "$report" || status=1
+fi
 exit $status
