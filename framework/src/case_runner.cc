@@ -545,8 +545,8 @@ CaseResult RunCase(const Case& c, const RunOptions& options) {
   for (const std::string& f : failures) r.detail += f + "\n";
   if (r.status == CaseStatus::kError) r.detail += r.message + "\n";
   std::string log = e.log();
+  e.Diagnose(&log);  // every case's report carries its sysctls, counter changes and listeners
   if (r.status != CaseStatus::kPassed) {
-    e.Diagnose(&log);
     e.WriteCaptures(&log);
     if (options.keep_namespaces) e.KeepNamespaces(&log);
   }
