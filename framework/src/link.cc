@@ -156,7 +156,8 @@ void ValidateIfname(const std::string& name) {
   if (name.empty()) bad("empty");
   if (name.size() >= IFNAMSIZ) bad("longer than 15 bytes");
   if (name == "." || name == "..") bad("reserved name");
-  for (unsigned char c : name) {
+  for (char ch : name) {
+    auto c = static_cast<unsigned char>(ch);
     if (c == '/' || c == ':' || c <= ' ' || c == 0x7f)
       bad("contains '/', ':', a space or a control character");
   }
