@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
 #include <boost/process/env.hpp>
@@ -74,7 +75,9 @@ struct Process::Impl {
   Fd err;
   Deadline deadline{std::chrono::milliseconds(0)};
   std::chrono::milliseconds timeout{0};
-  bool reaped = false;
+  // Kill() may run on another thread while Wait() reaps; the pidfd stays open until the Impl goes,
+  // so a late signal reaches at worst an exited process, never a reused PID.
+  std::atomic<bool> reaped{false};
   ProcessResult result;
 
   void Reap() {

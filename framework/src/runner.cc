@@ -3,6 +3,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "nstest/fd.h"
 #include "nstest/preflight.h"
 #include "nstest/process.h"
 #include "nstest/sysctl.h"
@@ -193,6 +197,40 @@ void WriteReport(const Plan& plan, const RunnerOptions& o, const std::vector<Out
   WriteJUnit(o.xml_output, suites);
 }
 
+// SIGINT/SIGTERM: the handler records the signal and wakes the watcher, which kills the running
+// case children; workers then start nothing new and the report covers what ran.
+std::atomic<int> g_stop_signal{0};
+int g_wake_fd = -1;
+
+void OnStopSignal(int sig) {
+  g_stop_signal.store(sig);
+  uint64_t one = 1;
+  ssize_t ignored = ::write(g_wake_fd, &one, sizeof one);  // async-signal-safe
+  (void)ignored;
+}
+
+// Running case children, so the watcher can kill them.
+class Registry {
+ public:
+  void Add(Process* p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.insert(p);
+    if (g_stop_signal.load() != 0) p->Kill(SIGKILL);
+  }
+  void Remove(Process* p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.erase(p);
+  }
+  void KillAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Process* p : running_) p->Kill(SIGKILL);
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<Process*> running_;
+};
+
 std::map<std::string, double> ReadCosts(const std::string& path) {
   std::map<std::string, double> costs;
   if (path.empty()) return costs;
@@ -309,8 +347,25 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
       << std::flush;
   auto start = Clock::now();
   (void)CachedPreflight();  // probe once here, not in every worker or child
+  Registry registry;
+  Fd wake(::eventfd(0, EFD_CLOEXEC));
+  Fd finished(::eventfd(0, EFD_CLOEXEC));
+  g_wake_fd = wake.get();
+  g_stop_signal.store(0);
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  struct sigaction old_int {
+  }, old_term{};
+  ::sigaction(SIGINT, &sa, &old_int);
+  ::sigaction(SIGTERM, &sa, &old_term);
+  std::thread watcher([&] {
+    pollfd fds[2] = {{wake.get(), POLLIN, 0}, {finished.get(), POLLIN, 0}};
+    while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
+    }
+    if (fds[0].revents != 0) registry.KillAll();
+  });
   auto worker = [&] {
-    for (size_t i = next++; i < plan.cases.size(); i = next++) {
+    for (size_t i = next++; i < plan.cases.size() && g_stop_signal.load() == 0; i = next++) {
       const Case& c = plan.cases[i];
       {
         std::lock_guard<std::mutex> lock(mu);
@@ -350,10 +405,17 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
       auto t0 = Clock::now();
       CaseResult r;
       try {
-        r = ParseChildResult(RunProcess(nullptr, po), c.test->timeout_s);
+        Process child = Process::Start(nullptr, po);
+        registry.Add(&child);
+        const ProcessResult& pr = child.Wait();
+        registry.Remove(&child);
+        r = ParseChildResult(pr, c.test->timeout_s);
       } catch (const Error& e) {
         r.status = CaseStatus::kError;
         r.message = e.what();
+      }
+      if (int sig = g_stop_signal.load(); sig != 0 && r.status == CaseStatus::kError) {
+        r.message = fmt::format("interrupted by SIG{} ({})", ::sigabbrev_np(sig), r.message);
       }
       double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       std::lock_guard<std::mutex> lock(mu);
@@ -377,11 +439,22 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
   int n = std::max(1, std::min<int>(o.jobs, static_cast<int>(plan.cases.size())));
   for (int t = 0; t < n; ++t) threads.emplace_back(worker);
   for (std::thread& t : threads) t.join();
+  uint64_t one = 1;
+  while (::write(finished.get(), &one, sizeof one) < 0 && errno == EINTR) {
+  }
+  watcher.join();
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  g_wake_fd = -1;
   double total = std::chrono::duration<double>(Clock::now() - start).count();
+  const int stopped_by = g_stop_signal.load();
 
   int passed = 0, failed = 0, skipped = 0;
   std::vector<std::string> failed_names;
+  size_t ran = 0;
   for (const Outcome& oc : outcomes) {
+    if (oc.c == nullptr) continue;  // never started: the run was interrupted
+    ++ran;
     switch (oc.result.status) {
       case CaseStatus::kPassed:
         ++passed;
@@ -394,7 +467,11 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
         failed_names.push_back(oc.c->FullName());
     }
   }
-  out << fmt::format("[==========] {} cases ran. ({} ms total)\n", plan.cases.size(),
+  if (stopped_by != 0) {
+    out << fmt::format("[==========] interrupted by SIG{}: {} of {} cases ran\n",
+                       ::sigabbrev_np(stopped_by), ran, plan.cases.size());
+  }
+  out << fmt::format("[==========] {} cases ran. ({} ms total)\n", ran,
                      static_cast<int64_t>(total * 1000));
   out << paint(CaseStatus::kPassed, fmt::format("[  PASSED  ] {} cases.", passed)) << "\n";
   if (skipped > 0)
@@ -411,6 +488,7 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
     out << "JUnit report: " << o.xml_output << "\n";
   }
   out << fmt::format("{} passed, {} failed, {} skipped\n", passed, failed, skipped) << std::flush;
+  if (stopped_by != 0) return 128 + stopped_by;
   return failed == 0 ? 0 : 1;
 }
 

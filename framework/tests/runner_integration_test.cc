@@ -1,6 +1,9 @@
 // The `nstest` command end to end: the supervisor keeps going past failures, crashes and hangs,
 // and the report is written and valid.
+#include <dirent.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +13,8 @@
 
 #include "nstest/preflight.h"
 #include "nstest/process.h"
+#include "nstest/wait.h"
+#include "src/pidfd.h"
 
 namespace nstest {
 namespace {
@@ -155,6 +160,59 @@ TEST_F(RunnerTest, RepeatAndShuffle) {
   EXPECT_NE(r.stdout_text.find("Note: randomizing the order with seed 7"), std::string::npos);
   EXPECT_NE(r.stdout_text.find("[==========] 6 cases ran."), std::string::npos) << r.stdout_text;
   EXPECT_NE(r.stdout_text.find("3 passed, 0 failed, 3 skipped"), std::string::npos);
+}
+
+// The pid of the first child of any thread of `pid` (the supervisor forks from worker threads),
+// or 0.
+pid_t FirstChild(pid_t pid) {
+  std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(tasks.c_str());
+  if (d == nullptr) return 0;
+  pid_t child = 0;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(tasks + "/" + e->d_name + "/children");
+    if (in >> child) break;
+    child = 0;
+  }
+  ::closedir(d);
+  return child;
+}
+
+TEST_F(RunnerTest, SigtermEndsTheRunWithAReportOfWhatRan) {
+  std::string xml = ::testing::TempDir() + "nstest-runner-sigterm.xml";
+  ProcessOptions o;
+  o.argv = {NSTEST_BINARY, "run", "fixtures/runner/slow.toml", "-j", "1", "--cost-file", "none",
+            "--xml",       xml};
+  o.working_directory = NSTEST_SOURCE_DIR;
+  o.timeout = 60s;
+  Process run = Process::Start(nullptr, o);
+  // Wait for the slow case: its child runs `sleep 30`.
+  pid_t sleeper = 0;
+  WaitUntil("the slow case's sleep", 20s, [&] {
+    pid_t case_child = FirstChild(run.pid());
+    sleeper = case_child != 0 ? FirstChild(case_child) : 0;
+    if (sleeper == 0) return false;
+    std::ifstream comm("/proc/" + std::to_string(sleeper) + "/comm");
+    std::string name;
+    comm >> name;
+    return name == "sleep";
+  });
+  Fd sleeper_fd(PidfdOpen(sleeper));
+  run.Kill(SIGTERM);
+  const ProcessResult& r = run.Wait();
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 128 + SIGTERM) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("interrupted by SIGTERM: 2 of 3 cases ran"), std::string::npos)
+      << r.stdout_text;
+  std::string report = Slurp(xml);
+  EXPECT_NE(report.find(R"(tests="2" failures="0" errors="1")"), std::string::npos) << report;
+  EXPECT_NE(report.find("interrupted by SIGTERM"), std::string::npos) << report;
+  EXPECT_EQ(report.find("never_started"), std::string::npos) << report;
+  // The case's own child went with it.
+  pollfd p{sleeper_fd.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 5000), 1) << "sleep " << sleeper << " outlived the interrupted run";
+  ::unlink(xml.c_str());
 }
 
 TEST_F(RunnerTest, ListAndShards) {

@@ -46,7 +46,8 @@ struct ProcessResult {
 // PR_SET_PDEATHSIG=SIGKILL so it is killed even when the owner is killed. Note the kernel sends the
 // death signal when the *thread* that started the child exits: start long-lived children from a
 // thread that lives as long as they should. Signals go through a pidfd, so a reused PID is never
-// hit. Move-only; one thread at a time.
+// hit. Move-only; one thread at a time, except that Kill() may be called from another thread
+// while one waits.
 class Process {
  public:
   // Starts options.argv inside `ns` (nullptr: the caller's namespace) with stdin from /dev/null and
@@ -65,7 +66,8 @@ class Process {
   // Collects output until the child exits or its timeout passes (then kills it), and reaps it.
   // Calling it again returns the same result. Throws SystemError only if waiting itself fails.
   const ProcessResult& Wait();
-  // Sends `signal` to the child if it has not been reaped. Never throws.
+  // Sends `signal` to the child if it has not been reaped. Never throws; safe to call from another
+  // thread during Wait().
   void Kill(int signal = 9) noexcept;
 
  private:

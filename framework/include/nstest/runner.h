@@ -43,8 +43,10 @@ struct Plan {
 // status file when asked). Throws SuiteError, or Error for bad sharding variables.
 Plan MakePlan(const RunnerOptions& options);
 
-// Runs the plan. Returns 0 when every case passed or was skipped, 1 otherwise. Never throws for a
-// case's failure, crash or hang; those are that case's result.
+// Runs the plan. Returns 0 when every case passed or was skipped, 1 otherwise, 128+N when signal
+// N (SIGINT, SIGTERM) stopped it: running cases are then killed and reported as interrupted,
+// cases not started are left out, and the report covers what ran. Never throws for a case's
+// failure, crash or hang; those are that case's result.
 int RunPlan(const Plan& plan, const RunnerOptions& options, std::ostream& out);
 
 // Whether `name` matches a gtest-style filter.
