@@ -29,8 +29,8 @@ constexpr int kMaxDepth = 64;
 class Parser {
  public:
   Parser(std::string_view text, const std::set<std::string>& names,
-         std::vector<Expression::SysctlRef>* sysctls)
-      : s_(text), names_(names), sysctls_(sysctls) {}
+         std::vector<Expression::SysctlRef>* sysctls, std::set<std::string>* used)
+      : s_(text), names_(names), sysctls_(sysctls), used_(used) {}
 
   NodePtr ParseAll() {
     NodePtr n = Sum(0);
@@ -188,6 +188,7 @@ class Parser {
     auto n = std::make_shared<Node>();
     n->kind = Node::Kind::kName;
     n->name = id;
+    used_->insert(id);
     return n;
   }
 
@@ -209,6 +210,7 @@ class Parser {
   std::string_view s_;
   const std::set<std::string>& names_;
   std::vector<Expression::SysctlRef>* sysctls_;
+  std::set<std::string>* used_;
   size_t pos_ = 0;
 };
 
@@ -286,7 +288,7 @@ Expression Expression::Parse(std::string_view text, const std::set<std::string>&
     throw ExpressionError(kMaxLength + 1, "longer than 1024 characters");
   Expression e;
   e.text_ = std::string(text);
-  Parser p(text, names, &e.sysctls_);
+  Parser p(text, names, &e.sysctls_, &e.names_);
   e.root_ = p.ParseAll();
   return e;
 }

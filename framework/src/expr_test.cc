@@ -39,6 +39,8 @@ TEST(ExpressionTest, NamesFunctionsAndSysctls) {
   ASSERT_EQ(e.sysctls().size(), 2u);
   EXPECT_EQ(e.sysctls()[0].netns, "client");
   EXPECT_EQ(e.sysctls()[1].key, "net.y");
+  EXPECT_EQ(Expression::Parse("min(backlog, n) + backlog", {"backlog", "n", "x"}).names(),
+            (std::set<std::string>{"backlog", "n"}));
   EXPECT_TRUE(Expression::Parse("12", {}).is_constant());
   EXPECT_FALSE(Expression::Parse("1 + 1", {}).is_constant());
 }

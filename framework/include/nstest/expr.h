@@ -53,6 +53,8 @@ class Expression {
   const std::string& text() const { return text_; }
   // The sysctls it reads, for validation before anything runs.
   const std::vector<SysctlRef>& sysctls() const { return sysctls_; }
+  // The names (parameters) it reads.
+  const std::set<std::string>& names() const { return names_; }
   bool is_constant() const;
 
   struct Node;
@@ -61,6 +63,7 @@ class Expression {
   std::string text_;
   std::shared_ptr<const Node> root_;
   std::vector<SysctlRef> sysctls_;
+  std::set<std::string> names_;
 };
 
 }  // namespace nstest
