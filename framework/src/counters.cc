@@ -88,10 +88,14 @@ typename Map::const_iterator Lookup(const Map& m, std::string_view name, const c
 
 Counters Counters::Read(const Netns& ns) {
   NetnsGuard guard(ns);
-  std::string netstat = ReadProcFile("/proc/thread-self/net/netstat", ns.name(), false);
-  std::string snmp = ReadProcFile("/proc/thread-self/net/snmp", ns.name(), false);
-  std::string snmp6 = ReadProcFile("/proc/thread-self/net/snmp6", ns.name(), true);
-  return Parse(ns.name(), netstat, snmp, snmp6);
+  return ReadCurrent(ns.name());
+}
+
+Counters Counters::ReadCurrent(std::string netns_name) {
+  std::string netstat = ReadProcFile("/proc/thread-self/net/netstat", netns_name, false);
+  std::string snmp = ReadProcFile("/proc/thread-self/net/snmp", netns_name, false);
+  std::string snmp6 = ReadProcFile("/proc/thread-self/net/snmp6", netns_name, true);
+  return Parse(std::move(netns_name), netstat, snmp, snmp6);
 }
 
 Counters Counters::Parse(std::string netns_name, std::string_view netstat, std::string_view snmp,

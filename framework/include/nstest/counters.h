@@ -22,6 +22,8 @@ class Counters {
   // which is wrong as soon as two namespaces are observed from two threads.
   // Throws SystemError if the files cannot be read.
   static Counters Read(const Netns& ns);
+  // The same for the calling thread's current namespace, named `netns_name` in messages.
+  static Counters ReadCurrent(std::string netns_name);
 
   // Parses the three files' contents; `snmp6` may be empty (IPv6 disabled). For tests and tools.
   // Throws Error on a malformed file.
