@@ -347,6 +347,25 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
       << std::flush;
   auto start = Clock::now();
   (void)CachedPreflight();  // probe once here, not in every worker or child
+  // Records case `i`'s result and prints its line (and, for a failure, its detail and log).
+  auto finish = [&](size_t i, const CaseResult& r, double secs) {
+    const Case& c = plan.cases[i];
+    std::lock_guard<std::mutex> lock(mu);
+    clear_progress();
+    ++done;
+    outcomes[i] = Outcome{&c, r, secs};
+    std::string line = fmt::format("{} {} ({} ms)", Tag(r.status), c.FullName(),
+                                   static_cast<int64_t>(secs * 1000));
+    if (!r.message.empty()) line += ": " + r.message;
+    out << paint(r.status, line) << "\n";
+    if (r.status == CaseStatus::kFailed || r.status == CaseStatus::kError) {
+      for (const std::string& l : Split(r.detail + r.log, '\n')) {
+        if (!l.empty()) out << "    " << l << "\n";
+      }
+    }
+    show_progress();
+    out << std::flush;
+  };
   Registry registry;
   Fd wake(::eventfd(0, EFD_CLOEXEC));
   Fd finished(::eventfd(0, EFD_CLOEXEC));
@@ -379,15 +398,7 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
         CaseResult skipped;
         skipped.status = CaseStatus::kSkipped;
         skipped.message = why;
-        std::lock_guard<std::mutex> lock(mu);
-        clear_progress();
-        ++done;
-        outcomes[i] = Outcome{&c, skipped, 0};
-        out << paint(CaseStatus::kSkipped,
-                     fmt::format("{} {} (0 ms): {}", Tag(CaseStatus::kSkipped), c.FullName(), why))
-            << "\n";
-        show_progress();
-        out << std::flush;
+        finish(i, skipped, 0);
         continue;
       }
       ProcessOptions po;
@@ -417,22 +428,7 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
       if (int sig = g_stop_signal.load(); sig != 0 && r.status == CaseStatus::kError) {
         r.message = fmt::format("interrupted by SIG{} ({})", ::sigabbrev_np(sig), r.message);
       }
-      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-      std::lock_guard<std::mutex> lock(mu);
-      clear_progress();
-      ++done;
-      outcomes[i] = Outcome{&c, r, secs};
-      std::string line = fmt::format("{} {} ({} ms)", Tag(r.status), c.FullName(),
-                                     static_cast<int64_t>(secs * 1000));
-      if (!r.message.empty()) line += ": " + r.message;
-      out << paint(r.status, line) << "\n";
-      if (r.status == CaseStatus::kFailed || r.status == CaseStatus::kError) {
-        for (const std::string& l : Split(r.detail + r.log, '\n')) {
-          if (!l.empty()) out << "    " << l << "\n";
-        }
-      }
-      show_progress();
-      out << std::flush;
+      finish(i, r, std::chrono::duration<double>(Clock::now() - t0).count());
     }
   };
   std::vector<std::thread> threads;
