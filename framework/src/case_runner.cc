@@ -378,16 +378,20 @@ void Execution::RunStep(const Step& s) {
       Log(fmt::format("sent {} unanswered SYNs to port {}", SendSyns(Ns(s.netns), so), so.port));
       return;
     }
-    case Step::Kind::kDrop:
-      Filter(s.netns).Drop(Match(s));
-      Log(fmt::format("drop '{}' in netns '{}'", Match(s).Expression(), s.netns));
+    case Step::Kind::kDrop: {
+      TcpMatch m = Match(s);
+      Filter(s.netns).Drop(m);
+      Log(fmt::format("drop '{}' in netns '{}'", m.Expression(), s.netns));
       return;
-    case Step::Kind::kHold:
+    }
+    case Step::Kind::kHold: {
+      TcpMatch m = Match(s);
       holds_[s.strings.at("name")] =
-          std::make_unique<PacketHold>(Filter(s.netns), Match(s), next_queue_++);
-      Log(fmt::format("hold '{}' in netns '{}' as '{}'", Match(s).Expression(), s.netns,
+          std::make_unique<PacketHold>(Filter(s.netns), m, next_queue_++);
+      Log(fmt::format("hold '{}' in netns '{}' as '{}'", m.Expression(), s.netns,
                       s.strings.at("name")));
       return;
+    }
     case Step::Kind::kRelease: {
       PacketHold& h = *holds_.at(s.strings.at("hold"));
       if (!s.flags.at("keep_holding")) h.StopHolding();

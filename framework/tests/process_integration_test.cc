@@ -15,6 +15,8 @@
 namespace nstest {
 namespace {
 
+using testing_support::FirstChild;
+
 using std::chrono::milliseconds;
 using testing_support::NamespaceTest;
 
@@ -47,17 +49,6 @@ TEST(ProcessOwnerHelper, DISABLED_StartChildAndBlock) {
   Netns ns = Netns::Create("owner");
   Process child = Process::Start(&ns, Command({"sleep", "60"}));
   ::pause();
-}
-
-// The pid of the first child of `pid`'s main thread, or 0.
-pid_t FirstChild(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children";
-  int child = 0;
-  if (FILE* f = std::fopen(path.c_str(), "re")) {
-    if (std::fscanf(f, "%d", &child) != 1) child = 0;
-    std::fclose(f);
-  }
-  return child;
 }
 
 TEST_F(ProcessInNetnsTest, ChildDiesWhenItsOwnerIsKilled) {

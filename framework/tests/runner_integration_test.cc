@@ -15,9 +15,12 @@
 #include "nstest/process.h"
 #include "nstest/wait.h"
 #include "src/pidfd.h"
+#include "tests/test_support.h"
 
 namespace nstest {
 namespace {
+
+using testing_support::FirstChild;
 
 using namespace std::chrono_literals;
 
@@ -160,23 +163,6 @@ TEST_F(RunnerTest, RepeatAndShuffle) {
   EXPECT_NE(r.stdout_text.find("Note: randomizing the order with seed 7"), std::string::npos);
   EXPECT_NE(r.stdout_text.find("[==========] 6 cases ran."), std::string::npos) << r.stdout_text;
   EXPECT_NE(r.stdout_text.find("3 passed, 0 failed, 3 skipped"), std::string::npos);
-}
-
-// The pid of the first child of any thread of `pid` (the supervisor forks from worker threads),
-// or 0.
-pid_t FirstChild(pid_t pid) {
-  std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-  DIR* d = ::opendir(tasks.c_str());
-  if (d == nullptr) return 0;
-  pid_t child = 0;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::ifstream in(tasks + "/" + e->d_name + "/children");
-    if (in >> child) break;
-    child = 0;
-  }
-  ::closedir(d);
-  return child;
 }
 
 TEST_F(RunnerTest, SigtermEndsTheRunWithAReportOfWhatRan) {

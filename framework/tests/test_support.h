@@ -2,12 +2,15 @@
 #ifndef NSTEST_TESTS_TEST_SUPPORT_H_
 #define NSTEST_TESTS_TEST_SUPPORT_H_
 
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "nstest/fd.h"
 #include "nstest/preflight.h"
@@ -31,6 +34,23 @@ inline Fd AcceptOne(const Fd& listener) {
   int fd = ::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
   EXPECT_GE(fd, 0) << "accept: " << std::strerror(errno);
   return Fd(fd);
+}
+
+// The pid of the first child of any thread of `pid` (a child forked by a worker thread is listed
+// under that thread), or 0.
+inline pid_t FirstChild(pid_t pid) {
+  std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(tasks.c_str());
+  if (d == nullptr) return 0;
+  pid_t child = 0;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(tasks + "/" + e->d_name + "/children");
+    if (in >> child) break;
+    child = 0;
+  }
+  ::closedir(d);
+  return child;
 }
 
 }  // namespace nstest::testing_support
