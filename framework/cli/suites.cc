@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "nstest/error.h"
+#include "nstest/process.h"
 #include "nstest/runner.h"
 
 namespace nstest::cli {
@@ -117,6 +118,8 @@ int RunCheck(std::ostream& out, const SuiteOptions& s) {
 int RunOneCase(std::ostream& out, const std::string& file, const std::string& name,
                const SuiteOptions& s) {
   try {
+    // Still one thread: the processes this case starts, and theirs, die with it.
+    ConfineChildProcesses();
     RunnerOptions o = Options(s);
     return RunCaseChild(file, name, o.run, out);
   } catch (const Error& e) {

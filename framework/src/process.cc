@@ -151,7 +151,9 @@ Process Process::Start(const Netns* ns, ProcessOptions options) {
   auto setup = [ns_fd, parent](auto& exec) {
     // In the child, between fork and exec: only async-signal-safe calls.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);  // the owner died before prctl took effect
+    // The owner died before prctl took effect if we were handed to another parent. 0 means the
+    // owner lives outside our PID namespace (ConfineChildProcesses) and is still there.
+    if (pid_t now = ::getppid(); now != parent && now != 0) ::_exit(127);
     if (ns_fd >= 0 && ::setns(ns_fd, CLONE_NEWNET) != 0) {
       exec.set_error(std::error_code(errno, std::system_category()), "setns");
     }
@@ -232,6 +234,30 @@ const ProcessResult& Process::Wait() {
 ProcessResult RunProcess(const Netns* ns, ProcessOptions options) {
   Process p = Process::Start(ns, std::move(options));
   return p.Wait();
+}
+
+void ConfineChildProcesses() {
+  const std::string what = "confine child processes";
+  if (::unshare(CLONE_NEWPID) != 0) ThrowErrno(what + ": unshare(CLONE_NEWPID)");
+  // The sentinel watches this pidfd to learn whether we died before its death signal was set.
+  Fd owner(PidfdOpen(::getpid()));
+  if (!owner) ThrowErrno(what + ": pidfd_open");
+  // The first child becomes the namespace's init: the sentinel.
+  pid_t pid = ::fork();
+  if (pid < 0) ThrowErrno(what + ": fork");
+  if (pid > 0) return;
+  // The sentinel. It dies with the thread that forked it; until then it holds no file, reaps
+  // whatever is orphaned to it (SIGCHLD ignored: the kernel reaps), and sleeps. As an init it gets
+  // only SIGKILL from outside, so a terminal's Ctrl-C reaches the owner, not the sentinel.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  pollfd gone{owner.get(), POLLIN, 0};
+  if (::poll(&gone, 1, 0) != 0) ::_exit(0);  // the owner died before prctl took effect
+  ::close_range(0, ~0U, 0);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGCHLD, &ignore, nullptr);
+  ::prctl(PR_SET_NAME, "nstest-init");
+  for (;;) ::pause();
 }
 
 }  // namespace nstest

@@ -15,7 +15,7 @@
 namespace nstest {
 namespace {
 
-using testing_support::FirstChild;
+using testing_support::ChildCalled;
 
 using std::chrono::milliseconds;
 using testing_support::NamespaceTest;
@@ -59,13 +59,60 @@ TEST_F(ProcessInNetnsTest, ChildDiesWhenItsOwnerIsKilled) {
                         "--gtest_filter=ProcessOwnerHelper.DISABLED_StartChildAndBlock"}));
   pid_t child = 0;
   WaitUntil("the owner to start its child", milliseconds(10000),
-            [&] { return (child = FirstChild(owner.pid())) != 0; });
+            [&] { return (child = ChildCalled(owner.pid(), "sleep")) != 0; });
   Fd pidfd(PidfdOpen(child));
   ASSERT_TRUE(pidfd.valid());
   owner.Kill(SIGKILL);
   EXPECT_EQ(owner.Wait().signal, SIGKILL);
   pollfd p{pidfd.get(), POLLIN, 0};
   EXPECT_EQ(::poll(&p, 1, 5000), 1) << "child " << child << " outlived its killed owner";
+}
+
+// Not run directly: the owners of a child that forks a grandchild, for the tests below. The child
+// is `sleep 62` and its own child `sleep 61` (the shell forks one, then becomes the other).
+void StartForkingChildAndBlock() {
+  Netns ns = Netns::Create("owner");
+  Process child = Process::Start(&ns, Command({"sh", "-c", "sleep 61 & exec sleep 62"}));
+  ::pause();
+}
+TEST(ProcessOwnerHelper, DISABLED_StartForkingChildAndBlock) { StartForkingChildAndBlock(); }
+TEST(ProcessOwnerHelper, DISABLED_ConfineThenStartForkingChildAndBlock) {
+  ConfineChildProcesses();
+  StartForkingChildAndBlock();
+}
+
+// Starts the helper `owner_test`, SIGKILLs it once its grandchild runs, and returns a pidfd of
+// that grandchild.
+Fd GrandchildOfKilledOwner(const std::string& owner_test) {
+  char exe[4096] = {};
+  EXPECT_GT(::readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
+  Process owner =
+      Process::Start(nullptr, Command({exe, "--gtest_also_run_disabled_tests",
+                                       "--gtest_filter=ProcessOwnerHelper." + owner_test}));
+  pid_t grandchild = 0;
+  WaitUntil("the owner's grandchild", milliseconds(10000), [&] {
+    grandchild = ChildCalled(ChildCalled(owner.pid(), "sleep"), "sleep");
+    return grandchild != 0;
+  });
+  Fd pidfd(PidfdOpen(grandchild));
+  EXPECT_TRUE(pidfd.valid());
+  owner.Kill(SIGKILL);
+  EXPECT_EQ(owner.Wait().signal, SIGKILL);
+  return pidfd;
+}
+
+TEST_F(ProcessInNetnsTest, GrandchildOutlivesAKilledOwnerWithoutConfinement) {
+  // The control for the test below: PR_SET_PDEATHSIG reaches only the direct child.
+  Fd grandchild = GrandchildOfKilledOwner("DISABLED_StartForkingChildAndBlock");
+  pollfd p{grandchild.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 500), 0) << "the grandchild died without confinement";
+  PidfdSendSignal(grandchild.get(), SIGKILL);  // we started it; end it by its pidfd
+}
+
+TEST_F(ProcessInNetnsTest, ConfinedGrandchildDiesWithItsKilledOwner) {
+  Fd grandchild = GrandchildOfKilledOwner("DISABLED_ConfineThenStartForkingChildAndBlock");
+  pollfd p{grandchild.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 5000), 1) << "a grandchild outlived its killed, confined owner";
 }
 
 }  // namespace

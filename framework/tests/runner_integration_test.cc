@@ -1,6 +1,7 @@
 // The `nstest` command end to end: the supervisor keeps going past failures, crashes and hangs,
 // and the report is written and valid.
 #include <dirent.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,9 +21,17 @@
 namespace nstest {
 namespace {
 
-using testing_support::FirstChild;
+using testing_support::ChildCalled;
 
 using namespace std::chrono_literals;
+
+// /proc/PID/cmdline with the NULs shown as spaces.
+std::string CommandLine(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::replace(text.begin(), text.end(), '\0', ' ');
+  return text;
+}
 
 class RunnerTest : public ::testing::Test {
  protected:
@@ -52,8 +61,38 @@ class RunnerTest : public ::testing::Test {
 
 TEST_F(RunnerTest, FailuresCrashesAndHangsAreTheirCasesResults) {
   std::string xml = ::testing::TempDir() + "nstest-runner-test.xml";
-  ProcessResult r = Nstest({"run", "fixtures/runner/mixed.toml", "-j", "2", "--xml", xml,
-                            "--artifacts", ::testing::TempDir() + "nstest-runner-artifacts"});
+  ProcessOptions o;
+  o.argv = {NSTEST_BINARY,
+            "run",
+            "fixtures/runner/mixed.toml",
+            "-j",
+            "2",
+            "--xml",
+            xml,
+            "--cost-file",
+            "none",
+            "--artifacts",
+            ::testing::TempDir() + "nstest-runner-artifacts"};
+  o.working_directory = NSTEST_SOURCE_DIR;
+  o.timeout = 120s;
+  Process run = Process::Start(nullptr, o);
+  // The case `crashes` sleeps until its process gets SIGSEGV: a crash of the case itself, which no
+  // command it starts could cause (they live in the case's own PID namespace).
+  pid_t crashing = 0;
+  WaitUntil("the case 'crashes' to run its sleep", 60s, [&] {
+    for (pid_t child : testing_support::Children(run.pid())) {
+      if (ChildCalled(child, "sleep") != 0 &&
+          CommandLine(child).find("crashes") != std::string::npos) {
+        crashing = child;
+        return true;
+      }
+    }
+    return false;
+  });
+  Fd crashing_fd(PidfdOpen(crashing));
+  ASSERT_TRUE(crashing_fd.valid());
+  PidfdSendSignal(crashing_fd.get(), SIGSEGV);
+  const ProcessResult& r = run.Wait();
   const std::string& out = r.stdout_text;
   EXPECT_EQ(r.exit_code, 1) << out << r.stderr_text;
   EXPECT_NE(out.find("[       OK ] mixed.passes"), std::string::npos) << out;
@@ -176,13 +215,8 @@ TEST_F(RunnerTest, SigtermEndsTheRunWithAReportOfWhatRan) {
   // Wait for the slow case: its child runs `sleep 30`.
   pid_t sleeper = 0;
   WaitUntil("the slow case's sleep", 20s, [&] {
-    pid_t case_child = FirstChild(run.pid());
-    sleeper = case_child != 0 ? FirstChild(case_child) : 0;
-    if (sleeper == 0) return false;
-    std::ifstream comm("/proc/" + std::to_string(sleeper) + "/comm");
-    std::string name;
-    comm >> name;
-    return name == "sleep";
+    sleeper = ChildCalled(ChildCalled(run.pid(), "nstest"), "sleep");
+    return sleeper != 0;
   });
   Fd sleeper_fd(PidfdOpen(sleeper));
   run.Kill(SIGTERM);
@@ -199,6 +233,55 @@ TEST_F(RunnerTest, SigtermEndsTheRunWithAReportOfWhatRan) {
   pollfd p{sleeper_fd.get(), POLLIN, 0};
   EXPECT_EQ(::poll(&p, 1, 5000), 1) << "sleep " << sleeper << " outlived the interrupted run";
   ::unlink(xml.c_str());
+}
+
+// The pids of live processes whose environment holds `tag`.
+std::vector<pid_t> ProcessesTagged(const std::string& tag) {
+  std::vector<pid_t> found;
+  DIR* d = ::opendir("/proc");
+  while (dirent* e = d != nullptr ? ::readdir(d) : nullptr) {
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    std::ifstream in(std::string("/proc/") + e->d_name + "/environ");
+    std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (env.find(tag) != std::string::npos) found.push_back(pid);
+  }
+  if (d != nullptr) ::closedir(d);
+  return found;
+}
+
+ProcessOptions TaggedRun(const std::string& tag, const std::string& filter) {
+  ProcessOptions o;
+  o.argv = {NSTEST_BINARY, "run", "fixtures/runner/forks.toml", "--filter", filter,
+            "--cost-file", "none"};
+  o.working_directory = NSTEST_SOURCE_DIR;
+  o.env["NSTEST_RUNNER_TEST_TAG"] = tag;
+  o.timeout = 60s;
+  return o;
+}
+
+TEST_F(RunnerTest, ProcessesACaseForkedEndWithIt) {
+  const std::string tag =
+      fmt::format("forks-{}-{}", ::getpid(), ::testing::UnitTest::GetInstance()->random_seed());
+  ProcessResult r = RunProcess(nullptr, TaggedRun(tag, "forks.leaves_a_daemon"));
+  EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+  WaitUntil("the orphaned sleep to end with its case", 5s,
+            [&] { return ProcessesTagged(tag).empty(); });
+}
+
+TEST_F(RunnerTest, KilledRunnerLeavesNoProcess) {
+  const std::string tag =
+      fmt::format("killed-{}-{}", ::getpid(), ::testing::UnitTest::GetInstance()->random_seed());
+  Process run = Process::Start(nullptr, TaggedRun(tag, "forks.sleeps"));
+  WaitUntil("the case's sleep and its child", 20s, [&] {
+    pid_t sleeper = ChildCalled(ChildCalled(run.pid(), "nstest"), "sleep");
+    return ChildCalled(sleeper, "sleep") != 0;
+  });
+  EXPECT_EQ(ProcessesTagged(tag).size(), 5u) << "runner, case, PID namespace init and two sleeps";
+  run.Kill(SIGKILL);
+  EXPECT_EQ(run.Wait().signal, SIGKILL);
+  WaitUntil("every process of the killed run to end", 5s,
+            [&] { return ProcessesTagged(tag).empty(); });
 }
 
 TEST_F(RunnerTest, ListAndShards) {

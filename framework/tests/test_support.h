@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "nstest/fd.h"
 #include "nstest/preflight.h"
@@ -36,21 +37,31 @@ inline Fd AcceptOne(const Fd& listener) {
   return Fd(fd);
 }
 
-// The pid of the first child of any thread of `pid` (a child forked by a worker thread is listed
-// under that thread), or 0.
-inline pid_t FirstChild(pid_t pid) {
+// The children of every thread of `pid` (a child forked by a worker thread is listed under that
+// thread); empty if `pid` is gone.
+inline std::vector<pid_t> Children(pid_t pid) {
+  std::vector<pid_t> children;
   std::string tasks = "/proc/" + std::to_string(pid) + "/task";
   DIR* d = ::opendir(tasks.c_str());
-  if (d == nullptr) return 0;
-  pid_t child = 0;
+  if (d == nullptr) return children;
   while (dirent* e = ::readdir(d)) {
     if (e->d_name[0] == '.') continue;
     std::ifstream in(tasks + "/" + e->d_name + "/children");
-    if (in >> child) break;
-    child = 0;
+    for (pid_t child = 0; in >> child;) children.push_back(child);
   }
   ::closedir(d);
-  return child;
+  return children;
+}
+
+// The first child of `pid` whose command name (/proc/PID/comm) is `comm`, or 0.
+inline pid_t ChildCalled(pid_t pid, const std::string& comm) {
+  if (pid == 0) return 0;
+  for (pid_t child : Children(pid)) {
+    std::ifstream in("/proc/" + std::to_string(child) + "/comm");
+    std::string name;
+    if (std::getline(in, name) && name == comm) return child;
+  }
+  return 0;
 }
 
 }  // namespace nstest::testing_support

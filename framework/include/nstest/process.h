@@ -79,6 +79,19 @@ class Process {
 // Starts and waits: Process::Start(ns, options).Wait().
 ProcessResult RunProcess(const Netns* ns, ProcessOptions options);
 
+// Puts every process this program starts from now on, and everything those fork, into a new PID
+// namespace whose init is a small sentinel tied to the calling thread. When that thread ends, or
+// the program is killed in any way, the sentinel dies and the kernel kills every process left in
+// the namespace: a server a test started, and the children it forked, cannot outlive the test.
+// PR_SET_PDEATHSIG alone only reaches direct children.
+//
+// Call it once, early, from the main thread, before any thread or child exists. Afterwards the
+// children see the program as PID 0 (their parent lives outside their namespace), and fork() fails
+// with ENOMEM if someone kills the sentinel. Needs CAP_SYS_ADMIN in the owning user namespace,
+// as creating a network namespace does. Throws SystemError:
+//   "confine child processes: unshare(CLONE_NEWPID): Operation not permitted"
+void ConfineChildProcesses();
+
 }  // namespace nstest
 
 #endif  // NSTEST_PROCESS_H_
