@@ -9,5 +9,7 @@ build=${NSTEST_BUILD_DIR:-build}
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
 # The main job too: the bundled suites with a JUnit report, validated against the schema.
 NSTEST_BUILD_DIR=$build ci/run-suites.sh "$build/nstest-report.xml"
+# Runs killed at random moments leave nothing behind.
+NSTEST_BUILD_DIR=$build ci/kill-runs.sh "${NSTEST_KILL_ROUNDS:-20}"
 # A bounded fuzz run over the suite loader, the expression evaluator and sysctl.d parsing.
 ci/fuzz.sh "${NSTEST_FUZZ_SECONDS:-20}"

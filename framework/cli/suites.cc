@@ -117,11 +117,18 @@ int RunCheck(std::ostream& out, const SuiteOptions& s) {
 
 int RunOneCase(std::ostream& out, const std::string& file, const std::string& name,
                const SuiteOptions& s) {
+  auto run = [&] {
+    try {
+      RunnerOptions o = Options(s);
+      return RunCaseChild(file, name, o.run, out);
+    } catch (const Error& e) {
+      fmt::print(std::cerr, "nstest: {}\n", e.what());
+      return kExitUsage;
+    }
+  };
   try {
-    // Still one thread: the processes this case starts, and theirs, die with it.
-    ConfineChildProcesses();
-    RunnerOptions o = Options(s);
-    return RunCaseChild(file, name, o.run, out);
+    // The processes this case starts, and theirs, die with it.
+    return RunInOwnPidNamespace(run);
   } catch (const Error& e) {
     fmt::print(std::cerr, "nstest: {}\n", e.what());
     return kExitUsage;

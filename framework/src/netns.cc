@@ -219,9 +219,15 @@ std::vector<std::string> CleanBindMounts(bool all) {
 }
 
 std::string MakeRunTag() {
+  // Our PID as /proc shows it, which is how `nstest clean` sees us: a case runs as PID 1 of its
+  // own PID namespace, and getpid() would say 1.
+  pid_t pid = ::getpid();
+  char self[32] = {};
+  if (::readlink("/proc/self", self, sizeof self - 1) > 0)
+    pid = static_cast<pid_t>(std::atoi(self));
   uint32_t r = 0;
-  if (::getrandom(&r, sizeof r, 0) != sizeof r) r = static_cast<uint32_t>(::getpid()) * 2654435761u;
-  return fmt::format("{}x{:08x}", ::getpid(), r);
+  if (::getrandom(&r, sizeof r, 0) != sizeof r) r = static_cast<uint32_t>(pid) * 2654435761u;
+  return fmt::format("{}x{:08x}", pid, r);
 }
 
 }  // namespace nstest

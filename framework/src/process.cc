@@ -21,6 +21,7 @@
 #include <boost/process/start_dir.hpp>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 
 #include "nstest/error.h"
@@ -151,9 +152,7 @@ Process Process::Start(const Netns* ns, ProcessOptions options) {
   auto setup = [ns_fd, parent](auto& exec) {
     // In the child, between fork and exec: only async-signal-safe calls.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    // The owner died before prctl took effect if we were handed to another parent. 0 means the
-    // owner lives outside our PID namespace (ConfineChildProcesses) and is still there.
-    if (pid_t now = ::getppid(); now != parent && now != 0) ::_exit(127);
+    if (::getppid() != parent) ::_exit(127);  // the owner died before prctl took effect
     if (ns_fd >= 0 && ::setns(ns_fd, CLONE_NEWNET) != 0) {
       exec.set_error(std::error_code(errno, std::system_category()), "setns");
     }
@@ -236,28 +235,37 @@ ProcessResult RunProcess(const Netns* ns, ProcessOptions options) {
   return p.Wait();
 }
 
-void ConfineChildProcesses() {
-  const std::string what = "confine child processes";
+int RunInOwnPidNamespace(const std::function<int()>& body) {
+  const std::string what = "run in a new PID namespace";
   if (::unshare(CLONE_NEWPID) != 0) ThrowErrno(what + ": unshare(CLONE_NEWPID)");
-  // The sentinel watches this pidfd to learn whether we died before its death signal was set.
+  // The child watches this pidfd to learn whether we died before its death signal was set.
   Fd owner(PidfdOpen(::getpid()));
   if (!owner) ThrowErrno(what + ": pidfd_open");
-  // The first child becomes the namespace's init: the sentinel.
   pid_t pid = ::fork();
   if (pid < 0) ThrowErrno(what + ": fork");
-  if (pid > 0) return;
-  // The sentinel. It dies with the thread that forked it; until then it holds no file, reaps
-  // whatever is orphaned to it (SIGCHLD ignored: the kernel reaps), and sleeps. As an init it gets
-  // only SIGKILL from outside, so a terminal's Ctrl-C reaches the owner, not the sentinel.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  pollfd gone{owner.get(), POLLIN, 0};
-  if (::poll(&gone, 1, 0) != 0) ::_exit(0);  // the owner died before prctl took effect
-  ::close_range(0, ~0U, 0);
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGCHLD, &ignore, nullptr);
-  ::prctl(PR_SET_NAME, "nstest-init");
-  for (;;) ::pause();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    pollfd gone{owner.get(), POLLIN, 0};
+    if (::poll(&gone, 1, 0) != 0) ::_exit(127);  // the caller died before prctl took effect
+    owner.reset();
+    std::exit(body());
+  }
+  owner.reset();
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) ThrowErrno(what + ": wait");
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  const int sig = WTERMSIG(status);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(sig, &dfl, nullptr);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, sig);
+  ::sigprocmask(SIG_UNBLOCK, &only, nullptr);
+  ::raise(sig);
+  return 128 + sig;  // a signal that does not end a process
 }
 
 }  // namespace nstest

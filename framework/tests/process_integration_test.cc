@@ -16,6 +16,7 @@ namespace nstest {
 namespace {
 
 using testing_support::ChildCalled;
+using testing_support::DescendantCalled;
 
 using std::chrono::milliseconds;
 using testing_support::NamespaceTest;
@@ -76,9 +77,11 @@ void StartForkingChildAndBlock() {
   ::pause();
 }
 TEST(ProcessOwnerHelper, DISABLED_StartForkingChildAndBlock) { StartForkingChildAndBlock(); }
-TEST(ProcessOwnerHelper, DISABLED_ConfineThenStartForkingChildAndBlock) {
-  ConfineChildProcesses();
-  StartForkingChildAndBlock();
+TEST(ProcessOwnerHelper, DISABLED_StartForkingChildInOwnPidNamespaceAndBlock) {
+  RunInOwnPidNamespace([] {
+    StartForkingChildAndBlock();
+    return 0;
+  });
 }
 
 // Starts the helper `owner_test`, SIGKILLs it once its grandchild runs, and returns a pidfd of
@@ -91,7 +94,7 @@ Fd GrandchildOfKilledOwner(const std::string& owner_test) {
                                        "--gtest_filter=ProcessOwnerHelper." + owner_test}));
   pid_t grandchild = 0;
   WaitUntil("the owner's grandchild", milliseconds(10000), [&] {
-    grandchild = ChildCalled(ChildCalled(owner.pid(), "sleep"), "sleep");
+    grandchild = DescendantCalled(DescendantCalled(owner.pid(), "sleep"), "sleep");
     return grandchild != 0;
   });
   Fd pidfd(PidfdOpen(grandchild));
@@ -101,18 +104,19 @@ Fd GrandchildOfKilledOwner(const std::string& owner_test) {
   return pidfd;
 }
 
-TEST_F(ProcessInNetnsTest, GrandchildOutlivesAKilledOwnerWithoutConfinement) {
+TEST_F(ProcessInNetnsTest, GrandchildOutlivesAKilledOwnerWithoutPidNamespace) {
   // The control for the test below: PR_SET_PDEATHSIG reaches only the direct child.
   Fd grandchild = GrandchildOfKilledOwner("DISABLED_StartForkingChildAndBlock");
   pollfd p{grandchild.get(), POLLIN, 0};
-  EXPECT_EQ(::poll(&p, 1, 500), 0) << "the grandchild died without confinement";
+  EXPECT_EQ(::poll(&p, 1, 500), 0) << "the grandchild died without a PID namespace";
   PidfdSendSignal(grandchild.get(), SIGKILL);  // we started it; end it by its pidfd
 }
 
-TEST_F(ProcessInNetnsTest, ConfinedGrandchildDiesWithItsKilledOwner) {
-  Fd grandchild = GrandchildOfKilledOwner("DISABLED_ConfineThenStartForkingChildAndBlock");
+TEST_F(ProcessInNetnsTest, GrandchildInOwnPidNamespaceDiesWithItsKilledOwner) {
+  Fd grandchild = GrandchildOfKilledOwner("DISABLED_StartForkingChildInOwnPidNamespaceAndBlock");
   pollfd p{grandchild.get(), POLLIN, 0};
-  EXPECT_EQ(::poll(&p, 1, 5000), 1) << "a grandchild outlived its killed, confined owner";
+  EXPECT_EQ(::poll(&p, 1, 5000), 1)
+      << "a grandchild in its own PID namespace outlived its killed owner";
 }
 
 }  // namespace

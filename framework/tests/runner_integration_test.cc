@@ -22,6 +22,7 @@ namespace nstest {
 namespace {
 
 using testing_support::ChildCalled;
+using testing_support::DescendantCalled;
 
 using namespace std::chrono_literals;
 
@@ -81,7 +82,7 @@ TEST_F(RunnerTest, FailuresCrashesAndHangsAreTheirCasesResults) {
   pid_t crashing = 0;
   WaitUntil("the case 'crashes' to run its sleep", 60s, [&] {
     for (pid_t child : testing_support::Children(run.pid())) {
-      if (ChildCalled(child, "sleep") != 0 &&
+      if (DescendantCalled(child, "sleep") != 0 &&
           CommandLine(child).find("crashes") != std::string::npos) {
         crashing = child;
         return true;
@@ -215,7 +216,7 @@ TEST_F(RunnerTest, SigtermEndsTheRunWithAReportOfWhatRan) {
   // Wait for the slow case: its child runs `sleep 30`.
   pid_t sleeper = 0;
   WaitUntil("the slow case's sleep", 20s, [&] {
-    sleeper = ChildCalled(ChildCalled(run.pid(), "nstest"), "sleep");
+    sleeper = DescendantCalled(run.pid(), "sleep");
     return sleeper != 0;
   });
   Fd sleeper_fd(PidfdOpen(sleeper));
@@ -274,10 +275,11 @@ TEST_F(RunnerTest, KilledRunnerLeavesNoProcess) {
       fmt::format("killed-{}-{}", ::getpid(), ::testing::UnitTest::GetInstance()->random_seed());
   Process run = Process::Start(nullptr, TaggedRun(tag, "forks.sleeps"));
   WaitUntil("the case's sleep and its child", 20s, [&] {
-    pid_t sleeper = ChildCalled(ChildCalled(run.pid(), "nstest"), "sleep");
+    pid_t sleeper = DescendantCalled(run.pid(), "sleep");
     return ChildCalled(sleeper, "sleep") != 0;
   });
-  EXPECT_EQ(ProcessesTagged(tag).size(), 5u) << "runner, case, PID namespace init and two sleeps";
+  EXPECT_EQ(ProcessesTagged(tag).size(), 5u)
+      << "the runner, the case, the case in its own PID namespace, and two sleeps";
   run.Kill(SIGKILL);
   EXPECT_EQ(run.Wait().signal, SIGKILL);
   WaitUntil("every process of the killed run to end", 5s,

@@ -64,6 +64,16 @@ inline pid_t ChildCalled(pid_t pid, const std::string& comm) {
   return 0;
 }
 
+// The first process below `pid`, depth first, whose command name is `comm`, or 0.
+inline pid_t DescendantCalled(pid_t pid, const std::string& comm) {
+  if (pid == 0) return 0;
+  if (pid_t child = ChildCalled(pid, comm); child != 0) return child;
+  for (pid_t child : Children(pid)) {
+    if (pid_t below = DescendantCalled(child, comm); below != 0) return below;
+  }
+  return 0;
+}
+
 }  // namespace nstest::testing_support
 
 #endif  // NSTEST_TESTS_TEST_SUPPORT_H_

@@ -122,7 +122,8 @@ ino_t CurrentNetnsInode();
 std::vector<std::string> CleanBindMounts(bool all);
 
 // A run tag for BindMount(): "<pid>x<random hex>", so CleanBindMounts() can tell whether the run
-// that made a mount is still alive.
+// that made a mount is still alive. The PID is the one /proc shows, not the one inside a PID
+// namespace of ours.
 std::string MakeRunTag();
 
 }  // namespace nstest

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -79,18 +80,19 @@ class Process {
 // Starts and waits: Process::Start(ns, options).Wait().
 ProcessResult RunProcess(const Netns* ns, ProcessOptions options);
 
-// Puts every process this program starts from now on, and everything those fork, into a new PID
-// namespace whose init is a small sentinel tied to the calling thread. When that thread ends, or
-// the program is killed in any way, the sentinel dies and the kernel kills every process left in
-// the namespace: a server a test started, and the children it forked, cannot outlive the test.
-// PR_SET_PDEATHSIG alone only reaches direct children.
+// Runs `body` in a child process that is the init (PID 1) of a new PID namespace, so that every
+// process it starts, and everything those fork, lives in that namespace. When the child ends, or
+// the caller is killed in any way (the child has PR_SET_PDEATHSIG=SIGKILL), the kernel kills every
+// process left in the namespace: a server a test started, and the children it forked, cannot
+// outlive the test. PR_SET_PDEATHSIG alone reaches only direct children.
 //
-// Call it once, early, from the main thread, before any thread or child exists. Afterwards the
-// children see the program as PID 0 (their parent lives outside their namespace), and fork() fails
-// with ENOMEM if someone kills the sentinel. Needs CAP_SYS_ADMIN in the owning user namespace,
-// as creating a network namespace does. Throws SystemError:
-//   "confine child processes: unshare(CLONE_NEWPID): Operation not permitted"
-void ConfineChildProcesses();
+// The caller only waits: it returns the child's exit status (`body`'s return value), and if the
+// child is killed by a signal, the caller kills itself with the same signal, so that whoever waits
+// for the caller sees what happened. Call it before the caller has threads. As an init, the child
+// receives from outside only SIGKILL and signals it handles. Needs CAP_SYS_ADMIN in the owning user
+// namespace, as creating a network namespace does. Throws SystemError:
+//   "run in a new PID namespace: unshare(CLONE_NEWPID): Operation not permitted"
+int RunInOwnPidNamespace(const std::function<int()>& body);
 
 }  // namespace nstest
 
