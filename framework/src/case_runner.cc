@@ -34,6 +34,8 @@ class Execution {
 
   void Build();
   void RunStep(const Step& s);
+  // Throws Error if a listener's acceptor stopped early (out of descriptors or memory).
+  void CheckListeners();
   void Diagnose(std::string* log);
   void KeepNamespaces(std::string* log);
   void WriteCaptures(std::string* log);
@@ -203,6 +205,15 @@ void Execution::Listen(const Step& s) {
   listeners_.push_back(std::make_unique<Listener>(Ns(s.netns), lo));
   Log(fmt::format("listen(backlog={}) on {} in netns '{}', accept {}", lo.backlog,
                   FormatEndpoint(lo.address, lo.port), s.netns, a));
+}
+
+void Execution::CheckListeners() {
+  for (const auto& l : listeners_) {
+    if (std::string why = l->error(); !why.empty()) {
+      throw Error(
+          fmt::format("listener on port {} in netns '{}': {}", l->port(), l->netns_name(), why));
+    }
+  }
 }
 
 void Execution::Connect(const Step& s) {
@@ -535,7 +546,10 @@ CaseResult RunCase(const Case& c, const RunOptions& options) {
   Execution e(c, options);
   try {
     e.Build();
-    for (const Step& s : c.test->steps) e.RunStep(s);
+    for (const Step& s : c.test->steps) {
+      e.RunStep(s);
+      e.CheckListeners();
+    }
   } catch (const std::exception& ex) {
     r.status = CaseStatus::kError;
     r.message = ex.what();

@@ -1,17 +1,23 @@
 #include "nstest/peer.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstring>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "nstest/error.h"
 #include "src/wait_util.h"
@@ -89,6 +95,8 @@ struct Listener::State {
   mutable std::mutex mu;
   std::vector<AcceptedConnection> accepted;
   std::vector<Fd> connections;
+  std::string error;     // why the acceptor thread stopped early
+  int accept_errno = 0;  // of the last accept4() that failed
   std::thread thread;
 
   // Accepts one connection if one is queued; returns false if none is.
@@ -97,7 +105,10 @@ struct Listener::State {
     socklen_t len = sizeof ss;
     int fd = ::accept4(listen_fd.get(), reinterpret_cast<sockaddr*>(&ss), &len,
                        SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) return false;
+    if (fd < 0) {
+      accept_errno = errno;
+      return false;
+    }
     AcceptedConnection c;
     c.peer = FromSockaddr(ss, &c.peer_port);
     c.at = Clock::now();
@@ -119,6 +130,14 @@ struct Listener::State {
       if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
       if (fds[1].revents != 0) return;
       while (Count() < limit_n && AcceptQueued()) {
+      }
+      // Out of descriptors or memory: retrying would only spin; stop and say why.
+      if (int e = std::exchange(accept_errno, 0);
+          e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+        std::lock_guard<std::mutex> lock(mu);
+        error = fmt::format("accepting stopped after {} connections: {}", accepted.size(),
+                            std::strerror(e));
+        return;
       }
     }
   }
@@ -196,6 +215,11 @@ std::vector<AcceptedConnection> Listener::accepted() const {
 
 size_t Listener::accepted_count() const { return state_->Count(); }
 
+std::string Listener::error() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->error;
+}
+
 std::string Listener::ReadFrom(size_t index) {
   int fd;
   {
@@ -268,6 +292,20 @@ void Connections::Read(std::chrono::milliseconds duration) {
 }
 
 namespace {
+
+// How many more descriptors this process may open: the soft RLIMIT_NOFILE less those open now,
+// less a few for what a case opens besides its sockets (netlink, pipes, capture).
+long FreeDescriptors() {
+  constexpr long kReserve = 64;
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return LONG_MAX;
+  long open = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (dirent* e = ::readdir(d)) open += e->d_name[0] != '.' ? 1 : 0;
+    ::closedir(d);
+  }
+  return std::max(0L, static_cast<long>(r.rlim_cur) - open - kReserve);
+}
 
 // Creates connection `index`'s socket (the caller is inside the namespace) and starts connect().
 void StartOne(const ConnectOptions& o, int index, ConnectionResult* r, Fd* fd) {
@@ -404,6 +442,12 @@ Connections Connect(const Netns& ns, const ConnectOptions& o) {
   }
   if (o.source_port != 0 && o.source_port + o.count - 1 > 65535) {
     throw Error(fmt::format("{}: source ports {}+{} run past 65535", what, o.source_port, o.count));
+  }
+  if (long free_fds = FreeDescriptors(); o.count > free_fds) {
+    throw Error(fmt::format(
+        "{}: {} connections need {} descriptors, but this process may open only {} more "
+        "(RLIMIT_NOFILE); lower the count or raise the limit (ulimit -n)",
+        what, o.count, o.count, free_fds));
   }
   Connections c;
   c.results_.reserve(static_cast<size_t>(o.count));

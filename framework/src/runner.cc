@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +30,9 @@
 
 namespace nstest {
 namespace {
+
+// Bounds one run: each case costs the runner a few hundred bytes before it starts.
+constexpr size_t kMaxCasesPerRun = 100000;
 
 using Clock = std::chrono::steady_clock;
 
@@ -303,7 +307,14 @@ Plan MakePlan(const RunnerOptions& o) {
       std::ofstream touch(f, std::ios::app);
     }
   }
-  for (int r = 0; r < std::max(1, o.repeat); ++r) {
+  const size_t repeat = static_cast<size_t>(std::max(1, o.repeat));
+  if (all.size() * repeat > kMaxCasesPerRun) {
+    throw Error(fmt::format(
+        "the run would have {} cases ({} x --repeat {}); at most {} run at once: narrow it with "
+        "--filter or a lower --repeat",
+        all.size() * repeat, all.size(), repeat, kMaxCasesPerRun));
+  }
+  for (size_t r = 0; r < repeat; ++r) {
     for (size_t i = 0; i < all.size(); ++i) {
       if (static_cast<int>(i % static_cast<size_t>(plan.total_shards)) == plan.shard_index) {
         plan.cases.push_back(all[i]);
@@ -490,6 +501,12 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
 
 int RunCaseChild(const std::string& file, const std::string& case_name, const RunOptions& options,
                  std::ostream& out) {
+  // A case may open as many sockets as the hard limit allows; Connect() refuses a count above it.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   Suite suite = LoadSuite(file);
   for (const Case& c : ExpandCases(suite)) {
     if (c.name != case_name) continue;

@@ -20,6 +20,9 @@ namespace {
 
 constexpr size_t kMaxCasesPerSuite = 10000;
 constexpr size_t kMaxFileBytes = 1 << 20;
+// Bounds what one case builds: namespaces and veth pairs are kernel memory.
+constexpr size_t kMaxNamespaces = 16;
+constexpr size_t kMaxLinks = 64;
 
 bool ValidName(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
@@ -163,14 +166,19 @@ void ReadTopology(TableReader& top, Suite* suite) {
   }
   TableReader r(*t, suite->file, "topology");
   std::vector<std::string> names = r.Strings("namespaces");
-  if (names.empty() || names.size() > 16) {
-    r.Fail(*t, "'namespaces' must name 1 to 16 namespaces");
+  if (names.empty() || names.size() > kMaxNamespaces) {
+    r.FailKey("namespaces", fmt::format("'namespaces' names {} namespaces; a case has 1 to {}",
+                                        names.size(), kMaxNamespaces));
   }
   for (const std::string& n : names) {
     if (!ValidName(n)) r.FailKey("namespaces", fmt::format("bad namespace name '{}'", n));
     suite->namespaces.push_back({n, r.where()});
   }
   if (const toml::array* links = r.Array("link")) {
+    if (links->size() > kMaxLinks) {
+      r.FailKey("link", fmt::format("'link' has {} entries; a case has at most {} links",
+                                    links->size(), kMaxLinks));
+    }
     for (const toml::node& l : *links) {
       if (!l.is_table()) r.Fail(l, "each link must be a table");
       TableReader lr(*l.as_table(), suite->file, "link");

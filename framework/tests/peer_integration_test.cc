@@ -1,4 +1,10 @@
 #include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
 
 #include "nstest/error.h"
 #include "nstest/peer.h"
@@ -135,6 +141,69 @@ TEST_F(PeerTest, BadOptionsAreErrors) {
   o.count = 10;
   o.source_port = 65530;
   EXPECT_THROW(Connect(t_->client(), o), Error);
+}
+
+// Lowers this process's soft RLIMIT_NOFILE for one test and restores it.
+class FileLimit {
+ public:
+  explicit FileLimit(rlim_t soft) {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit r = saved_;
+    r.rlim_cur = soft;
+    EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &r), 0);
+  }
+  ~FileLimit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  FileLimit(const FileLimit&) = delete;
+  FileLimit& operator=(const FileLimit&) = delete;
+
+  // The number the next descriptor would get: with the limit there, none can be opened.
+  static rlim_t LowestFree() {
+    int probe = ::dup(0);
+    ::close(probe);
+    return static_cast<rlim_t>(probe);
+  }
+
+ private:
+  rlimit saved_{};
+};
+
+TEST_F(PeerTest, ConnectRefusesMoreConnectionsThanDescriptors) {
+  Listener l(t_->server(), At(8, AcceptPolicy::kNever));
+  FileLimit limit(FileLimit::LowestFree() + 100);
+  try {
+    Connect(t_->client(), To(l, 1000));
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr(
+                              "1000 connections need 1000 descriptors, but this process may open "
+                              "only "));
+    EXPECT_THAT(e.what(),
+                ::testing::HasSubstr(
+                    " more (RLIMIT_NOFILE); lower the count or raise the limit (ulimit -n)"));
+  }
+}
+
+TEST_F(PeerTest, AcceptorOutOfDescriptorsStopsAndSaysWhy) {
+  Listener l(t_->server(), At(8, AcceptPolicy::kAll));
+  std::vector<Fd> sockets;
+  {
+    NetnsGuard in(t_->client());
+    for (int i = 0; i < 3; ++i)
+      sockets.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  }
+  sockaddr_storage to{};
+  socklen_t len = t_->server_v4().ToSockaddr(l.port(), &to);
+  {
+    // connect() needs no new descriptor; the acceptor's accept4() does, and gets EMFILE.
+    FileLimit limit(FileLimit::LowestFree());
+    for (const Fd& s : sockets) {
+      EXPECT_EQ(::connect(s.get(), reinterpret_cast<sockaddr*>(&to), len), 0)
+          << std::strerror(errno);
+    }
+    WaitUntil("the acceptor to stop", kTimeout, [&] { return !l.error().empty(); });
+  }
+  EXPECT_EQ(l.error(), "accepting stopped after 0 connections: Too many open files");
+  EXPECT_EQ(l.accepted_count(), 0u);
 }
 
 }  // namespace

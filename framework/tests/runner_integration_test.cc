@@ -146,6 +146,14 @@ TEST_F(RunnerTest, BadInputIsExitTwoAndRunsNothing) {
       << bad.stderr_text;
   ProcessResult usage = Nstest({"run", "--jobs", "0"});
   EXPECT_EQ(usage.exit_code, 2);
+  ProcessResult too_many = Nstest({"run", "suites", "--repeat", "10000"});
+  EXPECT_EQ(too_many.exit_code, 2);
+  EXPECT_NE(too_many.stderr_text.find(
+                " x --repeat 10000); at most 100000 run at once: narrow it with --filter or a "
+                "lower --repeat"),
+            std::string::npos)
+      << too_many.stderr_text;
+  EXPECT_EQ(too_many.stdout_text.find("[ RUN"), std::string::npos);
 }
 
 TEST_F(RunnerTest, CostFileOrdersLongestFirst) {

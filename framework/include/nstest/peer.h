@@ -65,6 +65,9 @@ class Listener {
   // What was accepted so far, in order.
   std::vector<AcceptedConnection> accepted() const;
   size_t accepted_count() const;
+  // Why the background acceptor stopped early ("accepting stopped after 1019 connections: Too many
+  // open files"), or empty.
+  std::string error() const;
   // Reads what accepted connection `index` has sent so far, without blocking.
   std::string ReadFrom(size_t index);
 
@@ -130,7 +133,8 @@ class Connections {
 };
 
 // Opens options.count connections from `ns`. Throws Error for bad options (count < 1, count above
-// 100000, a source port range that overflows); a connection that fails is a result, not a throw.
+// 100000, a source port range that overflows) and for a count above the descriptors this process
+// may still open; a connection that fails is a result, not a throw.
 Connections Connect(const Netns& ns, const ConnectOptions& options);
 
 }  // namespace nstest
