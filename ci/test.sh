@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command: builds warning-free, checks formatting, runs every unit and integration test
-# (integration tests skip with a reason where namespaces cannot be created).
+# (integration tests skip with a reason where namespaces cannot be created), then the reliability
+# checks: the main job with the host proven untouched, runs killed at random moments, the suites
+# repeated idle and under load, 256 cases at once, the tests again under ASan+UBSan, and fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ci/check-format.sh
@@ -11,5 +13,12 @@ ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
 NSTEST_BUILD_DIR=$build ci/run-suites.sh "$build/nstest-report.xml"
 # Runs killed at random moments leave nothing behind.
 NSTEST_BUILD_DIR=$build ci/kill-runs.sh "${NSTEST_KILL_ROUNDS:-20}"
+# No flakes: a few rounds here, idle and with one core busy (100 each by hand; see the README).
+NSTEST_BUILD_DIR=$build ci/repeat-suites.sh "${NSTEST_REPEAT_ROUNDS:-3}"
+NSTEST_BUILD_DIR=$build ci/repeat-suites.sh "${NSTEST_REPEAT_ROUNDS:-3}" --load
+# 256 cases at once.
+NSTEST_BUILD_DIR=$build ci/scale.sh 256
+# The unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+ci/sanitize.sh
 # A bounded fuzz run over the suite loader, the expression evaluator and sysctl.d parsing.
 ci/fuzz.sh "${NSTEST_FUZZ_SECONDS:-20}"

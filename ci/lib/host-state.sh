@@ -16,8 +16,11 @@ host_snapshot() {
   cat /proc/net/netfilter/nfnetlink_queue > "$out/nfqueue" 2>/dev/null || true
   grep ' nsfs ' /proc/self/mountinfo | awk '{print $5}' | sort > "$out/nsfs"
   ls /run/netns 2>/dev/null | sort > "$out/run_netns"
-  # Network namespaces pinned by any process or thread.
-  for p in /proc/[0-9]*/task/[0-9]*/ns/net; do readlink "$p" 2>/dev/null; done | sort -u > "$out/netns"
+  # Network namespaces pinned by any process or thread: the one it is in, and any it holds open.
+  {
+    for p in /proc/[0-9]*/task/[0-9]*/ns/net; do readlink "$p" 2>/dev/null; done
+    find /proc/[0-9]*/fd -maxdepth 1 -lname 'net:\[*' -printf '%l\n' 2>/dev/null
+  } | sort -u > "$out/netns"
 }
 
 # host_compare BEFORE AFTER: prints what differs; returns 1 if anything does. Namespaces and nsfs

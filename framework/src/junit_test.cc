@@ -73,7 +73,8 @@ TEST(JUnitTest, ValidatesAgainstTheJenkinsSchema) {
   struct stat st {};
   if (::stat(xsd.c_str(), &st) != 0) GTEST_SKIP() << "schema not found at " << xsd;
   std::vector<JUnitSuite> suites = Sample();
-  suites[0].cases[0].system_out = std::string("raw \x01\x02 bytes \xff and ]]> \0 nul", 30);
+  static constexpr char kRaw[] = "raw \x01\x02 bytes \xff and ]]> \0 nul";
+  suites[0].cases[0].system_out = std::string(kRaw, sizeof kRaw - 1);  // with the NUL inside
   suites[0].cases[1].message = "quote \" apostrophe ' angle < > amp &";
   std::string path = ::testing::TempDir() + "nstest-junit-test.xml";
   WriteJUnit(path, suites);

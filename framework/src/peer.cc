@@ -131,12 +131,18 @@ struct Listener::State {
       if (fds[1].revents != 0) return;
       while (Count() < limit_n && AcceptQueued()) {
       }
-      // Out of descriptors or memory: retrying would only spin; stop and say why.
+      // Out of descriptors or memory: retrying would only spin. Stop accepting, say why, and
+      // wait to be stopped (so the thread ends when the listener does, not in a starved moment).
       if (int e = std::exchange(accept_errno, 0);
           e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-        std::lock_guard<std::mutex> lock(mu);
-        error = fmt::format("accepting stopped after {} connections: {}", accepted.size(),
-                            std::strerror(e));
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          error = fmt::format("accepting stopped after {} connections: {}", accepted.size(),
+                              std::strerror(e));
+        }
+        pollfd wake{stop.get(), POLLIN, 0};
+        while (::poll(&wake, 1, -1) < 0 && errno == EINTR) {
+        }
         return;
       }
     }

@@ -5,14 +5,13 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
-#include <boost/process/env.hpp>
-#include <boost/process/environment.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
@@ -138,10 +137,19 @@ Process Process::Start(const Netns* ns, ProcessOptions options) {
   std::string exe = ResolveCommand(cmd, impl->what);
   std::vector<std::string> args(options.argv.begin() + 1, options.argv.end());
 
-  bp::environment env = options.inherit_environment
-                            ? bp::environment(boost::this_process::environment())
-                            : bp::environment();
-  for (const auto& [k, v] : options.env) env[k] = v;
+  // The environment is built here and handed to execve() directly: Boost.Process 1.74's
+  // environment lookup reads past the end of entries shorter than the name it looks for.
+  std::vector<std::string> env;
+  if (options.inherit_environment) {
+    for (char** e = ::environ; *e != nullptr; ++e) {
+      std::string entry(*e);
+      if (options.env.count(entry.substr(0, entry.find('='))) == 0) env.push_back(std::move(entry));
+    }
+  }
+  for (const auto& [k, v] : options.env) env.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (std::string& entry : env) envp.push_back(entry.data());
+  envp.push_back(nullptr);
 
   Pipe out = MakePipe(impl->what);
   Pipe err = MakePipe(impl->what);
@@ -149,8 +157,9 @@ Process Process::Start(const Netns* ns, ProcessOptions options) {
   bp::pipe err_pipe(err.source.release(), err.sink.release());
   const int ns_fd = ns != nullptr ? ns->fd() : -1;
   const pid_t parent = ::getpid();
-  auto setup = [ns_fd, parent](auto& exec) {
+  auto setup = [ns_fd, parent, envp = envp.data()](auto& exec) {
     // In the child, between fork and exec: only async-signal-safe calls.
+    exec.env = envp;
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);  // the owner died before prctl took effect
     if (ns_fd >= 0 && ::setns(ns_fd, CLONE_NEWNET) != 0) {
@@ -160,7 +169,7 @@ Process Process::Start(const Netns* ns, ProcessOptions options) {
   std::string cwd = options.working_directory.empty() ? "." : options.working_directory;
   bp::child child;
   try {
-    child = bp::child(bp::exe = exe, bp::args = args, bp::env = env, bp::start_dir = cwd,
+    child = bp::child(bp::exe = exe, bp::args = args, bp::start_dir = cwd,
                       bp::std_in<bp::null, bp::std_out> out_pipe, bp::std_err > err_pipe,
                       bp::extend::on_exec_setup = setup);
   } catch (const bp::process_error& e) {
@@ -233,6 +242,16 @@ const ProcessResult& Process::Wait() {
 ProcessResult RunProcess(const Netns* ns, ProcessOptions options) {
   Process p = Process::Start(ns, std::move(options));
   return p.Wait();
+}
+
+uint64_t RaiseFileLimit() {
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return 0;
+  if (files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0) ::getrlimit(RLIMIT_NOFILE, &files);
+  }
+  return files.rlim_cur;
 }
 
 int RunInOwnPidNamespace(const std::function<int()>& body) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <chrono>
 
@@ -86,6 +87,20 @@ TEST(ProcessTest, LargeOutputDoesNotDeadlock) {
   ProcessResult r = RunProcess(nullptr, Command({"head", "-c", "1000000", "/dev/zero"}));
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.stdout_text.size(), 1000000u);
+}
+
+TEST(ProcessTest, RaiseFileLimitLiftsTheSoftLimitToTheHardOne) {
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max <= 256) GTEST_SKIP() << "the hard limit is already " << saved.rlim_max;
+  rlimit low = saved;
+  low.rlim_cur = 256;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  EXPECT_EQ(RaiseFileLimit(), saved.rlim_max);
+  rlimit now{};
+  ::getrlimit(RLIMIT_NOFILE, &now);
+  EXPECT_EQ(now.rlim_cur, saved.rlim_max);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
 }
 
 }  // namespace

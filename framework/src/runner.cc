@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -335,6 +334,7 @@ Plan MakePlan(const RunnerOptions& o) {
 }
 
 int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
+  RaiseFileLimit();  // three descriptors per running case
   std::mutex mu;
   std::vector<Outcome> outcomes(plan.cases.size());
   std::atomic<size_t> next{0};
@@ -502,11 +502,7 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
 int RunCaseChild(const std::string& file, const std::string& case_name, const RunOptions& options,
                  std::ostream& out) {
   // A case may open as many sockets as the hard limit allows; Connect() refuses a count above it.
-  rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-    files.rlim_cur = files.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &files);
-  }
+  RaiseFileLimit();
   Suite suite = LoadSuite(file);
   for (const Case& c : ExpandCases(suite)) {
     if (c.name != case_name) continue;

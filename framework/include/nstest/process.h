@@ -94,6 +94,11 @@ ProcessResult RunProcess(const Netns* ns, ProcessOptions options);
 //   "run in a new PID namespace: unshare(CLONE_NEWPID): Operation not permitted"
 int RunInOwnPidNamespace(const std::function<int()>& body);
 
+// Raises this process's soft RLIMIT_NOFILE to its hard limit: a test that opens thousands of
+// sockets, or a runner with hundreds of children, needs more than the usual 1024. Returns the
+// limit now in force.
+uint64_t RaiseFileLimit();
+
 }  // namespace nstest
 
 #endif  // NSTEST_PROCESS_H_
