@@ -12,6 +12,7 @@
 #include "nstest/error.h"
 #include "nstest/process.h"
 #include "nstest/runner.h"
+#include "nstest/userns.h"
 
 namespace nstest::cli {
 namespace {
@@ -63,6 +64,16 @@ RunnerOptions Options(const SuiteOptions& s) {
 }  // namespace
 
 int RunSuites(std::ostream& out, const SuiteOptions& s) {
+  // Rootless: still one thread, so this process can become root in a user namespace of its own.
+  // If that is refused, the cases report the missing privilege as their skip reason.
+  if (NeedsOwnUserNamespace()) {
+    try {
+      EnterOwnUserNamespace();
+      fmt::print(out, "Note: not privileged: running as root of a user namespace of its own\n");
+    } catch (const Error& e) {
+      fmt::print(std::cerr, "nstest: {}\n", e.what());
+    }
+  }
   RunnerOptions o;
   Plan plan;
   try {

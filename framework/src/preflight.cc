@@ -120,26 +120,28 @@ int TryUnprivilegedUserns() {
 FeatureProbe ProbeUserns() {
   int err = TryUnprivilegedUserns();
   if (err == 0) return {true, "an unprivileged user can create user and network namespaces"};
-  std::string why =
-      fmt::format("an unprivileged user cannot create a user namespace ({})", std::strerror(err));
+  return {false, fmt::format("an unprivileged user cannot create a user namespace ({}){}",
+                             std::strerror(err), UserNamespaceAdvice(err))};
+}
+
+}  // namespace
+
+std::string UserNamespaceAdvice(int err) {
   std::string apparmor = ReadFirstLine("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
   std::string clone = ReadFirstLine("/proc/sys/kernel/unprivileged_userns_clone");
   std::string max = ReadFirstLine("/proc/sys/user/max_user_namespaces");
   if (apparmor == "1") {
-    why +=
-        "; AppArmor restricts it (kernel.apparmor_restrict_unprivileged_userns=1): set it to 0 "
-        "or give nstest an AppArmor profile with 'userns,'";
-  } else if (clone == "0") {
-    why += "; kernel.unprivileged_userns_clone=0: set it to 1";
-  } else if (max == "0") {
-    why += "; user.max_user_namespaces=0: raise it";
-  } else if (err == EPERM) {
-    why += "; a seccomp filter (e.g. a container runtime's default profile) may forbid unshare";
+    return "; AppArmor restricts it (kernel.apparmor_restrict_unprivileged_userns=1): set it to 0 "
+           "or give nstest an AppArmor profile with 'userns,'";
   }
-  return {false, why};
+  if (clone == "0") return "; kernel.unprivileged_userns_clone=0: set it to 1";
+  if (max == "0") return "; user.max_user_namespaces=0: raise it";
+  if (err == EPERM) {
+    return "; a seccomp filter (e.g. a container runtime's default profile) may forbid unshare: "
+           "run the container with --security-opt seccomp=unconfined, or give it CAP_SYS_ADMIN";
+  }
+  return "";
 }
-
-}  // namespace
 
 const std::vector<Feature>& AllFeatures() {
   static const std::vector<Feature> all = {

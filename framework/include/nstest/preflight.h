@@ -62,6 +62,11 @@ PreflightReport RunPreflight();
 // RunPreflight() once per process, thread-safe.
 const PreflightReport& CachedPreflight();
 
+// Why user namespaces may be refused here and how to allow them ("; AppArmor restricts it
+// (kernel.apparmor_restrict_unprivileged_userns=1): set it to 0 or ..."), for the errno that
+// unshare(CLONE_NEWUSER) gave; empty when nothing specific is known. Starts with "; ".
+std::string UserNamespaceAdvice(int err);
+
 }  // namespace nstest
 
 #endif  // NSTEST_PREFLIGHT_H_

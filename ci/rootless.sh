@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the bundled suites as an ordinary user (nobody, through setpriv): nstest enters a user
+# namespace of its own and creates its network namespaces there. Fails unless every case passes
+# (or is skipped for a reason the report gives) and the report is valid.
+# Usage: ci/rootless.sh [USER_ID=65534]   (as root, to switch to that user)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+uid=${1:-65534}
+build=${NSTEST_BUILD_DIR:-build}
+if [ "$(id -u)" != 0 ]; then
+  echo "rootless: SKIPPED: needs root to switch to another user"
+  exit 0
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp "$build/framework/nstest" "$work/"
+cp -r suites "$work/"
+chown -R "$uid:$uid" "$work"
+chmod 755 "$work"
+(cd "$work" && setpriv --reuid="$uid" --regid="$uid" --clear-groups --inh-caps=-all \
+  env HOME="$work" ./nstest run suites -j2 --cost-file none --xml "$work/report.xml") \
+  > "$work/out.txt" 2>&1
+status=$?
+tail -4 "$work/out.txt"
+grep -q "Note: not privileged: running as root of a user namespace of its own" "$work/out.txt" ||
+  { echo "rootless: nstest did not run in a user namespace of its own"; status=1; }
+xsd=../shared/junit/xsd/jenkins-xunit-junit-10.xsd
+if [ -f "$xsd" ]; then
+  xmllint --noout --schema "$xsd" "$work/report.xml" 2>&1 || status=1
+fi
+if [ $status != 0 ]; then
+  grep -B2 -A12 '^\[  FAILED  \] [a-z]\|^\[  ERROR   \] [a-z]' "$work/out.txt" | head -80
+  echo "rootless: FAILED (exit $status)"
+  exit 1
+fi
+echo "rootless: the bundled suites passed as uid $uid, without privilege"
