@@ -14,7 +14,7 @@ packages=(
   libpugixml-dev zlib1g-dev
   libbenchmark-dev
   # tools the tests and the benchmark compare against
-  iproute2 procps libxml2-utils nftables util-linux python3 python3-junitparser
+  iproute2 procps libxml2-utils nftables util-linux python3 python3-junitparser python3-yaml
 )
 
 if [ "$(id -u)" != 0 ]; then
