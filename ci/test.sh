@@ -2,7 +2,8 @@
 # The test command: builds warning-free, checks formatting, runs every unit and integration test
 # (integration tests skip with a reason where namespaces cannot be created), then the reliability
 # checks: the main job with the host proven untouched, runs killed at random moments, the suites
-# repeated idle and under load, 256 cases at once, the tests again under ASan+UBSan, and fuzzing.
+# repeated idle and under load, 256 cases at once, the suites run rootless, a project built against
+# the installed package, the tests again under ASan+UBSan, and fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ci/check-format.sh
@@ -18,6 +19,10 @@ NSTEST_BUILD_DIR=$build ci/repeat-suites.sh "${NSTEST_REPEAT_ROUNDS:-3}"
 NSTEST_BUILD_DIR=$build ci/repeat-suites.sh "${NSTEST_REPEAT_ROUNDS:-3}" --load
 # 256 cases at once.
 NSTEST_BUILD_DIR=$build ci/scale.sh 256
+# The bundled suites as an ordinary user, in a user namespace of nstest's own.
+NSTEST_BUILD_DIR=$build ci/rootless.sh
+# Another project builds against the installed package and runs its tests.
+NSTEST_BUILD_DIR=$build ci/consumer.sh
 # The unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 ci/sanitize.sh
 # A bounded fuzz run over the suite loader, the expression evaluator and sysctl.d parsing.
