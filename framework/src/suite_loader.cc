@@ -48,11 +48,18 @@ void CheckNonAsciiPlacement(const std::string& text, const std::string& path) {
     ++i;
   };
   auto starts = [&](const char* s) { return text.compare(i, std::strlen(s), s) == 0; };
+  // A quote opens a string only where TOML has a key or a value: at the start of a line or after
+  // '=', '[', ',', '{' or '.'. Elsewhere (say "+\"") toml++ does not read a string either, and may
+  // meet what follows in a state where non-ASCII is unreachable for it.
+  char prev = '\n';
+  auto string_may_start = [&] { return std::strchr("\n=[,{.", prev) != nullptr; };
   while (i < text.size()) {
     char c = text[i];
-    if (c == '#') {
+    if (c == ' ' || c == '\t' || c == '\r') {
+      advance();
+    } else if (c == '#') {
       while (i < text.size() && text[i] != '\n') advance();
-    } else if (starts("\"\"\"") || starts("'''")) {
+    } else if ((starts("\"\"\"") || starts("\'\'\'")) && string_may_start()) {
       std::string close = text.substr(i, 3);
       for (int k = 0; k < 3; ++k) advance();
       while (i < text.size() && !starts(close.c_str())) {
@@ -60,18 +67,21 @@ void CheckNonAsciiPlacement(const std::string& text, const std::string& path) {
         advance();
       }
       for (int k = 0; k < 3 && i < text.size(); ++k) advance();
-    } else if (c == '"' || c == '\'') {
+      prev = '"';
+    } else if ((c == '"' || c == '\'') && string_may_start()) {
       advance();
       while (i < text.size() && text[i] != c && text[i] != '\n') {
         if (c == '"' && text[i] == '\\' && i + 1 < text.size()) advance();
         advance();
       }
       if (i < text.size() && text[i] == c) advance();
+      prev = '"';
     } else if (static_cast<unsigned char>(c) >= 0x80) {
       throw SuiteError(SourcePos{path, line, col},
                        "a non-ASCII character outside a string or comment (TOML allows them "
                        "only there)");
     } else {
+      prev = c;
       advance();
     }
   }

@@ -62,6 +62,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"huge_backlog.toml",
                  "4:37: 'backlog' is 1000000000000; it must be -1 to 2147483647"},
         BadSuite{"negative_count.toml", "4:36: 'count' is -5; it must be 1 to 100000"},
+        BadSuite{"non_ascii_after_plus.toml",
+                 "2:10: a non-ASCII character outside a string or comment (TOML allows them only "
+                 "there)"},
         BadSuite{"huge_count.toml", "5:36: 'count' is 10000000; it must be 1 to 100000"},
         BadSuite{"too_many_namespaces.toml",
                  "3:14: 'namespaces' names 1000 namespaces; a case has 1 to 16"},
