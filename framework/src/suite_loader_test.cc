@@ -65,6 +65,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"non_ascii_after_plus.toml",
                  "2:10: a non-ASCII character outside a string or comment (TOML allows them only "
                  "there)"},
+        BadSuite{"non_ascii_after_bad_value.toml",
+                 "2:7: Error while parsing value: could not determine value type"},
         BadSuite{"huge_count.toml", "5:36: 'count' is 10000000; it must be 1 to 100000"},
         BadSuite{"too_many_namespaces.toml",
                  "3:14: 'namespaces' names 1000 namespaces; a case has 1 to 16"},
