@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include "nstest/error.h"
 #include "nstest/peer.h"
 #include "nstest/preflight.h"
+#include "nstest/process.h"
 #include "nstest/sysctl.h"
 #include "nstest/topology.h"
 
@@ -133,10 +133,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "nstest_bench_connect: {}\n", why);
     return 2;
   }
-  rlimit r{};
-  ::getrlimit(RLIMIT_NOFILE, &r);
-  r.rlim_cur = r.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &r);
+  nstest::RaiseFileLimit();
   std::vector<double> plain, framework;
   int plain_n = 0, framework_n = 0;
   try {

@@ -5,7 +5,6 @@
 // Usage: nstest_bench_topology [iterations=100] [max_namespaces=1024] [teardown_pairs=64]
 // Needs root. Named namespaces of the command variant are called nstb-<pid>-{s,c} and removed.
 #include <fmt/format.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -106,13 +105,6 @@ void CompareBuildAndTeardown(int iterations) {
   fmt::print("  speed-up (median)          {:.1f}x\n", Percentile(cmd, 0.5) / Percentile(lib, 0.5));
 }
 
-void RaiseFdLimit() {
-  rlimit r{};
-  ::getrlimit(RLIMIT_NOFILE, &r);
-  r.rlim_cur = r.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &r);
-}
-
 void MaxAlive(int max_namespaces) {
   std::vector<Netns> alive;
   alive.reserve(static_cast<size_t>(max_namespaces));
@@ -172,7 +164,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    nstest::RaiseFdLimit();
+    nstest::RaiseFileLimit();
     nstest::CompareBuildAndTeardown(iterations);
     nstest::MaxAlive(max_namespaces);
     nstest::AsyncTeardown(teardown_pairs);

@@ -334,7 +334,9 @@ Plan MakePlan(const RunnerOptions& o) {
 }
 
 int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
-  RaiseFileLimit();  // three descriptors per running case
+  // Three descriptors per running case, and the cases inherit the limit: they may open as many
+  // sockets as the hard limit allows (Connect() refuses a count above what is free).
+  RaiseFileLimit();
   std::mutex mu;
   std::vector<Outcome> outcomes(plan.cases.size());
   std::atomic<size_t> next{0};
@@ -501,8 +503,6 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
 
 int RunCaseChild(const std::string& file, const std::string& case_name, const RunOptions& options,
                  std::ostream& out) {
-  // A case may open as many sockets as the hard limit allows; Connect() refuses a count above it.
-  RaiseFileLimit();
   Suite suite = LoadSuite(file);
   for (const Case& c : ExpandCases(suite)) {
     if (c.name != case_name) continue;

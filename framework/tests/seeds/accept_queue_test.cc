@@ -53,7 +53,7 @@ INSTANTIATE_TEST_SUITE_P(Backlogs, SomaxconnClampTest, ::testing::Values(-1, 3, 
 class DefaultSomaxconnTest : public SeedTest {};
 
 TEST_F(DefaultSomaxconnTest, ListenMinusOneAcceptsSomaxconnPlusOne) {
-  RaiseDescriptorLimit();
+  RaiseFileLimit();  // thousands of sockets
   const long somaxconn = SysctlNumber(server(), "net.core.somaxconn");
   Listen(kPort, -1);
   ConnectOptions o;

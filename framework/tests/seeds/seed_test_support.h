@@ -2,7 +2,6 @@
 #ifndef NSTEST_TESTS_SEEDS_SEED_TEST_SUPPORT_H_
 #define NSTEST_TESTS_SEEDS_SEED_TEST_SUPPORT_H_
 
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 
 #include "nstest/error.h"
 #include "nstest/gtest.h"
+#include "nstest/process.h"
 #include "nstest/wait.h"
 
 namespace nstest::seeds {
@@ -108,14 +108,6 @@ inline bool HasSysctl(const Netns& ns, const std::string& key) {
   } catch (const Error&) {
     return false;
   }
-}
-
-// Raises the soft descriptor limit to the hard one (thousands of sockets).
-inline void RaiseDescriptorLimit() {
-  rlimit r{};
-  ::getrlimit(RLIMIT_NOFILE, &r);
-  r.rlim_cur = r.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &r);
 }
 
 // Waits up to `timeout` for an established socket to fail and returns recv()'s errno
