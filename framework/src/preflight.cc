@@ -214,14 +214,20 @@ std::string PreflightReport::ToString() const {
   return out;
 }
 
+Privilege CurrentPrivilege() {
+  Privilege p;
+  uint64_t caps = EffectiveCaps();
+  p.root = ::geteuid() == 0;
+  p.cap_net_admin = (caps >> kCapNetAdmin) & 1;
+  p.cap_sys_admin = (caps >> kCapSysAdmin) & 1;
+  return p;
+}
+
 PreflightReport RunPreflight() {
   PreflightReport r;
   utsname u{};
   if (::uname(&u) == 0) r.kernel_release = u.release;
-  uint64_t caps = EffectiveCaps();
-  r.privilege.root = ::geteuid() == 0;
-  r.privilege.cap_net_admin = (caps >> kCapNetAdmin) & 1;
-  r.privilege.cap_sys_admin = (caps >> kCapSysAdmin) & 1;
+  r.privilege = CurrentPrivilege();
   r.features[Feature::kUserNamespaces] = ProbeUserns();
 
   std::optional<Netns> ns;

@@ -2,42 +2,32 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <linux/capability.h>
 #include <sched.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "nstest/error.h"
+#include "nstest/fd.h"
 #include "nstest/preflight.h"
 
 namespace nstest {
 namespace {
 
-bool HasEffective(int cap) {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (::syscall(SYS_capget, &header, data) != 0) return false;
-  return (data[cap / 32].effective & (1u << (cap % 32))) != 0;
-}
-
 void WriteProcFile(const std::string& path, const std::string& text, const std::string& what) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) ThrowErrno(fmt::format("{}: open {}", what, path));
-  ssize_t n = ::write(fd, text.data(), text.size());
-  int err = errno;
-  ::close(fd);
-  if (n != static_cast<ssize_t>(text.size())) {
-    ThrowSystemError(fmt::format("{}: write '{}' to {}", what, text, path), err);
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) ThrowErrno(fmt::format("{}: open {}", what, path));
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    ThrowErrno(fmt::format("{}: write '{}' to {}", what, text, path));
   }
 }
 
 }  // namespace
 
 bool NeedsOwnUserNamespace() {
-  return !HasEffective(CAP_SYS_ADMIN) || !HasEffective(CAP_NET_ADMIN);
+  Privilege p = CurrentPrivilege();
+  return !p.cap_sys_admin || !p.cap_net_admin;
 }
 
 void EnterOwnUserNamespace() {

@@ -62,6 +62,10 @@ PreflightReport RunPreflight();
 // RunPreflight() once per process, thread-safe.
 const PreflightReport& CachedPreflight();
 
+// Whether this process is root and has CAP_NET_ADMIN and CAP_SYS_ADMIN in effect now, read from
+// /proc/self/status without probing anything (can_create_netns stays false).
+Privilege CurrentPrivilege();
+
 // Why user namespaces may be refused here and how to allow them ("; AppArmor restricts it
 // (kernel.apparmor_restrict_unprivileged_userns=1): set it to 0 or ..."), for the errno that
 // unshare(CLONE_NEWUSER) gave; empty when nothing specific is known. Starts with "; ".
