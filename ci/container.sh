@@ -4,10 +4,14 @@
 # builds the image with podman, then runs the bundled suites in it twice, privileged and with only
 # NET_ADMIN + SYS_ADMIN + NET_RAW (podman, unlike Docker, leaves NET_RAW out by default) and
 # /proc/sys unmasked, each writing a JUnit report to a mounted folder. Explicit ulimits: podman's
-# defaults exceed the hard limits where root lacks CAP_SYS_RESOURCE, and runc refuses them.
+# defaults exceed the hard limits where root lacks CAP_SYS_RESOURCE, and runc refuses them. The
+# containers run with --network none: podman's default bridge network would add a bridge,
+# firewall rules and ip_forward=1 to the host's namespace, and the cases need no network but their
+# own. The host is compared before and after, as the main job does.
 # Usage: ci/container.sh   (as root; installs podman, runc and debootstrap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. ci/lib/host-state.sh
 export DEBIAN_FRONTEND=noninteractive
 need=()
 for p in podman runc debootstrap; do
@@ -30,6 +34,7 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+host_snapshot "$work/before"
 if ! podman image exists localhost/debian:12; then
   echo "container: debootstrap bookworm from $mirror"
   debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" > "$work/debootstrap.log" ||
@@ -47,7 +52,7 @@ run() {
   local name=$1
   shift
   mkdir -p "$work/$name"
-  podman run --rm --runtime runc --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" \
+  podman run --rm --runtime runc --network none --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" \
     --ulimit nproc=4096:4096 "$@" \
     -v "$work/$name:/reports" localhost/nstest:ci > "$work/$name.log" 2>&1 ||
     { tail -30 "$work/$name.log"; echo "container: $name run failed"; return 1; }
@@ -60,3 +65,6 @@ run() {
 run privileged --privileged
 run capabilities --cap-add NET_ADMIN --cap-add SYS_ADMIN --cap-add NET_RAW \
   --security-opt unmask=/proc/sys
+host_snapshot "$work/after"
+host_compare "$work/before" "$work/after" || { echo "container: the host changed"; exit 1; }
+echo "container: host untouched"

@@ -15,10 +15,7 @@ rounds=${1:-20}
 max_delay_ms=${2:-5000}
 build=${NSTEST_BUILD_DIR:-build}
 nstest=$build/framework/nstest
-if [ "$(id -u)" != 0 ]; then
-  echo "kill-runs: SKIPPED: needs root to see every process's namespaces"
-  exit 0
-fi
+skip_unless_root kill-runs
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 host_snapshot "$work/before"
@@ -63,12 +60,7 @@ for ((round = 0; round < rounds; ++round)); do
     [ $status = $want ] || problems+="exit $status after SIG$stop, expected $want; "
     xmllint --noout "$report" 2>/dev/null || problems+="no valid report after SIG$stop; "
   fi
-  # The kernel ends what was confined to a killed case's PID namespace; give it a moment.
-  for ((i = 0; i < 50; ++i)); do
-    [ -z "$(tagged_pids "$tag")" ] && break
-    sleep 0.1
-  done
-  left=$(tagged_pids "$tag" | tr '\n' ' ')
+  left=$(wait_untagged "$tag")
   [ -z "$left" ] || problems+="processes left: $left; "
   host_snapshot "$work/after-$round"
   if ! host_compare "$work/before" "$work/after-$round" > "$work/diff-$round.txt"; then

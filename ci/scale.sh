@@ -11,10 +11,8 @@ cases=${1:-256}
 hold=${2:-15}
 build=${NSTEST_BUILD_DIR:-build}
 nstest=$build/framework/nstest
-if [ "$(id -u)" != 0 ]; then
-  echo "scale: SKIPPED: needs root to see every process's namespaces"
-  exit 0
-fi
+. ci/lib/host-state.sh
+skip_unless_root scale
 work=$(mktemp -d)
 sampler=""
 cleanup() {
@@ -52,10 +50,7 @@ env "$tag" "$nstest" run "$work/scale.toml" -j "$cases" --cost-file none > "$wor
 status=$?
 end=$(date +%s.%N)
 # Let the kernel finish and the last processes go before the sampler stops.
-for ((i = 0; i < 50; ++i)); do
-  [ -z "$(grep -l -s -z -x -F "$tag" /proc/[0-9]*/environ)" ] && break
-  sleep 0.1
-done
+wait_untagged "$tag" > /dev/null
 sleep 0.5
 kill -TERM "$sampler"
 wait "$sampler"

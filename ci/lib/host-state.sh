@@ -2,8 +2,18 @@
 # must never change or leave behind in the host's (initial) network namespace, and a comparison.
 # Needs root to see every process's namespaces.
 
-# host_snapshot DIR: writes one file per aspect into DIR.
-host_snapshot() {
+# skip_unless_root NAME: ends the calling script, as a skip with its reason, when not root.
+skip_unless_root() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "$1: SKIPPED: needs root to see every process's namespaces"
+    exit 0
+  fi
+}
+
+# host_snapshot DIR: writes one file per aspect into DIR. A subshell without -e, and it always
+# succeeds: grep and find report unreadable and vanishing files, which is expected here.
+host_snapshot() (
+  set +e
   local out=$1 p
   mkdir -p "$out"
   # Every readable value under /proc/sys/net, one line per value line.
@@ -21,7 +31,8 @@ host_snapshot() {
     for p in /proc/[0-9]*/task/[0-9]*/ns/net; do readlink "$p" 2>/dev/null; done
     find /proc/[0-9]*/fd -maxdepth 1 -lname 'net:\[*' -printf '%l\n' 2>/dev/null
   } | sort -u > "$out/netns"
-}
+  true
+)
 
 # host_compare BEFORE AFTER: prints what differs; returns 1 if anything does. Namespaces and nsfs
 # mounts only count when added: processes we never started may end meanwhile.
@@ -47,4 +58,15 @@ host_compare() {
 # tagged_pids VAR=VALUE: the live processes whose environment holds VAR=VALUE.
 tagged_pids() {
   grep -l -s -z -x -F "$1" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | sort -n
+}
+
+# wait_untagged VAR=VALUE: waits up to 5 s for the processes holding VAR=VALUE to end (the kernel
+# ends what was confined to a killed case's PID namespace a moment later); prints any left.
+wait_untagged() {
+  local i
+  for ((i = 0; i < 50; ++i)); do
+    [ -z "$(tagged_pids "$1")" ] && return 0
+    sleep 0.1
+  done
+  tagged_pids "$1" | tr '\n' ' '
 }

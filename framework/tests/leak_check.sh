@@ -5,11 +5,8 @@
 # Usage: leak_check.sh TEST_BINARY [ARGS...]
 set -uo pipefail
 
-if [ "$(id -u)" != 0 ]; then
-  echo "leak_check: SKIPPED: needs root to see every process's namespaces"
-  exit 0
-fi
 . "$(dirname "$0")/../../ci/lib/host-state.sh"
+skip_unless_root leak_check
 tag="nstest-leak-$$-$RANDOM"
 snap=$(mktemp -d)
 trap 'rm -rf "$snap"' EXIT
