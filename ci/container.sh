@@ -12,15 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . ci/lib/host-state.sh
-export DEBIAN_FRONTEND=noninteractive
-need=()
-for p in podman runc debootstrap; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
+. ci/lib/packages.sh
+ensure_packages podman runc debootstrap
 
 mirror=${MIRROR:-}
 if [ -z "$mirror" ]; then

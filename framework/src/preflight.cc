@@ -103,8 +103,10 @@ int TryUnprivilegedUserns() {
   if (pid == 0) {
     if (::geteuid() == 0) {
       // Raw syscalls: in the child of a threaded parent, avoid glibc's multi-thread setxid path.
-      if (::syscall(SYS_setgroups, 0, nullptr) != 0 ||
-          ::syscall(SYS_setresgid, 65534, 65534, 65534) != 0 ||
+      // Where root may not switch (no CAP_SETUID, or nobody unmapped in a user namespace), it
+      // has no capabilities to lose: unshare as it is, so that its errno is the one reported.
+      if (::syscall(SYS_setgroups, 0, nullptr) == 0 &&
+          ::syscall(SYS_setresgid, 65534, 65534, 65534) == 0 &&
           ::syscall(SYS_setresuid, 65534, 65534, 65534) != 0) {
         ::_exit(errno);
       }
@@ -193,8 +195,15 @@ std::string PreflightReport::MissingReason(Feature feature) const {
 
 std::string PreflightReport::NamespaceSkipReason() const {
   if (privilege.can_create_netns) return "";
-  return "cannot create network namespaces here (" + privilege.netns_detail +
-         "); run as root, with CAP_SYS_ADMIN and CAP_NET_ADMIN, or in a user namespace";
+  std::string why = "cannot create network namespaces here (" + privilege.netns_detail +
+                    "); run as root, with CAP_SYS_ADMIN and CAP_NET_ADMIN, or in a user namespace";
+  // Without privilege, nstest makes a user namespace of its own: say why that was refused too.
+  auto userns = features.find(Feature::kUserNamespaces);
+  if ((!privilege.cap_sys_admin || !privilege.cap_net_admin) && userns != features.end() &&
+      !userns->second.available) {
+    why += "; but " + userns->second.detail;
+  }
+  return why;
 }
 
 std::string PreflightReport::ToString() const {

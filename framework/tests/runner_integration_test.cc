@@ -296,6 +296,46 @@ TEST_F(RunnerTest, KilledRunnerLeavesNoProcess) {
             [&] { return ProcessesTagged(tag).empty(); });
 }
 
+// Without privilege and with user namespaces refused (user.max_user_namespaces=0 in a user
+// namespace made for the test, so the host's own limit is untouched), `doctor` and `run` say so
+// and how to fix it. The command runs as root of that namespace with every capability dropped
+// for good (noroot securebits), so that it is unprivileged there.
+TEST_F(RunnerTest, RefusedUserNamespacesAreExplainedWithTheFix) {
+  const std::string script =
+      "echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --bounding-set=-all "
+      "--inh-caps=-all --securebits=+noroot,+noroot_locked \"$@\"";
+  auto unprivileged = [&](std::vector<std::string> args) {
+    ProcessOptions o;
+    o.argv = {"unshare", "--user", "--map-root-user", "sh", "-c", script, "sh", NSTEST_BINARY};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.working_directory = NSTEST_SOURCE_DIR;
+    o.timeout = 60s;
+    return RunProcess(nullptr, o);
+  };
+  ProcessResult doctor = unprivileged({"doctor"});
+  if (doctor.stdout_text.find("CAP_SYS_ADMIN no") == std::string::npos) {
+    GTEST_SKIP() << "cannot make an unprivileged user namespace here: " << doctor.stderr_text;
+  }
+  const std::string advice =
+      "an unprivileged user cannot create a user namespace (No space left on device); "
+      "user.max_user_namespaces=0: raise it";
+  EXPECT_EQ(doctor.exit_code, 1);
+  EXPECT_NE(doctor.stdout_text.find("userns      NO (" + advice + ")"), std::string::npos)
+      << doctor.stdout_text;
+
+  ProcessResult run = unprivileged({"run", "suites/accept.toml", "--cost-file", "none"});
+  EXPECT_NE(run.stderr_text.find("nstest: enter a user namespace: unshare(CLONE_NEWUSER | "
+                                 "CLONE_NEWNET): No space left on device; "
+                                 "user.max_user_namespaces=0: raise it"),
+            std::string::npos)
+      << run.stderr_text;
+  EXPECT_NE(run.stdout_text.find("[  SKIPPED ] accept.accept_all_takes_a_burst"), std::string::npos)
+      << run.stdout_text;
+  EXPECT_NE(run.stdout_text.find("or in a user namespace; but " + advice), std::string::npos)
+      << run.stdout_text;
+  EXPECT_EQ(run.stdout_text.find("[       OK ]"), std::string::npos) << run.stdout_text;
+}
+
 TEST_F(RunnerTest, ListAndShards) {
   ProcessResult list = Nstest({"list", "fixtures/runner/mixed.toml"});
   EXPECT_EQ(list.exit_code, 0);
