@@ -124,11 +124,15 @@ void Execution::Build() {
 int64_t Execution::Eval(const Value& v) {
   Expression::Context ctx;
   ctx.names = &c_.params;
-  ctx.sysctl = [this](const Expression::SysctlRef& r) -> int64_t {
+  ctx.sysctl = [this](const Expression::SysctlRef& r) -> std::optional<int64_t> {
     std::string ns = !r.netns.empty() ? r.netns : ns_.count("server") ? "server" : order_[0];
     if (ns_.count(ns) == 0)
       throw Error(fmt::format("sysctl(\"{}\", ...): no namespace '{}'", ns, ns));
-    std::string text = GetSysctl(Ns(ns), r.key);
+    // Without a default, a missing key is an error that suggests a near name.
+    std::optional<std::string> found =
+        r.has_default ? FindSysctl(Ns(ns), r.key) : GetSysctl(Ns(ns), r.key);
+    if (!found) return std::nullopt;
+    const std::string& text = *found;
     char* end = nullptr;
     long long n = std::strtoll(text.c_str(), &end, 10);
     if (end == text.c_str() || *end != '\0') {

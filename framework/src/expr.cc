@@ -155,7 +155,7 @@ class Parser {
     Skip();
     if (pos_ < s_.size() && s_[pos_] == '(') {
       ++pos_;
-      if (id == "sysctl") return Sysctl();
+      if (id == "sysctl") return Sysctl(depth);
       Node::Kind kind;
       if (id == "min") {
         kind = Node::Kind::kMin;
@@ -192,16 +192,22 @@ class Parser {
     return n;
   }
 
-  NodePtr Sysctl() {
+  NodePtr Sysctl(int depth) {
     auto n = std::make_shared<Node>();
     n->kind = Node::Kind::kSysctl;
     std::string first = String();
+    n->sysctl.key = first;
     if (Eat(',')) {
-      n->sysctl.netns = first;
-      n->sysctl.key = String();
-    } else {
-      n->sysctl.key = first;
+      Skip();
+      if (pos_ < s_.size() && s_[pos_] == '"') {
+        n->sysctl.netns = first;
+        n->sysctl.key = String();
+        if (Eat(',')) n->args.push_back(Sum(depth + 1));
+      } else {
+        n->args.push_back(Sum(depth + 1));
+      }
     }
+    n->sysctl.has_default = !n->args.empty();
     Expect(')');
     sysctls_->push_back(n->sysctl);
     return n;
@@ -276,7 +282,13 @@ int64_t Eval(const Node& n, const Expression::Context& ctx, const std::string& t
     }
     case K::kSysctl:
       if (!ctx.sysctl) throw Error(fmt::format("evaluate '{}': no sysctl values here", text));
-      return ctx.sysctl(n.sysctl);
+      if (std::optional<int64_t> v = ctx.sysctl(n.sysctl)) return *v;
+      if (n.sysctl.has_default) return arg(0);
+      throw Error(fmt::format(
+          "evaluate '{}': this kernel has no sysctl '{}'; give a default for such kernels: "
+          "sysctl({}\"{}\", 0)",
+          text, n.sysctl.key, n.sysctl.netns.empty() ? "" : "\"" + n.sysctl.netns + "\", ",
+          n.sysctl.key));
   }
   return 0;
 }

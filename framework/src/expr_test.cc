@@ -13,8 +13,9 @@ int64_t Eval(const std::string& text, std::map<std::string, int64_t> names = {})
   Expression e = Expression::Parse(text, known);
   Expression::Context ctx;
   ctx.names = &names;
-  ctx.sysctl = [](const Expression::SysctlRef& r) -> int64_t {
+  ctx.sysctl = [](const Expression::SysctlRef& r) -> std::optional<int64_t> {
     if (r.key == "net.core.somaxconn") return r.netns.empty() ? 4096 : 128;
+    if (r.key == "net.ipv4.absent") return std::nullopt;
     throw Error("sysctl '" + r.key + "' is not a number");
   };
   return e.Evaluate(ctx);
@@ -42,6 +43,26 @@ TEST(ExpressionTest, NamesFunctionsAndSysctls) {
   EXPECT_EQ(Expression::Parse("min(backlog, n) + backlog", {"backlog", "n", "x"}).names(),
             (std::set<std::string>{"backlog", "n"}));
   EXPECT_TRUE(Expression::Parse("12", {}).is_constant());
+}
+
+TEST(ExpressionTest, SysctlDefaultStandsForAKeyTheKernelLacks) {
+  EXPECT_EQ(Eval("sysctl(\"client\", \"net.ipv4.absent\", 1 + 2)"), 3);
+  EXPECT_EQ(Eval("sysctl(\"net.ipv4.absent\", backlog)", {{"backlog", 7}}), 7);
+  // A key the kernel has ignores the default.
+  EXPECT_EQ(Eval("sysctl(\"client\", \"net.core.somaxconn\", 5)"), 128);
+  Expression e = Expression::Parse("sysctl(\"c\", \"net.a\", 0) + sysctl(\"net.b\")", {});
+  ASSERT_EQ(e.sysctls().size(), 2u);
+  EXPECT_TRUE(e.sysctls()[0].has_default);
+  EXPECT_FALSE(e.sysctls()[1].has_default);
+  try {
+    Eval("sysctl(\"client\", \"net.ipv4.absent\")");
+    FAIL() << "evaluated a missing key without a default";
+  } catch (const Error& err) {
+    EXPECT_STREQ(err.what(),
+                 "evaluate 'sysctl(\"client\", \"net.ipv4.absent\")': this kernel has no sysctl "
+                 "'net.ipv4.absent'; give a default for such kernels: "
+                 "sysctl(\"client\", \"net.ipv4.absent\", 0)");
+  }
   EXPECT_FALSE(Expression::Parse("1 + 1", {}).is_constant());
 }
 
@@ -71,6 +92,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Bad{"mix(1, 2)", 1, "unknown function 'mix'; did you mean 'min'?"},
                       Bad{"sysctl(net.core.somaxconn)", 8, "expected a quoted string"},
                       Bad{"sysctl(\"net.core", 8, "unterminated string"},
+                      Bad{"sysctl(\"c\", \"net.a\", 1, 2)", 23, "expected ')' but found ','"},
                       Bad{"99999999999999999999", 1, "number out of range"},
                       Bad{"abs(1, 2)", 1, "abs() takes one argument"},
                       Bad{"", 1, "expected a number, a name or '(' at the end"},

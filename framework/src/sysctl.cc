@@ -150,6 +150,17 @@ std::string GetSysctl(const Netns& ns, std::string_view key) {
   return ReadAll(fd.get());
 }
 
+std::optional<std::string> FindSysctl(const Netns& ns, std::string_view key) {
+  std::string path = ProcPath(key);
+  NetnsGuard guard(ns);
+  Fd fd = OpenInNetns(path, O_RDONLY);
+  if (!fd) {
+    if (errno == ENOENT) return std::nullopt;
+    ThrowErrno(fmt::format("read sysctl '{}' in netns '{}'", SysctlDisplayKey(key), ns.name()));
+  }
+  return ReadAll(fd.get());
+}
+
 std::string GetCurrentSysctl(std::string_view key) {
   std::string path = ProcPath(key);
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -27,19 +28,24 @@ class ExpressionError : public Error {
 };
 
 // A parsed expression. Grammar: integers, names, + - * / % and unary minus, parentheses, and the
-// functions min(a, b, ...), max(a, b, ...), abs(a), sysctl("key") (in the default namespace) and
-// sysctl("netns", "key"). At most 1024 characters and 64 levels of nesting. Values are 64-bit;
-// overflow and division by zero are errors, never undefined behaviour.
+// functions min(a, b, ...), max(a, b, ...), abs(a), sysctl("key") (in the default namespace),
+// sysctl("netns", "key") and sysctl("netns", "key", default): the default (an expression) stands
+// for a key this kernel does not have (tcp_syn_linear_timeouts before 6.5), so that one suite
+// states what each kernel does. At most 1024 characters and 64 levels of nesting. Values are
+// 64-bit; overflow and division by zero are errors, never undefined behaviour.
 class Expression {
  public:
   struct SysctlRef {
     std::string netns;  // empty: the default namespace
     std::string key;
+    bool has_default = false;  // sysctl("netns", "key", default)
   };
   struct Context {
     const std::map<std::string, int64_t>* names = nullptr;
-    // Returns the effective value of a sysctl; throws Error if it is not a number.
-    std::function<int64_t(const SysctlRef&)> sysctl;
+    // Returns the effective value of a sysctl, or nullopt where the kernel has no such key (it may
+    // throw instead, with a better message, when the reference has no default); throws Error if
+    // the value is not a number.
+    std::function<std::optional<int64_t>(const SysctlRef&)> sysctl;
   };
 
   // Parses `text`; every name must be in `names`. Throws ExpressionError with the column and a

@@ -2,6 +2,7 @@
 #ifndef NSTEST_SYSCTL_H_
 #define NSTEST_SYSCTL_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,10 @@ std::string SetSysctl(Netns& ns, std::string_view key, std::string_view value);
 
 // Reads `key` inside `ns`. Throws Error (with a suggestion for a near name) if it does not exist.
 std::string GetSysctl(const Netns& ns, std::string_view key);
+
+// Reads `key` inside `ns`, or nullopt where this kernel has no such key there (keys come and go
+// between kernels: tcp_syn_linear_timeouts is new in 6.5). Throws Error for other failures.
+std::optional<std::string> FindSysctl(const Netns& ns, std::string_view key);
 
 // Reads `key` in the calling thread's current namespace (normally the host's), without writing.
 std::string GetCurrentSysctl(std::string_view key);
