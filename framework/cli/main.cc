@@ -10,6 +10,7 @@
 int main(int argc, char** argv) {
   namespace cli = nstest::cli;
   CLI::App app{"nstest: verify Linux kernel networking behaviour in isolated network namespaces"};
+  app.set_version_flag("--version", std::string("nstest ") + NSTEST_VERSION);
   app.require_subcommand(1);
 
   cli::SuiteOptions suites;

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# The kernel matrix: runs the bundled suites on other kernels than the host's. For each Debian
+# kernel package named (default: linux-image-amd64, Debian 12's 6.1 series), it downloads the
+# package with apt, builds an initramfs holding nstest, ss, busybox, the libraries they load, the
+# kernel modules the suites need (veth, tun, inet_diag, nftables, NFQUEUE, the qdiscs nstest probes,
+# virtio) and the suites, boots it under qemu (KVM where /dev/kvm works, TCG otherwise) and brings
+# the JUnit report out on a raw disk the guest writes a tar archive to. The report's kernel_release
+# property must name the booted kernel; the report is validated against the schema like the main
+# job's. Nothing here touches the host's network: the guest has no network device at all.
+#
+# Usage: ci/kernel-matrix.sh [PACKAGE...]
+#   NSTEST_BUILD_DIR   the build with framework/nstest (default build)
+#   NSTEST_MATRIX_DIR  where kernels are cached and results written (default $build/kernel-matrix)
+#   NSTEST_QEMU_ACCEL  kvm or tcg (default: kvm if it works, else tcg)
+#   NSTEST_QEMU_TIMEOUT  seconds a guest may run (default 1800)
+# Writes $NSTEST_MATRIX_DIR/<release>/{nstest-report.xml,console.log,doctor.txt,status}.
+# Exits 0 when every kernel ran and passed, 1 when a suite failed there, 2 on a setup error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. ci/lib/packages.sh
+build=${NSTEST_BUILD_DIR:-build}
+matrix=${NSTEST_MATRIX_DIR:-$build/kernel-matrix}
+timeout_s=${NSTEST_QEMU_TIMEOUT:-1800}
+[ $# -gt 0 ] || set -- linux-image-amd64
+ensure_packages qemu-system-x86 busybox-static cpio iproute2 || exit 2
+[ -x "$build/framework/nstest" ] || ci/build.sh
+mkdir -p "$matrix/cache"
+matrix=$(realpath "$matrix")
+nstest=$(realpath "$build/framework/nstest")
+xsd=$(realpath -m ../shared/junit/xsd/jenkins-xunit-junit-10.xsd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Modules loaded at boot, in order; anything else the suites reach (nft expressions, conntrack) is
+# autoloaded from the subtrees copied below. crc32c first: libcrc32c (which nf_tables needs) asks
+# the crypto API for it when it loads, a soft dependency that busybox's modprobe does not follow.
+preload=(crc32c_generic veth tun inet_diag tcp_diag udp_diag nf_tables nft_queue nfnetlink_queue nft_compat
+  xt_NFQUEUE sch_netem act_gact virtio_pci virtio_blk)
+subtrees=(kernel/net/netfilter kernel/net/ipv4/netfilter kernel/net/ipv6/netfilter kernel/net/sched
+  kernel/drivers/net/veth.ko kernel/drivers/net/tun.ko kernel/drivers/virtio
+  kernel/drivers/block/virtio_blk.ko kernel/net/ipv4/inet_diag.ko kernel/net/ipv4/tcp_diag.ko
+  kernel/net/ipv4/udp_diag.ko kernel/crypto/crc32c_generic.ko)
+
+# KVM where /dev/kvm is usable, else TCG. Under KVM the CPU model is QEMU's plain one: nested
+# hosts refuse some MSRs of -cpu host and -cpu max.
+accel=${NSTEST_QEMU_ACCEL:-}
+[ -n "$accel" ] || { [ -w /dev/kvm ] && accel=kvm || accel=tcg; }
+cpu_of() { [ "$1" = kvm ] && echo qemu64 || echo max; }
+
+# The package's files, extracted once per version into the cache.
+fetch_kernel() {
+  local pkg=$1 dir deb
+  dir="$matrix/cache/$pkg"
+  # A metapackage (linux-image-amd64) names the versioned image package it depends on.
+  local real
+  real=$(apt-cache depends "$pkg" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  [ -n "$real" ] || real=$pkg
+  dir="$matrix/cache/$real"
+  if [ ! -d "$dir/root" ]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    (cd "$dir" && apt-get download "$real" > download.log 2>&1) ||
+      { apt-get update -q > /dev/null && (cd "$dir" && apt-get download "$real" > download.log 2>&1); } ||
+      { cat "$dir/download.log" >&2; echo "kernel-matrix: cannot download $real" >&2; return 2; }
+    deb=$(ls "$dir"/*.deb)
+    dpkg-deb -x "$deb" "$dir/root.tmp" && mv "$dir/root.tmp" "$dir/root"
+    rm -f "$deb"
+  fi
+  echo "$dir"
+}
+
+# copy_elf ROOT FILE DEST: FILE at DEST under ROOT, with every library the loader maps for it at
+# the path ldd shows.
+copy_elf() {
+  local root=$1 file=$2 dest=$3 lib
+  install -D -m 0755 "$file" "$root$dest"
+  for lib in $(ldd "$file" | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}'); do
+    [ -e "$root$lib" ] || install -D -m 0755 "$(realpath "$lib")" "$root$lib"
+  done
+}
+
+make_initramfs() {
+  local kroot=$1 release=$2 out=$3 root="$work/initramfs" m
+  rm -rf "$root"
+  # Debian's merged /usr layout, so that libraries land where ldd saw them.
+  mkdir -p "$root"/usr/{bin,sbin,lib,lib64} "$root"/{proc,sys,dev,tmp,run,out,etc}
+  ln -s usr/bin "$root/bin"
+  ln -s usr/sbin "$root/sbin"
+  ln -s usr/lib "$root/lib"
+  ln -s usr/lib64 "$root/lib64"
+  copy_elf "$root" "$nstest" /usr/bin/nstest
+  copy_elf "$root" "$(command -v ss)" /usr/bin/ss
+  install -m 0755 /bin/busybox "$root/usr/bin/busybox"
+  for m in $(busybox --list); do
+    [ -e "$root/usr/bin/$m" ] || ln -s busybox "$root/usr/bin/$m"
+  done
+  ln -s ../bin/busybox "$root/usr/sbin/modprobe"
+  cp -r suites "$root/suites"
+  echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
+  echo "root:x:0:" > "$root/etc/group"
+  local mods="$root/lib/modules/$release"
+  mkdir -p "$mods"
+  for m in "${subtrees[@]}"; do
+    [ -e "$kroot/lib/modules/$release/$m" ] || continue
+    mkdir -p "$mods/$(dirname "$m")"
+    cp -r "$kroot/lib/modules/$release/$m" "$mods/$(dirname "$m")/"
+  done
+  # Whatever those need from elsewhere in the tree (libcrc32c, ...), as modules.dep lists it.
+  local dep
+  while read -r dep; do
+    [ -e "$mods/$dep" ] || install -D -m 0644 "$kroot/lib/modules/$release/$dep" "$mods/$dep"
+  done < <((cd "$mods" && find . -name '*.ko' | sed 's|^\./||') |
+    awk -F': *' 'NR == FNR {have[$1 ":"] = 1; next} ($1 ":") in have {print $2}' \
+      - "$kroot/lib/modules/$release/modules.dep" | tr ' ' '\n' | sed '/^$/d' | sort -u)
+  cp "$kroot/lib/modules/$release"/modules.{builtin,order} "$mods/" 2> /dev/null || true
+  busybox depmod -b "$root" "$release"
+  printf '%s\n' "${preload[@]}" > "$root/etc/nstest-modules"
+  install -m 0755 ci/lib/kernel-matrix-init.sh "$root/init"
+  (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
+  rm -rf "$root"
+}
+
+# boot ACCEL: boots $kroot's kernel with $out/initramfs.gz; true once the guest's results are
+# unpacked into $out. The guest's /init says "booted" at once; a guest that has not said it
+# within a minute under KVM is stopped (some nested hosts start a KVM guest but never run it).
+boot() {
+  local start qemu i
+  truncate -s 0 "$out/results.img" "$out/console.log"
+  truncate -s 256M "$out/results.img"
+  start=$(date +%s)
+  timeout "$timeout_s" qemu-system-x86_64 -accel "$1" -cpu "$(cpu_of "$1")" -smp 2 -m 2048 \
+    -kernel "$kroot/boot/vmlinuz-$release" -initrd "$out/initramfs.gz" \
+    -append "console=ttyS0 panic=-1 quiet" -display none -monitor none -no-reboot \
+    -nic none -serial "file:$out/console.log" \
+    -drive "file=$out/results.img,format=raw,if=virtio" < /dev/null 2> "$out/qemu.log" &
+  qemu=$!
+  if [ "$1" = kvm ]; then
+    for ((i = 0; i < 60; ++i)); do
+      grep -q "kernel-matrix: booted" "$out/console.log" && break
+      kill -0 $qemu 2> /dev/null || break
+      sleep 1
+    done
+    grep -q "kernel-matrix: booted" "$out/console.log" || kill $qemu 2> /dev/null || true
+  fi
+  wait $qemu || true
+  echo "kernel-matrix: $release: the guest ran $(($(date +%s) - start)) s under $1"
+  tar -xf "$out/results.img" -C "$out" 2> /dev/null && [ -f "$out/status" ]
+}
+
+overall=0
+for pkg in "$@"; do
+  kdir=$(fetch_kernel "$pkg") || exit 2
+  kroot="$kdir/root"
+  release=$(ls "$kroot/lib/modules" | head -1)
+  [ -f "$kroot/lib/modules/$release/modules.dep" ] || busybox depmod -b "$kroot" "$release"
+  out="$matrix/$release"
+  rm -rf "$out" && mkdir -p "$out"
+  make_initramfs "$kroot" "$release" "$out/initramfs.gz"
+  echo "kernel-matrix: $release under qemu ($accel), initramfs $(du -h "$out/initramfs.gz" | cut -f1)"
+  boot "$accel" || { [ "$accel" = kvm ] && echo "kernel-matrix: nothing under KVM; now TCG" &&
+    accel=tcg && boot tcg; } || {
+    tail -40 "$out/console.log" "$out/qemu.log"
+    echo "kernel-matrix: $release: the guest wrote no results"
+    overall=2
+    continue
+  }
+  rm -f "$out/results.img" "$out/initramfs.gz"
+  status=$(cat "$out/status")
+  tail -n 4 "$out/run.log"
+  report="$out/nstest-report.xml"
+  if [ ! -f "$report" ]; then
+    echo "kernel-matrix: $release: no report"
+    overall=2
+    continue
+  fi
+  [ -f "$xsd" ] && { xmllint --noout --schema "$xsd" "$report" || overall=1; }
+  if ! grep -q "name=\"kernel_release\" value=\"$release\"" "$report"; then
+    echo "kernel-matrix: $release: the report does not name the kernel it ran on"
+    overall=1
+  fi
+  # The guest is built to have every feature nstest probes: a case skipped for want of one would
+  # hide what this kernel does.
+  if grep -E '^[a-z_]+ +NO' "$out/doctor.txt"; then
+    echo "kernel-matrix: $release: the guest lacks the features above (see $out/dmesg.txt)"
+    overall=1
+  fi
+  echo "kernel-matrix: $release: nstest exit $status; report in $report"
+  [ "$status" = 0 ] || [ $overall = 2 ] || overall=1
+done
+exit $overall

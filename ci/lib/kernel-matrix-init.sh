@@ -1,0 +1,34 @@
+#!/bin/sh
+# /init of the kernel matrix's initramfs (ci/kernel-matrix.sh): loads the modules, runs the bundled
+# suites with a JUnit report, writes the results as a tar archive to the raw disk /dev/vda and
+# powers off. Everything it prints goes to the serial console, which the host keeps.
+export PATH=/usr/bin:/usr/sbin HOME=/ TERM=dumb
+mount -t proc proc /proc
+echo "kernel-matrix: booted $(uname -r)"
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /out
+echo /usr/sbin/modprobe > /proc/sys/kernel/modprobe
+for m in $(cat /etc/nstest-modules); do
+  modprobe "$m" || echo "kernel-matrix: module $m did not load"
+done
+ulimit -n 65536
+cd /out
+uname -r > kernel_release
+nstest doctor > doctor.txt 2>&1
+nstest run /suites --xml /out/nstest-report.xml --cost-file none --artifacts /out/artifacts \
+  > run.log 2>&1
+echo $? > status
+tail -n 4 run.log
+# The disk appears once virtio_blk has probed it.
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+dmesg > dmesg.txt
+tar -cf /dev/vda .
+sync
+poweroff -f

@@ -1,0 +1,41 @@
+# Sourced by the CI scripts that build images with podman (no Docker engine needed).
+
+# ensure_debian_base WORKDIR: makes localhost/debian:12, a Debian 12 (bookworm) minbase made with
+# debootstrap, unless it exists. The mirror is $MIRROR, or the first Debian archive this machine's
+# apt reads from (deb822 or one-line format).
+ensure_debian_base() {
+  local work=$1 mirror=${MIRROR:-}
+  podman image exists localhost/debian:12 && return 0
+  if [ -z "$mirror" ]; then
+    mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+      awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}')
+    [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $0 !~ /security/ {print $2; exit}' \
+      /etc/apt/sources.list 2>/dev/null)
+  fi
+  [ -n "$mirror" ] || { echo "no Debian mirror in apt's sources; set MIRROR" >&2; return 2; }
+  echo "debootstrap bookworm from $mirror"
+  debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" > "$work/debootstrap.log" ||
+    { tail -20 "$work/debootstrap.log"; return 1; }
+  tar -C "$work/rootfs" -c . | podman import - localhost/debian:12 > /dev/null
+  rm -rf "$work/rootfs"
+}
+
+# podman_suites WORK NAME IMAGE [PODMAN_RUN_ARGS...]: runs IMAGE's default command, which runs
+# the bundled suites and writes /reports/nstest-report.xml, with WORK/NAME mounted on /reports.
+# Always --network none: podman's default bridge network would add a bridge, firewall rules and
+# ip_forward=1 to the host's namespace. Explicit ulimits: podman's defaults exceed the hard limits
+# where root lacks CAP_SYS_RESOURCE, and runc refuses them. Fails unless the run passed and wrote
+# a valid report that names the kernel.
+podman_suites() {
+  local work=$1 name=$2 image=$3 xsd=../shared/junit/xsd/jenkins-xunit-junit-10.xsd
+  shift 3
+  mkdir -p "$work/$name"
+  podman run --rm --runtime runc --network none --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" \
+    --ulimit nproc=4096:4096 "$@" -v "$work/$name:/reports" "$image" > "$work/$name.log" 2>&1 ||
+    { tail -30 "$work/$name.log"; echo "$name: the run failed"; return 1; }
+  tail -1 "$work/$name.log"
+  [ -f "$work/$name/nstest-report.xml" ] || { echo "$name: no report"; return 1; }
+  if [ -f "$xsd" ]; then xmllint --noout --schema "$xsd" "$work/$name/nstest-report.xml"; fi
+  grep -q 'kernel_release' "$work/$name/nstest-report.xml"
+  echo "$name: report written to the mounted folder"
+}
