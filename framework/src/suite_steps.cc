@@ -199,7 +199,7 @@ void Counters(TableReader& sub, const Ctx& c, Step* s) {
   for (auto&& [key, node] : sub.table()) {
     std::string name(key.str());
     if (name == "netns") continue;
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
+    if (!ReadingForNewerKernel() && std::find(known.begin(), known.end(), name) == known.end()) {
       std::string near = ClosestName(name, known);
       throw SuiteError(PosOf(key, c.file),
                        fmt::format("unknown counter '{}'{}", name,
@@ -230,7 +230,7 @@ void Wait(TableReader& r, const Ctx& c, Step* s) {
     std::optional<std::string> name = sub.String("name");
     if (!name) sub.Fail(t, "missing 'name'");
     const std::vector<std::string>& known = KnownCounterNames();
-    if (std::find(known.begin(), known.end(), *name) == known.end()) {
+    if (!ReadingForNewerKernel() && std::find(known.begin(), known.end(), *name) == known.end()) {
       std::string near = ClosestName(*name, known);
       sub.FailKey("name",
                   fmt::format("unknown counter '{}'{}", *name,
