@@ -16,7 +16,7 @@ build=${NSTEST_DEB_BUILD_DIR:-build-deb}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DNSTEST_WERROR=ON -DNSTEST_BUILD_TESTS=OFF \
   -DNSTEST_BUILD_BENCH=OFF > /dev/null
 cmake --build "$build" -j"$(nproc)" > /dev/null
-(cd "$build" && rm -f ./*.deb && cpack > cpack.log) || { cat "$build/cpack.log"; exit 1; }
+(cd "$build" && rm -f ./*.deb && cpack > cpack.log 2>&1) || { cat "$build/cpack.log"; exit 1; }
 deb=$(ls "$build"/nstest_*.deb)
 echo "deb: $(basename "$deb"), $(du -h "$deb" | cut -f1); Depends: $(dpkg-deb -f "$deb" Depends)"
 
@@ -40,7 +40,7 @@ END
 podman build --isolation chroot --pull=never -t localhost/nstest-deb:ci "$work/context" \
   > "$work/build.log" 2>&1 || { tail -40 "$work/build.log"; exit 1; }
 echo "deb: installed with apt into localhost/debian:12"
-podman run --rm --runtime runc --network none localhost/nstest-deb:ci \
+podman_run localhost/nstest-deb:ci \
   sh -c 'command -v nstest && nstest --version && dpkg -s nstest | grep -E "^(Status|Version)"'
 podman_suites "$work" deb localhost/nstest-deb:ci --privileged
 host_snapshot "$work/after"

@@ -27,6 +27,7 @@ ensure_packages qemu-system-x86 busybox-static cpio iproute2 || exit 2
 mkdir -p "$matrix/cache"
 matrix=$(realpath "$matrix")
 nstest=$(realpath "$build/framework/nstest")
+seeds=$(realpath -m "$build/framework/nstest_seed_tests")
 xsd=$(realpath -m ../shared/junit/xsd/jenkins-xunit-junit-10.xsd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -89,6 +90,7 @@ make_initramfs() {
   ln -s usr/lib64 "$root/lib64"
   copy_elf "$root" "$nstest" /usr/bin/nstest
   copy_elf "$root" "$(command -v ss)" /usr/bin/ss
+  [ ! -x "$seeds" ] || copy_elf "$root" "$seeds" /usr/bin/nstest_seed_tests
   install -m 0755 /bin/busybox "$root/usr/bin/busybox"
   for m in $(busybox --list); do
     [ -e "$root/usr/bin/$m" ] || ln -s busybox "$root/usr/bin/$m"
@@ -185,5 +187,13 @@ for pkg in "$@"; do
   fi
   echo "kernel-matrix: $release: nstest exit $status; report in $report"
   [ "$status" = 0 ] || [ $overall = 2 ] || overall=1
+  if [ -f "$out/seeds-status" ]; then
+    grep -E '^\[  (PASSED|SKIPPED|FAILED) ' "$out/seeds.log" | grep -v '^\[  PASSED  \] [0-9]* test' |
+      grep -v '^\[  FAILED  \] [0-9]* test' || true
+    tail -n 3 "$out/seeds.log"
+    echo "kernel-matrix: $release: seed tests exit $(cat "$out/seeds-status");" \
+      "report in $out/seeds-report.xml"
+    [ "$(cat "$out/seeds-status")" = 0 ] || [ $overall = 2 ] || overall=1
+  fi
 done
 exit $overall

@@ -21,6 +21,12 @@ nstest doctor > doctor.txt 2>&1
 nstest run /suites --xml /out/nstest-report.xml --cost-file none --artifacts /out/artifacts \
   > run.log 2>&1
 echo $? > status
+# The seed behaviours too, where the build has them.
+if [ -x /usr/bin/nstest_seed_tests ]; then
+  nstest_seed_tests --gtest_output=xml:/out/seeds-report.xml > seeds.log 2>&1
+  echo $? > seeds-status
+  tail -n 3 seeds.log
+fi
 tail -n 4 run.log
 # The disk appears once virtio_blk has probed it.
 i=0

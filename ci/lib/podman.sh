@@ -20,18 +20,23 @@ ensure_debian_base() {
   rm -rf "$work/rootfs"
 }
 
+# podman_run ARGS...: `podman run --rm` as these scripts need it. Always --network none: podman's
+# default bridge network would add a bridge, firewall rules and ip_forward=1 to the host's
+# namespace. Explicit ulimits: podman's defaults exceed the hard limits where root lacks
+# CAP_SYS_RESOURCE, and runc refuses them.
+podman_run() {
+  podman run --rm --runtime runc --network none --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" \
+    --ulimit nproc=4096:4096 "$@"
+}
+
 # podman_suites WORK NAME IMAGE [PODMAN_RUN_ARGS...]: runs IMAGE's default command, which runs
 # the bundled suites and writes /reports/nstest-report.xml, with WORK/NAME mounted on /reports.
-# Always --network none: podman's default bridge network would add a bridge, firewall rules and
-# ip_forward=1 to the host's namespace. Explicit ulimits: podman's defaults exceed the hard limits
-# where root lacks CAP_SYS_RESOURCE, and runc refuses them. Fails unless the run passed and wrote
-# a valid report that names the kernel.
+# Fails unless the run passed and wrote a valid report that names the kernel.
 podman_suites() {
   local work=$1 name=$2 image=$3 xsd=../shared/junit/xsd/jenkins-xunit-junit-10.xsd
   shift 3
   mkdir -p "$work/$name"
-  podman run --rm --runtime runc --network none --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" \
-    --ulimit nproc=4096:4096 "$@" -v "$work/$name:/reports" "$image" > "$work/$name.log" 2>&1 ||
+  podman_run "$@" -v "$work/$name:/reports" "$image" > "$work/$name.log" 2>&1 ||
     { tail -30 "$work/$name.log"; echo "$name: the run failed"; return 1; }
   tail -1 "$work/$name.log"
   [ -f "$work/$name/nstest-report.xml" ] || { echo "$name: no report"; return 1; }
