@@ -3,7 +3,9 @@
 # (integration tests skip with a reason where namespaces cannot be created), then the reliability
 # checks: the main job with the host proven untouched, runs killed at random moments, the suites
 # repeated idle and under load, 256 cases at once, the suites run rootless, a project built against
-# the installed package, the tests again under ASan+UBSan, and fuzzing.
+# the installed package, the tests again under ASan+UBSan, and fuzzing. Then the slower part: the
+# container image and the .deb proven with podman, and the suites on Debian 12's 6.1 kernel under
+# qemu.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ci/check-format.sh
@@ -27,3 +29,9 @@ NSTEST_BUILD_DIR=$build ci/consumer.sh
 ci/sanitize.sh
 # A bounded fuzz run over the suite loader, the expression evaluator and sysctl.d parsing.
 ci/fuzz.sh "${NSTEST_FUZZ_SECONDS:-20}"
+# The container image, built and run with podman on a debootstrap base.
+ci/container.sh
+# The .deb, installed with apt into a clean Debian 12 image, runs the installed suites.
+ci/deb.sh
+# The suites and seed tests on Debian 12's kernel (6.1) under qemu.
+NSTEST_BUILD_DIR=$build ci/kernel-matrix.sh
