@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# The kernel matrix: runs the bundled suites on other kernels than the host's. For each Debian
-# kernel package named (default: linux-image-amd64, Debian 12's 6.1 series), it downloads the
-# package with apt, builds an initramfs holding nstest, ss, busybox, the libraries they load, the
-# kernel modules the suites need (veth, tun, inet_diag, nftables, NFQUEUE, the qdiscs nstest probes,
-# virtio) and the suites, boots it under qemu (KVM where /dev/kvm works, TCG otherwise) and brings
-# the JUnit report out on a raw disk the guest writes a tar archive to. The report's kernel_release
-# property must name the booted kernel; the report is validated against the schema like the main
-# job's. Nothing here touches the host's network: the guest has no network device at all.
+# The kernel matrix: runs the bundled suites, and the seed tests where the build has them, on
+# other kernels than the host's. For each Debian kernel package named (default: linux-image-amd64,
+# Debian 12's 6.1 series), it downloads the package with apt, builds an initramfs holding nstest,
+# ss, busybox, the libraries they load, the kernel modules the suites need (veth, tun, inet_diag,
+# nftables, NFQUEUE, the qdiscs nstest probes, virtio) and the suites, boots it under qemu (KVM
+# where /dev/kvm runs a guest, TCG otherwise) and brings the results out on a raw disk the guest
+# writes a tar archive to. The report's kernel_release property must name the booted kernel, the
+# report must validate against the schema like the main job's, and the guest must have every
+# feature nstest probes. Nothing here touches the host's network: the guest has no network device.
 #
 # Usage: ci/kernel-matrix.sh [PACKAGE...]
 #   NSTEST_BUILD_DIR   the build with framework/nstest (default build)
 #   NSTEST_MATRIX_DIR  where kernels are cached and results written (default $build/kernel-matrix)
-#   NSTEST_QEMU_ACCEL  kvm or tcg (default: kvm if it works, else tcg)
+#   NSTEST_QEMU_ACCEL  kvm or tcg (default: kvm if /dev/kvm is writable, else tcg)
 #   NSTEST_QEMU_TIMEOUT  seconds a guest may run (default 1800)
-# Writes $NSTEST_MATRIX_DIR/<release>/{nstest-report.xml,console.log,doctor.txt,status}.
+# Writes $NSTEST_MATRIX_DIR/<release>/: nstest-report.xml, seeds-report.xml, run.log, seeds.log,
+# doctor.txt, dmesg.txt, console.log and the exit statuses.
 # Exits 0 when every kernel ran and passed, 1 when a suite failed there, 2 on a setup error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +37,8 @@ trap 'rm -rf "$work"' EXIT
 # Modules loaded at boot, in order; anything else the suites reach (nft expressions, conntrack) is
 # autoloaded from the subtrees copied below. crc32c first: libcrc32c (which nf_tables needs) asks
 # the crypto API for it when it loads, a soft dependency that busybox's modprobe does not follow.
-preload=(crc32c_generic veth tun inet_diag tcp_diag udp_diag nf_tables nft_queue nfnetlink_queue nft_compat
-  xt_NFQUEUE sch_netem act_gact virtio_pci virtio_blk)
+preload=(crc32c_generic veth tun inet_diag tcp_diag udp_diag nf_tables nft_queue nfnetlink_queue
+  nft_compat xt_NFQUEUE sch_netem act_gact virtio_pci virtio_blk)
 subtrees=(kernel/net/netfilter kernel/net/ipv4/netfilter kernel/net/ipv6/netfilter kernel/net/sched
   kernel/drivers/net/veth.ko kernel/drivers/net/tun.ko kernel/drivers/virtio
   kernel/drivers/block/virtio_blk.ko kernel/net/ipv4/inet_diag.ko kernel/net/ipv4/tcp_diag.ko
@@ -50,17 +52,16 @@ cpu_of() { [ "$1" = kvm ] && echo qemu64 || echo max; }
 
 # The package's files, extracted once per version into the cache.
 fetch_kernel() {
-  local pkg=$1 dir deb
-  dir="$matrix/cache/$pkg"
+  local pkg=$1 dir deb real
   # A metapackage (linux-image-amd64) names the versioned image package it depends on.
-  local real
   real=$(apt-cache depends "$pkg" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
   [ -n "$real" ] || real=$pkg
   dir="$matrix/cache/$real"
   if [ ! -d "$dir/root" ]; then
     rm -rf "$dir" && mkdir -p "$dir"
     (cd "$dir" && apt-get download "$real" > download.log 2>&1) ||
-      { apt-get update -q > /dev/null && (cd "$dir" && apt-get download "$real" > download.log 2>&1); } ||
+      { apt-get update -q > /dev/null &&
+        (cd "$dir" && apt-get download "$real" > download.log 2>&1); } ||
       { cat "$dir/download.log" >&2; echo "kernel-matrix: cannot download $real" >&2; return 2; }
     deb=$(ls "$dir"/*.deb)
     dpkg-deb -x "$deb" "$dir/root.tmp" && mv "$dir/root.tmp" "$dir/root"
@@ -157,7 +158,8 @@ for pkg in "$@"; do
   out="$matrix/$release"
   rm -rf "$out" && mkdir -p "$out"
   make_initramfs "$kroot" "$release" "$out/initramfs.gz"
-  echo "kernel-matrix: $release under qemu ($accel), initramfs $(du -h "$out/initramfs.gz" | cut -f1)"
+  echo "kernel-matrix: $release under qemu ($accel)," \
+    "initramfs $(du -h "$out/initramfs.gz" | cut -f1)"
   boot "$accel" || { [ "$accel" = kvm ] && echo "kernel-matrix: nothing under KVM; now TCG" &&
     accel=tcg && boot tcg; } || {
     tail -40 "$out/console.log" "$out/qemu.log"
@@ -188,8 +190,8 @@ for pkg in "$@"; do
   echo "kernel-matrix: $release: nstest exit $status; report in $report"
   [ "$status" = 0 ] || [ $overall = 2 ] || overall=1
   if [ -f "$out/seeds-status" ]; then
-    grep -E '^\[  (PASSED|SKIPPED|FAILED) ' "$out/seeds.log" | grep -v '^\[  PASSED  \] [0-9]* test' |
-      grep -v '^\[  FAILED  \] [0-9]* test' || true
+    # Each skipped or failed seed test once, with its reason.
+    grep -B1 -E '^\[  (SKIPPED|FAILED) *\] [A-Z].* \([0-9]+ ms\)' "$out/seeds.log" || true
     tail -n 3 "$out/seeds.log"
     echo "kernel-matrix: $release: seed tests exit $(cat "$out/seeds-status");" \
       "report in $out/seeds-report.xml"
