@@ -18,16 +18,18 @@ ulimit -n 65536
 cd /out
 uname -r > kernel_release
 nstest doctor > doctor.txt 2>&1
-nstest run /suites --xml /out/nstest-report.xml --cost-file none --artifacts /out/artifacts \
-  > run.log 2>&1
-echo $? > status
+# Also on the console, so that the host sees which cases ran should the guest never finish.
+{
+  nstest run /suites --xml /out/nstest-report.xml --cost-file none --artifacts /out/artifacts
+  echo $? > status
+} 2>&1 | tee run.log
 # The seed behaviours too, where the build has them.
 if [ -x /usr/bin/nstest_seed_tests ]; then
-  nstest_seed_tests --gtest_output=xml:/out/seeds-report.xml > seeds.log 2>&1
-  echo $? > seeds-status
-  tail -n 3 seeds.log
+  {
+    nstest_seed_tests --gtest_output=xml:/out/seeds-report.xml
+    echo $? > seeds-status
+  } 2>&1 | tee seeds.log
 fi
-tail -n 4 run.log
 # The disk appears once virtio_blk has probed it.
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do
