@@ -232,10 +232,14 @@ Privilege CurrentPrivilege() {
   return p;
 }
 
+std::string KernelRelease() {
+  utsname u{};
+  return ::uname(&u) == 0 ? u.release : "";
+}
+
 PreflightReport RunPreflight() {
   PreflightReport r;
-  utsname u{};
-  if (::uname(&u) == 0) r.kernel_release = u.release;
+  r.kernel_release = KernelRelease();
   r.privilege = CurrentPrivilege();
   r.features[Feature::kUserNamespaces] = ProbeUserns();
 

@@ -1,7 +1,6 @@
 // Loading a suite file (toml++ lives in this and the other suite_*.cc files only).
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,15 +86,6 @@ void CheckNonAsciiPlacement(const std::string& text, const std::string& path) {
       advance();
     }
   }
-}
-
-}  // namespace
-
-namespace {
-
-std::string RunningKernel() {
-  utsname u{};
-  return ::uname(&u) == 0 ? u.release : "";
 }
 
 }  // namespace
@@ -294,7 +284,7 @@ TestSpec ReadTest(const toml::table& t, const Suite& suite) {
   struct NewerKernelScope {
     explicit NewerKernelScope(bool on) { ReadingForNewerKernel() = on; }
     ~NewerKernelScope() { ReadingForNewerKernel() = false; }
-  } newer_kernel(!test.min_kernel.empty() && !KernelAtLeast(RunningKernel(), test.min_kernel));
+  } newer_kernel(!test.min_kernel.empty() && !KernelAtLeast(KernelRelease(), test.min_kernel));
   test.xfail = r.String("xfail", "");
   test.timeout_s = r.Real("timeout").value_or(60);
   if (!(test.timeout_s > 0 && test.timeout_s <= 3600))

@@ -138,16 +138,10 @@ std::string SetSysctl(Netns& ns, std::string_view key, std::string_view value) {
 }
 
 std::string GetSysctl(const Netns& ns, std::string_view key) {
-  std::string path = ProcPath(key);
-  std::string what =
-      fmt::format("read sysctl '{}' in netns '{}'", SysctlDisplayKey(key), ns.name());
-  NetnsGuard guard(ns);
-  Fd fd = OpenInNetns(path, O_RDONLY);
-  if (!fd) {
-    if (errno == ENOENT) throw Error(what + ": no such key in this namespace" + Suggestion(path));
-    ThrowErrno(what);
-  }
-  return ReadAll(fd.get());
+  if (std::optional<std::string> value = FindSysctl(ns, key)) return *value;
+  NetnsGuard guard(ns);  // near names as the namespace has them
+  throw Error(fmt::format("read sysctl '{}' in netns '{}': no such key in this namespace{}",
+                          SysctlDisplayKey(key), ns.name(), Suggestion(ProcPath(key))));
 }
 
 std::optional<std::string> FindSysctl(const Netns& ns, std::string_view key) {

@@ -62,6 +62,9 @@ PreflightReport RunPreflight();
 // RunPreflight() once per process, thread-safe.
 const PreflightReport& CachedPreflight();
 
+// The running kernel's release (uname -r), "" if uname fails. Cheap: probes nothing.
+std::string KernelRelease();
+
 // Whether this process is root and has CAP_NET_ADMIN and CAP_SYS_ADMIN in effect now, read from
 // /proc/self/status without probing anything (can_create_netns stays false).
 Privilege CurrentPrivilege();

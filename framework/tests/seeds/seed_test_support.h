@@ -102,12 +102,7 @@ inline SynSchedule FailingConnectSchedule(int retries, int linear_timeouts) {
 
 // Whether `key` exists in `ns` (newer kernels add keys, e.g. tcp_syn_linear_timeouts in 6.5).
 inline bool HasSysctl(const Netns& ns, const std::string& key) {
-  try {
-    GetSysctl(ns, key);
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
+  return FindSysctl(ns, key).has_value();
 }
 
 // Waits up to `timeout` for an established socket to fail and returns recv()'s errno
