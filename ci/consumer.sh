@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs nstest from build/ into a fresh prefix, then builds fixtures/consumer against the
 # *installed* package (find_package(nstest)) and runs its tests: its own server's gtest test
-# (found by gtest_discover_tests) and a TOML suite registered with nstest_add_suites(). Also
-# compiles and links a program with nothing but `pkg-config --cflags --libs nstest`.
+# (found by gtest_discover_tests) and a TOML suite registered with nstest_add_suites(). Then,
+# with nothing but pkg-config's flags and -Wall -Wextra -Werror, builds and runs the README's two
+# examples (the library one and the GoogleTest one, through nstest-gtest.pc) and a file that
+# designated-initialises every public options type.
 # Usage: ci/consumer.sh [PREFIX]   (default: a temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,13 +22,35 @@ ctest --test-dir "$work/consumer" --output-on-failure
 tests=$(ctest --test-dir "$work/consumer" -N | sed -n 's/^Total Tests: //p')
 [ "$tests" -ge 2 ] || { echo "consumer: expected the gtest test and the suite's case, got $tests"; exit 1; }
 
-cat > "$work/pc.cc" <<'CC'
-#include <iostream>
-#include "nstest/expr.h"
-int main() { std::cout << nstest::Expression::Parse("2 * (3 + 4)", {}).Evaluate({}) << "\n"; }
-CC
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+# Users' code is built with warnings on: the README's examples, and every public options type
+# designated-initialised, compile with -Wall -Wextra -Werror and nothing but pkg-config's flags.
+strict=(-std=c++20 -Wall -Wextra -Werror)
+# The README's C++ blocks, in order: the library example (statements, run inside main()) and the
+# GoogleTest example (a whole test file).
+cpp_block() { awk -v want="$1" '/^```cpp$/ {n++; on = n == want; next} /^```$/ {on = 0} on' README.md; }
+cpp_block 1 > "$work/library_block.cc"
+cpp_block 2 > "$work/readme_gtest.cc"
+{
+  grep -E '^#include|^using ' "$work/library_block.cc"
+  echo 'int main() {'
+  grep -vE '^#include|^using ' "$work/library_block.cc"
+  echo '  return 0;'
+  echo '}'
+} > "$work/readme_library.cc"
 # shellcheck disable=SC2046
-c++ "$work/pc.cc" -o "$work/pc" $(pkg-config --cflags --libs nstest)
-[ "$("$work/pc")" = 14 ] || { echo "consumer: the pkg-config program printed the wrong value"; exit 1; }
-echo "consumer: find_package(nstest), nstest_add_suites() and pkg-config nstest all work ($tests tests)"
+c++ "${strict[@]}" "$work/readme_library.cc" -o "$work/readme_library" $(pkg-config --cflags --libs nstest)
+# shellcheck disable=SC2046
+c++ "${strict[@]}" fixtures/consumer/examples/aggregates.cc -o "$work/aggregates" $(pkg-config --cflags --libs nstest)
+"$work/aggregates"
+# A GoogleTest program linked with nothing but `pkg-config nstest-gtest gtest_main`, and run.
+# shellcheck disable=SC2046
+c++ "${strict[@]}" "$work/readme_gtest.cc" -o "$work/readme_gtest" $(pkg-config --cflags --libs nstest-gtest gtest_main)
+"$work/readme_gtest" --gtest_brief=0 | tee "$work/readme_gtest.log"
+grep -q '^\[  PASSED  \] 1 test' "$work/readme_gtest.log" || [ "$(id -u)" != 0 ] || {
+  echo "consumer: the README's GoogleTest example did not pass as root"; exit 1; }
+if [ "$(id -u)" = 0 ]; then
+  # As root the library example runs too: it proves backlog+1 and prints nothing.
+  "$work/readme_library"
+fi
+echo "consumer: find_package(nstest), nstest_add_suites(), pkg-config nstest and nstest-gtest, and the README's examples under -Wall -Wextra -Werror all work ($tests tests)"

@@ -36,7 +36,13 @@ RunnerOptions Options(const SuiteOptions& s) {
   for (const std::string& f : s.sysctl_files) {
     for (auto& kv : ParseSysctlFile(f)) o.run.sysctls.push_back(kv);
   }
-  for (const std::string& a : s.sysctls) o.run.sysctls.push_back(ParseSysctlAssignment(a));
+  for (const std::string& a : s.sysctls) {
+    try {
+      o.run.sysctls.push_back(ParseSysctlAssignment(a));
+    } catch (const Error& e) {
+      throw Error(fmt::format("--sysctl {}: {}", a, e.what()));
+    }
+  }
   o.run.keep_namespaces = s.keep_namespaces;
   o.run.artifacts_dir = s.artifacts;
   o.run.skip_checked = s.skip_checked;

@@ -1,8 +1,11 @@
 #include "nstest/case_runner.h"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -25,6 +28,9 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr milliseconds kCaptureSettle{2000};
+constexpr uint32_t kFirstSynPort = 40000;
+constexpr size_t kRunOutputInLog = 64 * 1024;
+constexpr size_t kLateOutputLines = 20;
 
 // One case's namespaces, peers and observations. Members are destroyed in reverse order:
 // holds, captures and peers before the filters and namespaces they live in.
@@ -38,7 +44,10 @@ class Execution {
   void CheckListeners();
   void Diagnose(std::string* log);
   void KeepNamespaces(std::string* log);
+  // Writes the captures and the output of `run` steps into the artifacts folder.
   void WriteCaptures(std::string* log);
+  // The last lines processes left running by `run` steps wrote after their step.
+  void LateOutput(std::string* log);
   const std::vector<std::string>& failures() const { return failures_; }
   std::vector<std::pair<std::string, std::string>> Properties() const;
   void Log(const std::string& line) { log_ += line + "\n"; }
@@ -59,7 +68,10 @@ class Execution {
   }
   void Listen(const Step& s);
   void Connect(const Step& s);
+  void Syns(const Step& s);
+  void Run(const Step& s);
   void Wait(const Step& s);
+  std::string ArtifactPath(const std::string& what) const;
   void Expect(const Step& s);
   void ExpectPackets(const Step& s);
 
@@ -79,6 +91,19 @@ class Execution {
   std::map<std::string, std::unique_ptr<PacketHold>> holds_;
   uint16_t next_queue_ = 1;
   bool spoofed_ = false;
+  // Where the next `syns` step's sources start, so that no SYN of a case reuses the source
+  // address and port of an earlier one (the server would answer it as a retransmission).
+  uint32_t syn_port_ = kFirstSynPort;
+  uint32_t syn_address_ = 1;
+  uint32_t syn_addresses_used_ = 0;
+  // Output of `run` steps: what their commands, and processes they left running, wrote.
+  struct RunOutput {
+    SourcePos where;
+    std::string command;
+    Fd file;
+    size_t at_exit = 0;  // bytes written until the command exited
+  };
+  std::vector<RunOutput> run_outputs_;
 };
 
 void Execution::Build() {
@@ -112,11 +137,25 @@ void Execution::Build() {
       WaitAddressUsable(Ns(l.b), b_if, d.b_v6, milliseconds(5000));
     }
   }
+  // A write the kernel refuses names where the value came from: the suite's line, or the flag.
   for (const auto* list : {&suite.sysctls, &c_.test->sysctls}) {
-    for (const SysctlSetting& s : *list) SetSysctl(Ns(s.netns), s.key, s.value);
+    for (const SysctlSetting& s : *list) {
+      try {
+        SetSysctl(Ns(s.netns), s.key, s.value);
+      } catch (const Error& e) {
+        throw Error(fmt::format("{}: {}", s.where.ToString(), e.what()));
+      }
+    }
   }
   for (const auto& [key, value] : o_.sysctls) {
-    for (const std::string& n : order_) SetSysctl(Ns(n), key, value);
+    for (const std::string& n : order_) {
+      try {
+        SetSysctl(Ns(n), key, value);
+      } catch (const Error& e) {
+        throw Error(fmt::format("the override {}={} (--sysctl or --sysctl-file): {}", key, value,
+                                e.what()));
+      }
+    }
   }
   for (const std::string& n : order_) start_.emplace(n, Counters::Read(Ns(n)));
 }
@@ -237,6 +276,72 @@ void Execution::Connect(const Step& s) {
   connections_[s.strings.at("label")].push_back(std::move(c));
 }
 
+void Execution::Syns(const Step& s) {
+  if (!spoofed_) {
+    PrepareSpoofedSource(Ns(s.peer), Ns(s.netns), address_.at(s.netns));
+    spoofed_ = true;
+  }
+  SynOptions so;
+  so.destination = address_.at(s.peer);
+  so.port = static_cast<uint16_t>(Num(s, "port", 0));
+  so.count = static_cast<int>(Num(s, "count", 1));
+  so.source_addresses = static_cast<int>(Num(s, "sources", so.count));
+  auto count = static_cast<uint32_t>(so.count);
+  if (syn_port_ + count - 1 > 65535) {
+    // Ports used up: start again from port 40000 with addresses no earlier SYN came from.
+    syn_address_ += syn_addresses_used_;
+    syn_addresses_used_ = 0;
+    syn_port_ = kFirstSynPort;
+  }
+  auto sources = std::min(count, static_cast<uint32_t>(so.source_addresses));
+  so.first_source = SpoofedSource(syn_address_);
+  (void)SpoofedSource(syn_address_ + sources - 1);  // throws when the range runs out
+  so.source_port = static_cast<uint16_t>(syn_port_);
+  syn_port_ += count;
+  syn_addresses_used_ = std::max(syn_addresses_used_, sources);
+  int sent = SendSyns(Ns(s.netns), so);
+  Log(fmt::format("sent {} unanswered SYNs to port {} from {} port {}-{}", sent, so.port,
+                  sources == 1 ? so.first_source.ToString()
+                               : fmt::format("{} (+{} more addresses)", so.first_source.ToString(),
+                                             sources - 1),
+                  so.source_port, so.source_port + sent - 1));
+}
+
+// Up to `max` bytes of what `fd` holds from offset `from` on, the last ones if there are more.
+std::string ReadTail(int fd, size_t from, size_t max) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || static_cast<size_t>(st.st_size) <= from) return "";
+  auto size = static_cast<size_t>(st.st_size);
+  size_t start = size - from > max ? size - max : from;
+  std::string out(size - start, '\0');
+  ssize_t n = ::pread(fd, out.data(), out.size(), static_cast<off_t>(start));
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
+}
+
+void Execution::Run(const Step& s) {
+  // The command's output goes to a file that lives as long as the case, not to pipes: a server
+  // it leaves running would get SIGPIPE on its next write once the step closed them.
+  Fd file(::memfd_create("nstest-run-output", MFD_CLOEXEC));
+  if (!file) ThrowErrno("run: create the output file (memfd_create)");
+  ProcessOptions po;
+  po.argv = s.argv;
+  po.timeout = milliseconds(Num(s, "timeout_ms", 10000));
+  po.output_fd = file.get();
+  ProcessResult r = RunProcess(&Ns(s.netns), po);
+  std::string output = ReadTail(file.get(), 0, kRunOutputInLog);
+  Log(fmt::format("run '{}' in netns '{}': {}\n{}", Join(s.argv, ' '), s.netns, r.Describe(),
+                  output));
+  struct stat st {};
+  size_t at_exit = ::fstat(file.get(), &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
+  run_outputs_.push_back(RunOutput{s.where, Join(s.argv, ' '), std::move(file), at_exit});
+  int64_t want = Num(s, "exit", 0);
+  if (r.timed_out || r.exit_code != want) {
+    Fail(s, fmt::format("'{}': expected exit status {}, got: {}", Join(s.argv, ' '), want,
+                        r.Describe()));
+  }
+}
+
 void Execution::Wait(const Step& s) {
   milliseconds timeout(Num(s, "timeout_ms", 5000));
   std::function<bool()> done;
@@ -247,11 +352,21 @@ void Execution::Wait(const Step& s) {
     auto port = static_cast<uint16_t>(Num(s, "port", 0));
     auto want = static_cast<uint32_t>(Num(s, "value", 0));
     bool aq = s.subject == "accept_queue";
-    done = [&, port, want, aq] {
-      ListenerQueues q = diag->Listener(port);
+    // Until the listener exists (a server started by a `run` step may listen later), the wait
+    // goes on and says so.
+    auto last = std::make_shared<std::string>();
+    done = [&, port, want, aq, last] {
+      ListenerQueues q;
+      try {
+        q = diag->Listener(port);
+      } catch (const Error&) {
+        *last = fmt::format("no listener on port {} yet", port);
+        return false;
+      }
+      *last = q.ToString();
       return (aq ? q.accept_queue : q.syn_recv) == want;
     };
-    seen = [&, port] { return diag->Listener(port).ToString(); };
+    seen = [last] { return *last; };
   } else if (s.subject == "counter") {
     const std::string& name = s.strings.at("name");
     int64_t delta = Num(s, "delta", 0);
@@ -380,19 +495,8 @@ void Execution::RunStep(const Step& s) {
       }
       throw Error(fmt::format("accept: no listener on port {} in netns '{}'", port, s.netns));
     }
-    case Step::Kind::kSyns: {
-      if (!spoofed_) {
-        PrepareSpoofedSource(Ns(s.peer), Ns(s.netns), address_.at(s.netns));
-        spoofed_ = true;
-      }
-      SynOptions so;
-      so.destination = address_.at(s.peer);
-      so.port = static_cast<uint16_t>(Num(s, "port", 0));
-      so.count = static_cast<int>(Num(s, "count", 1));
-      so.source_addresses = static_cast<int>(Num(s, "sources", so.count));
-      Log(fmt::format("sent {} unanswered SYNs to port {}", SendSyns(Ns(s.netns), so), so.port));
-      return;
-    }
+    case Step::Kind::kSyns:
+      return Syns(s);
     case Step::Kind::kDrop: {
       TcpMatch m = Match(s);
       Filter(s.netns).Drop(m);
@@ -429,20 +533,8 @@ void Execution::RunStep(const Step& s) {
                       SetSysctl(Ns(s.netns), s.strings.at("key"), value), s.netns));
       return;
     }
-    case Step::Kind::kRun: {
-      ProcessOptions po;
-      po.argv = s.argv;
-      po.timeout = milliseconds(Num(s, "timeout_ms", 10000));
-      ProcessResult r = RunProcess(&Ns(s.netns), po);
-      Log(fmt::format("run '{}' in netns '{}': {}\n{}{}", Join(s.argv, ' '), s.netns, r.Describe(),
-                      r.stdout_text, r.stderr_text));
-      int64_t want = Num(s, "exit", 0);
-      if (r.timed_out || r.exit_code != want) {
-        Fail(s, fmt::format("'{}': expected exit status {}, got: {}", Join(s.argv, ' '), want,
-                            r.Describe()));
-      }
-      return;
-    }
+    case Step::Kind::kRun:
+      return Run(s);
     case Step::Kind::kWait:
       return Wait(s);
     case Step::Kind::kExpect:
@@ -457,12 +549,15 @@ void Execution::Diagnose(std::string* log) {
     for (const auto& [k, v] : ns.effective_sysctls())
       *log += fmt::format("  sysctl {} = {}\n", k, v);
     try {
-      *log += "  counters: " + Counters::Read(ns).Since(start_.at(n)).ToString() + "\n";
+      auto base = start_.find(n);
+      *log += base == start_.end()
+                  ? std::string("  counters: (no baseline: the case stopped before its steps)\n")
+                  : "  counters: " + Counters::Read(ns).Since(base->second).ToString() + "\n";
       for (const TcpSocketInfo& t : SockDiag(ns).Dump(1u << static_cast<int>(TcpState::kListen))) {
         ListenerQueues q = GetListener(ns, t.local_port);
         *log += "  " + q.ToString() + "\n";
       }
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       *log += fmt::format("  ({})\n", e.what());
     }
   }
@@ -482,21 +577,47 @@ void Execution::KeepNamespaces(std::string* log) {
   }
 }
 
+std::string Execution::ArtifactPath(const std::string& what) const {
+  std::string file = c_.FullName() + "." + what;
+  for (char& ch : file) {
+    if (ch == '/' || ch == '=' || ch == ',') ch = '_';
+  }
+  return o_.artifacts_dir + "/" + file;
+}
+
 void Execution::WriteCaptures(std::string* log) {
-  if (o_.artifacts_dir.empty() || captures_.empty()) return;
+  if (o_.artifacts_dir.empty() || (captures_.empty() && run_outputs_.empty())) return;
   ::mkdir(o_.artifacts_dir.c_str(), 0755);
   for (const auto& [name, cap] : captures_) {
-    std::string file = c_.FullName() + "." + name + ".pcap";
-    for (char& ch : file) {
-      if (ch == '/' || ch == '=' || ch == ',') ch = '_';
-    }
-    std::string path = o_.artifacts_dir + "/" + file;
+    std::string path = ArtifactPath(name + ".pcap");
     try {
       cap->WritePcap(path);
       *log += fmt::format("capture '{}' written to {}\n", name, path);
     } catch (const Error& e) {
       *log += fmt::format("capture '{}': {}\n", name, e.what());
     }
+  }
+  for (const RunOutput& r : run_outputs_) {
+    std::string path = ArtifactPath(fmt::format("run-{}.log", r.where.line));
+    std::string text = ReadTail(r.file.get(), 0, SIZE_MAX);
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+    *log += out ? fmt::format("output of run '{}' written to {}\n", r.command, path)
+                : fmt::format("output of run '{}': cannot write {}\n", r.command, path);
+  }
+}
+
+void Execution::LateOutput(std::string* log) {
+  for (const RunOutput& r : run_outputs_) {
+    std::string late = ReadTail(r.file.get(), r.at_exit, kRunOutputInLog);
+    if (late.empty()) continue;
+    std::vector<std::string> lines = Split(late, '\n');
+    if (!lines.empty() && lines.back().empty()) lines.pop_back();
+    size_t first = lines.size() > kLateOutputLines ? lines.size() - kLateOutputLines : 0;
+    *log += fmt::format(
+        "output of run '{}' ({}) after it exited, from what it left running (last {} lines):\n",
+        r.command, r.where.ToString(), lines.size() - first);
+    for (size_t i = first; i < lines.size(); ++i) *log += "  " + lines[i] + "\n";
   }
 }
 
@@ -551,8 +672,17 @@ CaseResult RunCase(const Case& c, const RunOptions& options) {
   try {
     e.Build();
     for (const Step& s : c.test->steps) {
-      e.RunStep(s);
-      e.CheckListeners();
+      try {
+        e.RunStep(s);
+        e.CheckListeners();
+      } catch (const Error& ex) {
+        throw Error(
+            fmt::format("{}: step '{}': {}", s.where.ToString(), StepKindName(s.kind), ex.what()));
+      } catch (const std::exception& ex) {
+        // Not an error the library describes (e.g. std::out_of_range): a defect of nstest.
+        throw Error(fmt::format("{}: step '{}': internal error ({}); please report it",
+                                s.where.ToString(), StepKindName(s.kind), ex.what()));
+      }
     }
   } catch (const std::exception& ex) {
     r.status = CaseStatus::kError;
@@ -569,6 +699,7 @@ CaseResult RunCase(const Case& c, const RunOptions& options) {
   std::string log = e.log();
   e.Diagnose(&log);  // every case's report carries its sysctls, counter changes and listeners
   if (r.status != CaseStatus::kPassed) {
+    e.LateOutput(&log);
     e.WriteCaptures(&log);
     if (options.keep_namespaces) e.KeepNamespaces(&log);
   }

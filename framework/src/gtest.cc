@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 #include "nstest/error.h"
 #include "nstest/wait.h"
@@ -115,21 +116,52 @@ Connections NetnsTest::Connect(ConnectOptions options) {
 
 ListenerQueues NetnsTest::ServerListener(uint16_t port) { return GetListener(server(), port); }
 
-void NetnsTest::WaitForAcceptQueue(uint16_t port, uint32_t n, std::chrono::milliseconds timeout) {
-  SockDiag diag(server());
-  WaitUntil(
-      fmt::format("accept queue of port {} to reach {}", port, n), timeout,
-      [&] { return diag.Listener(port).accept_queue >= n; },
-      [&] { return diag.Listener(port).ToString(); });
+namespace {
+
+// Runs a WaitUntil() and turns its timeout into a gtest failure at the caller's line.
+bool WaitAt(const std::source_location& where, const std::function<void()>& wait) {
+  try {
+    wait();
+    return true;
+  } catch (const TimeoutError& e) {
+    GTEST_MESSAGE_AT_(where.file_name(), static_cast<int>(where.line()), e.what(),
+                      ::testing::TestPartResult::kNonFatalFailure);
+    return false;
+  }
 }
 
-void NetnsTest::WaitForSockets(const Netns& ns, TcpState state, int n,
-                               std::chrono::milliseconds timeout) {
+}  // namespace
+
+bool NetnsTest::WaitForAcceptQueue(uint16_t port, uint32_t n, std::chrono::milliseconds timeout,
+                                   std::source_location where) {
+  SockDiag diag(server());
+  std::string last;
+  return WaitAt(where, [&] {
+    WaitUntil(
+        fmt::format("accept queue of port {} to reach {}", port, n), timeout,
+        [&] {
+          try {
+            ListenerQueues q = diag.Listener(port);
+            last = q.ToString();
+            return q.accept_queue >= n;
+          } catch (const Error&) {
+            last = fmt::format("no listener on port {} yet", port);
+            return false;
+          }
+        },
+        [&] { return last; });
+  });
+}
+
+bool NetnsTest::WaitForSockets(const Netns& ns, TcpState state, int n,
+                               std::chrono::milliseconds timeout, std::source_location where) {
   SockDiag diag(ns);
-  WaitUntil(
-      fmt::format("{} sockets in {} in netns '{}'", n, TcpStateName(state), ns.name()), timeout,
-      [&] { return diag.CountByState()[state] == n; },
-      [&] { return fmt::format("{}", diag.CountByState()[state]); });
+  return WaitAt(where, [&] {
+    WaitUntil(
+        fmt::format("{} sockets in {} in netns '{}'", n, TcpStateName(state), ns.name()), timeout,
+        [&] { return diag.CountByState()[state] == n; },
+        [&] { return fmt::format("{}", diag.CountByState()[state]); });
+  });
 }
 
 CounterDelta NetnsTest::CounterChanges(const Netns& ns) const {
@@ -142,12 +174,14 @@ void NetnsTest::ResetCounters() {
   client_start_.emplace(Counters::Read(client()));
 }
 
-void NetnsTest::WaitForCounter(const Netns& ns, const std::string& counter, int64_t delta,
-                               std::chrono::milliseconds timeout) {
-  WaitUntil(
-      fmt::format("{} in netns '{}' to grow by {}", counter, ns.name(), delta), timeout,
-      [&] { return CounterChanges(ns).Get(counter) >= delta; },
-      [&] { return CounterChanges(ns).ToString(); });
+bool NetnsTest::WaitForCounter(const Netns& ns, const std::string& counter, int64_t delta,
+                               std::chrono::milliseconds timeout, std::source_location where) {
+  return WaitAt(where, [&] {
+    WaitUntil(
+        fmt::format("{} in netns '{}' to grow by {}", counter, ns.name(), delta), timeout,
+        [&] { return CounterChanges(ns).Get(counter) >= delta; },
+        [&] { return CounterChanges(ns).ToString(); });
+  });
 }
 
 Capture& NetnsTest::StartCapture(const Netns& ns, const std::string& filter) {

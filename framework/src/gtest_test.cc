@@ -40,8 +40,9 @@ TEST(CounterMatchersTest, ShowEveryChangedCounter) {
   EXPECT_THAT(d, CounterIs("TcpExtListenOverflows", 2));
   EXPECT_THAT(d, CounterAtLeast("TcpExtListenDrops", 3));
   EXPECT_NONFATAL_FAILURE(EXPECT_THAT(d, CounterIs("TcpExtListenOverflows", 1)),
-                          "TcpExtListenOverflows changed by 2 in netns 'server' (all changes: "
-                          "TcpExtListenDrops +3, TcpExtListenOverflows +2)");
+                          "counter changes in netns 'server': TcpExtListenDrops +3, "
+                          "TcpExtListenOverflows +2 (of type nstest::CounterDelta), where "
+                          "TcpExtListenOverflows changed by 2");
   EXPECT_NONFATAL_FAILURE(EXPECT_THAT(d, CounterAtLeast("TcpExtListenDrops", 4)),
                           "counter TcpExtListenDrops grew by at least 4");
 }

@@ -151,8 +151,18 @@ Process Process::Start(const Netns* ns, ProcessOptions options) {
   for (std::string& entry : env) envp.push_back(entry.data());
   envp.push_back(nullptr);
 
-  Pipe out = MakePipe(impl->what);
-  Pipe err = MakePipe(impl->what);
+  Pipe out, err;
+  if (options.output_fd >= 0) {
+    // Both streams go to the caller's file; the "read ends" are placeholders Wait() never reads.
+    for (Pipe* p : {&out, &err}) {
+      p->sink.reset(::fcntl(options.output_fd, F_DUPFD_CLOEXEC, 3));
+      p->source.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+      if (!p->sink || !p->source) ThrowErrno(impl->what + ": output file");
+    }
+  } else {
+    out = MakePipe(impl->what);
+    err = MakePipe(impl->what);
+  }
   bp::pipe out_pipe(out.source.release(), out.sink.release());
   bp::pipe err_pipe(err.source.release(), err.sink.release());
   const int ns_fd = ns != nullptr ? ns->fd() : -1;
@@ -189,8 +199,12 @@ Process Process::Start(const Netns* ns, ProcessOptions options) {
   out_pipe.assign_source(-1);
   impl->err.reset(err_pipe.native_source());
   err_pipe.assign_source(-1);
+  if (options.output_fd >= 0) {
+    impl->out.reset();
+    impl->err.reset();
+  }
   for (int fd : {impl->out.get(), impl->err.get()}) {
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   }
   impl->timeout = options.timeout;
   impl->deadline = Deadline(options.timeout);

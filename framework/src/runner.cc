@@ -354,9 +354,11 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
       out << fmt::format("[ {}/{} done ] {}", done, plan.cases.size(), running) << std::flush;
     }
   };
+  std::set<const Suite*> selected;  // suites with a case in this run, not all that were loaded
+  for (const Case& c : plan.cases) selected.insert(c.suite);
   out << fmt::format("[==========] Running {} case{} from {} suite{} (-j {}).\n", plan.cases.size(),
-                     plan.cases.size() == 1 ? "" : "s", plan.suites.size(),
-                     plan.suites.size() == 1 ? "" : "s", o.jobs)
+                     plan.cases.size() == 1 ? "" : "s", selected.size(),
+                     selected.size() == 1 ? "" : "s", o.jobs)
       << std::flush;
   auto start = Clock::now();
   (void)CachedPreflight();  // probe once here, not in every worker or child

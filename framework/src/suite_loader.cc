@@ -1,6 +1,7 @@
 // Loading a suite file (toml++ lives in this and the other suite_*.cc files only).
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -116,7 +117,20 @@ std::string SysctlKeyProblem(const std::string& key) {
   if (cannot_probe) return "";
   std::string problem;
   std::string path = "/proc/sys/" + SysctlPath(key);
-  bool present = RunInNetns(*probe, [&] { return ::access(path.c_str(), F_OK) == 0; });
+  // -1: absent; else the file's mode inside the namespace.
+  int mode = RunInNetns(*probe, [&] {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode) : -1;
+  });
+  bool present = mode >= 0;
+  if (present && (mode & 0222) == 0) {
+    // The kernel makes some keys read-only inside a namespace (net.core.rmem_max, ...): they
+    // show the host's value, and writing them fails even for root.
+    problem = fmt::format(
+        "'{}' is read-only inside a network namespace (its value is the host's); it cannot be "
+        "set per namespace",
+        key);
+  }
   if (!present) {
     problem = ::access(path.c_str(), F_OK) == 0
                   ? fmt::format(

@@ -20,7 +20,8 @@ class BadSuiteTest : public ::testing::TestWithParam<BadSuite> {};
 TEST_P(BadSuiteTest, IsRefusedWithFileLineColumnAndMessage) {
   std::string path = kFixtures + "/bad-suites/" + GetParam().file;
   const std::string file = GetParam().file;
-  if ((file == "global_sysctl.toml" || file == "future_sysctl.toml") &&
+  if ((file == "global_sysctl.toml" || file == "future_sysctl.toml" ||
+       file.rfind("read_only_sysctl", 0) == 0) &&
       !CachedPreflight().privilege.can_create_netns) {
     GTEST_SKIP() << "telling global keys apart needs a namespace: "
                  << CachedPreflight().NamespaceSkipReason();
@@ -56,6 +57,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"global_sysctl.toml",
                  "2:1: 'net.core.netdev_max_backlog' is not a per-namespace key (absent inside a "
                  "namespace, present on the host); refusing to change the host"},
+        // Regression: writable on the host, read-only inside a namespace; these passed the loader
+        // and then failed (or crashed) at run time.
+        BadSuite{"read_only_sysctl.toml",
+                 "2:1: 'net.core.rmem_max' is read-only inside a network namespace (its value is "
+                 "the host's); it cannot be set per namespace"},
+        BadSuite{"read_only_sysctl_step.toml",
+                 "4:20: 'net.ipv4.tcp_allowed_congestion_control' is read-only inside a network "
+                 "namespace (its value is the host's); it cannot be set per namespace"},
         BadSuite{"future_sysctl.toml",
                  "3:15: no sysctl 'net.ipv4.tcp_from_the_future' on this kernel"},
         BadSuite{"traversal.toml",
@@ -158,6 +167,30 @@ TEST(SysctlFileTest, BadLinesSayWhere) {
     EXPECT_EQ(std::string(e.what()),
               syntax + ":1:1: 'net.core.somaxconn 1024': expected KEY=VALUE");
   }
+}
+
+TEST(SysctlFileTest, ReadOnlyKeysAreRefusedWithTheirLine) {
+  if (!CachedPreflight().privilege.can_create_netns) {
+    GTEST_SKIP() << "telling read-only keys apart needs a namespace: "
+                 << CachedPreflight().NamespaceSkipReason();
+  }
+  std::string path = kFixtures + "/sysctl.d/bad-read-only.conf";
+  try {
+    ParseSysctlFile(path);
+    FAIL();
+  } catch (const SuiteError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              path +
+                  ":3:1: 'net.core.wmem_default' is read-only inside a network namespace (its "
+                  "value is the host's); it cannot be set per namespace");
+  }
+  for (const char* key : {"net.core.rmem_max", "net.core.rmem_default", "net.core.wmem_max",
+                          "net.core.wmem_default", "net.ipv4.tcp_allowed_congestion_control"}) {
+    EXPECT_NE(SysctlKeyProblem(key).find("is read-only inside a network namespace"),
+              std::string::npos)
+        << key;
+  }
+  EXPECT_EQ(SysctlKeyProblem("net.core.somaxconn"), "");
 }
 
 TEST(KernelVersionTest, Compares) {

@@ -310,6 +310,13 @@ const std::vector<std::pair<std::string, Step::Kind>>& Kinds() {
 
 }  // namespace
 
+std::string StepKindName(Step::Kind kind) {
+  for (const auto& [name, k] : Kinds()) {
+    if (k == kind) return name;
+  }
+  return "?";
+}
+
 Step ParseStep(const toml::table& table, const std::string& file,
                const std::set<std::string>& params, const std::vector<std::string>& namespaces,
                std::set<std::string>* holds, std::set<std::string>* captures,

@@ -76,6 +76,13 @@ SynPacket BuildSyn(const IpAddress& src, uint16_t sport, const IpAddress& dst, u
 
 IpPrefix DefaultSpoofedRange() { return IpPrefix::Parse("198.19.0.0/16"); }
 
+IpAddress SpoofedSource(uint32_t n) {
+  if (n < 1 || n > 65534) {
+    throw Error(fmt::format("spoofed source {}: 198.19.0.0/16 has addresses 1 to 65534", n));
+  }
+  return Plus(DefaultSpoofedRange().address, n);
+}
+
 void PrepareSpoofedSource(Netns& server, Netns& client, const IpAddress& client_address,
                           const IpPrefix& spoofed) {
   AddRoute(server, spoofed, client_address);

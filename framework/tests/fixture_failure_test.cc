@@ -1,6 +1,7 @@
 // What nstest::NetnsTest leaves when a test fails: the context on stdout and the captures as pcap
 // files, and nothing else (the leak check wraps this binary, the failing child run included).
 #include <dirent.h>
+#include <gtest/gtest-spi.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -26,6 +27,57 @@ TEST_F(FailingHelper, DISABLED_FailsWithCaptureRulesAndListener) {
   WaitForAcceptQueue(8080, 1);
   capture.WaitFor(PacketFilterSpec::SynAcksFrom(8080), 1, 5s);
   EXPECT_THAT(ServerListener(8080), AcceptQueueIs(5));  // fails on purpose: it is 1
+}
+
+// Regression: the fixture's waits threw TimeoutError, which gtest reported as "unknown file:
+// C++ exception thrown in the test body" instead of a failure at the line that waited.
+class FixtureWaitTest : public NetnsTest {
+ protected:
+  // Runs `wait` with gtest's results intercepted into `results`; returns what the wait returned.
+  template <typename Fn>
+  static bool Intercepted(::testing::TestPartResultArray* results, Fn&& wait) {
+    ::testing::ScopedFakeTestPartResultReporter reporter(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, results);
+    return wait();
+  }
+};
+
+TEST_F(FixtureWaitTest, TimeoutIsAFailureAtTheCallersLine) {
+  Listen(8080, 2);
+  ::testing::TestPartResultArray results;
+  const int line = __LINE__ + 1;
+  auto wait = [&] { return WaitForAcceptQueue(8080, 1, 100ms); };
+  bool reached = Intercepted(&results, wait);
+  EXPECT_FALSE(reached);
+  ASSERT_EQ(results.size(), 1);
+  const ::testing::TestPartResult& r = results.GetTestPartResult(0);
+  EXPECT_TRUE(r.nonfatally_failed());
+  EXPECT_STREQ(r.file_name(), __FILE__);
+  EXPECT_EQ(r.line_number(), line);
+  EXPECT_STREQ(r.message(),
+               "wait for accept queue of port 8080 to reach 1: timed out after 100 ms; last seen: "
+               "LISTEN 198.18.0.1:8080 Recv-Q 0 Send-Q 2 SYN-RECV 0");
+  ::testing::TestPartResultArray counter_results;
+  bool counted = Intercepted(
+      &counter_results, [&] { return WaitForCounter(server(), "TcpExtListenDrops", 1, 50ms); });
+  EXPECT_FALSE(counted);
+  ASSERT_EQ(counter_results.size(), 1);
+  EXPECT_STREQ(counter_results.GetTestPartResult(0).file_name(), __FILE__);
+  EXPECT_THAT(counter_results.GetTestPartResult(0).message(),
+              ::testing::StartsWith("wait for TcpExtListenDrops in netns 'server' to grow by 1: "
+                                    "timed out after 50 ms"));
+}
+
+TEST_F(FixtureWaitTest, AcceptQueueWaitWaitsForTheListenerToExist) {
+  ::testing::TestPartResultArray results;
+  bool reached = Intercepted(&results, [&] { return WaitForAcceptQueue(8081, 0, 50ms); });
+  EXPECT_FALSE(reached);
+  ASSERT_EQ(results.size(), 1);
+  EXPECT_STREQ(results.GetTestPartResult(0).message(),
+               "wait for accept queue of port 8081 to reach 0: timed out after 50 ms; last seen: "
+               "no listener on port 8081 yet");
+  Listen(8081, 1);
+  EXPECT_TRUE(WaitForAcceptQueue(8081, 0, 1s));
 }
 
 class FixtureFailureTest : public ::testing::Test {
@@ -60,7 +112,9 @@ TEST_F(FixtureFailureTest, FailureReportsContextAndKeepsThePcap) {
   EXPECT_EQ(r.exit_code, 1) << r.Describe() << "\n" << r.stdout_text;
   const std::string& out = r.stdout_text;
   EXPECT_NE(out.find("Expected: accept queue (Recv-Q) is 5"), std::string::npos) << out;
-  EXPECT_NE(out.find("Actual: LISTEN 198.18.0.1:8080 Recv-Q 1 Send-Q 2 SYN-RECV 0"),
+  // The listener once, as gtest's PrintTo shows it (it used to be printed twice).
+  EXPECT_NE(out.find("  Actual: LISTEN 198.18.0.1:8080 Recv-Q 1 Send-Q 2 SYN-RECV 0 (of type "
+                     "nstest::ListenerQueues)\n"),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("nstest context:"), std::string::npos) << out;

@@ -156,6 +156,104 @@ TEST_F(RunnerTest, BadInputIsExitTwoAndRunsNothing) {
   EXPECT_EQ(too_many.stdout_text.find("[ RUN"), std::string::npos);
 }
 
+// Regression: a sysctl the kernel refused while the case was being built crashed the case
+// (std::out_of_range from the missing counter baseline) instead of reporting it.
+TEST_F(RunnerTest, RefusedSuiteSysctlIsAnErrorNamingItsLine) {
+  ProcessResult r =
+      Nstest({"run", "fixtures/runner/refused_sysctl.toml", "fixtures/runner/defects.toml",
+              "--filter", "refused_sysctl.*:defects.second_syns*", "-j", "1"});
+  EXPECT_EQ(r.exit_code, 1) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("[  ERROR   ] refused_sysctl.listens ("), std::string::npos)
+      << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("fixtures/runner/refused_sysctl.toml:6:1: set sysctl "
+                               "'net.core.somaxconn' in netns 'server' to '-5': Invalid argument"),
+            std::string::npos)
+      << r.stdout_text;
+  EXPECT_EQ(r.stdout_text.find("crashed"), std::string::npos) << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("[       OK ] defects.second_syns_step_uses_new_sources"),
+            std::string::npos)
+      << r.stdout_text;
+  // The same value as an override says where it came from.
+  ProcessResult o = Nstest({"run", "fixtures/runner/mixed.toml", "--filter", "mixed.passes",
+                            "--sysctl", "net.core.somaxconn=-5"});
+  EXPECT_EQ(o.exit_code, 1) << o.stdout_text << o.stderr_text;
+  EXPECT_NE(o.stdout_text.find("[  ERROR   ] mixed.passes ("), std::string::npos) << o.stdout_text;
+  EXPECT_NE(o.stdout_text.find(": the override net.core.somaxconn=-5 (--sysctl or --sysctl-file): "
+                               "set sysctl 'net.core.somaxconn' in netns 'server' to '-5': "
+                               "Invalid argument"),
+            std::string::npos)
+      << o.stdout_text;
+}
+
+// Regression: the second `syns` step sent from the first one's source address and port, so the
+// server took its SYN for a retransmission and dropped nothing.
+TEST_F(RunnerTest, SecondSynsStepSendsFromNewSources) {
+  ProcessResult r = Nstest({"run", "fixtures/runner/defects.toml", "--filter",
+                            "defects.second_syns_step_uses_new_sources"});
+  EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("1 passed, 0 failed"), std::string::npos) << r.stdout_text;
+}
+
+// Regression: waits on a listener failed at once while nothing listened yet, and a server forked
+// by a `run` step died of SIGPIPE on its first write after the step closed its pipes.
+TEST_F(RunnerTest, WaitsWaitForALateListenerAndBackgroundServersKeepWriting) {
+  ProcessResult r = Nstest({"run", "fixtures/runner/defects.toml", "--filter",
+                            "defects.background_server_waited_for:defects.wait_for_a_listener*"});
+  EXPECT_EQ(r.exit_code, 1) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("[       OK ] defects.background_server_waited_for"),
+            std::string::npos)
+      << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("[  FAILED  ] defects.wait_for_a_listener_that_never_comes ("),
+            std::string::npos)
+      << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("fixtures/runner/defects.toml:61:3: wait for syn_recv: timed out "
+                               "after 300 ms; last seen: no listener on port 9001 yet"),
+            std::string::npos)
+      << r.stdout_text;
+}
+
+// What a process left running by a `run` step writes later is in the failed case's log (its last
+// lines) and in the artifacts folder (all of it).
+TEST_F(RunnerTest, LateOutputOfBackgroundProcessesIsKept) {
+  std::string artifacts = ::testing::TempDir() + "nstest-defects-artifacts";
+  ProcessResult r = Nstest({"run", "fixtures/runner/defects.toml", "--filter",
+                            "defects.late_output_shown_on_failure", "--artifacts", artifacts});
+  EXPECT_EQ(r.exit_code, 1) << r.stdout_text << r.stderr_text;
+  const std::string& out = r.stdout_text;
+  EXPECT_NE(out.find("after it exited, from what it left running (last 20 lines):"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("  late line 29\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("  late line 9\n"), std::string::npos) << out;  // only the last 20
+  std::string log = Slurp(artifacts + "/defects.late_output_shown_on_failure.run-77.log");
+  EXPECT_EQ(log.rfind("started\nlate line 0\n", 0), 0u) << log;
+  EXPECT_NE(log.find("late line 29\n"), std::string::npos) << log;
+}
+
+// Regression: an error raised while a step ran reached the report without the step's position.
+TEST_F(RunnerTest, StepErrorsNameTheirStep) {
+  ProcessResult r = Nstest(
+      {"run", "fixtures/runner/defects.toml", "--filter", "defects.step_error_names_its_step"});
+  EXPECT_EQ(r.exit_code, 1) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("[  ERROR   ] defects.step_error_names_its_step ("),
+            std::string::npos)
+      << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("fixtures/runner/defects.toml:70:3: step 'accept': accept: no "
+                               "listener on port 8081 in netns 'server'"),
+            std::string::npos)
+      << r.stdout_text;
+}
+
+// Regression: a narrow --filter said "Running 2 cases from 8 suites", counting every suite loaded.
+TEST_F(RunnerTest, FilterCountsOnlySuitesWithASelectedCase) {
+  ProcessResult r =
+      Nstest({"run", "fixtures/runner", "--filter", "mixed.passes:defects.second*", "-j", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("[==========] Running 2 cases from 2 suites (-j 1).\n"),
+            std::string::npos)
+      << r.stdout_text;
+}
+
 TEST_F(RunnerTest, CostFileOrdersLongestFirst) {
   std::string costs = ::testing::TempDir() + "nstest-runner-costs.txt";
   {

@@ -41,7 +41,7 @@ class IpAddress {
 
 // An address with a prefix length, as assigned to an interface: "198.18.0.1/24".
 struct IpPrefix {
-  IpAddress address;
+  IpAddress address{};
   int prefix_len = 0;
 
   // Parses "ADDR/LEN"; a missing length means a host prefix (/32 or /128). Throws Error.
@@ -56,7 +56,7 @@ std::string FormatEndpoint(const IpAddress& address, uint16_t port);
 // ranges reserved for network benchmark tests (RFC 2544: 198.18.0.0/15, RFC 5180: 2001:2::/48),
 // so they never collide with a real network: side A gets .1/::1, side B .2/::2.
 struct DefaultAddresses {
-  IpPrefix a_v4, b_v4, a_v6, b_v6;
+  IpPrefix a_v4{}, b_v4{}, a_v6{}, b_v6{};
 };
 // Throws Error if `index` is out of range.
 DefaultAddresses DefaultPairAddresses(int index);

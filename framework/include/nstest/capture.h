@@ -18,8 +18,8 @@ namespace nstest {
 // One captured packet, decoded as far as TCP.
 struct Packet {
   std::chrono::nanoseconds time{0};  // capture timestamp (CLOCK_REALTIME, nanoseconds)
-  IpAddress src;
-  IpAddress dst;
+  IpAddress src{};
+  IpAddress dst{};
   bool tcp = false;
   uint16_t sport = 0;
   uint16_t dport = 0;
@@ -37,10 +37,10 @@ std::string FlagString(uint8_t flags);
 
 // Which packets a question is about. Unset fields match anything.
 struct PacketFilterSpec {
-  std::optional<IpAddress> src;
-  std::optional<IpAddress> dst;
-  std::optional<uint16_t> sport;
-  std::optional<uint16_t> dport;
+  std::optional<IpAddress> src{};
+  std::optional<IpAddress> dst{};
+  std::optional<uint16_t> sport{};
+  std::optional<uint16_t> dport{};
   uint8_t flags_mask = 0;  // (flags & flags_mask) == flags_value
   uint8_t flags_value = 0;
 

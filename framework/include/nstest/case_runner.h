@@ -14,9 +14,9 @@ namespace nstest {
 struct RunOptions {
   // Applied to every test namespace after the suite's and test's own sysctls (an operator's
   // proposed configuration): key -> value.
-  std::vector<std::pair<std::string, std::string>> sysctls;
+  std::vector<std::pair<std::string, std::string>> sysctls{};
   bool keep_namespaces = false;  // bind-mount a failed case's namespaces for `ip netns exec`
-  std::string artifacts_dir;     // where a failed case's pcaps go ("" = no files)
+  std::string artifacts_dir{};   // where a failed case's pcaps go ("" = no files)
   // The caller has already checked CaseSkipReason() (the supervisor does, once for all cases),
   // so RunCase() need not probe the machine again.
   bool skip_checked = false;
@@ -27,10 +27,10 @@ std::string CaseSkipReason(const Case& c);
 
 struct CaseResult {
   CaseStatus status = CaseStatus::kPassed;
-  std::string message;  // one line
-  std::string detail;   // every failed expectation, with expected and actual
-  std::string log;      // what happened, step by step, and the diagnostics
-  std::vector<std::pair<std::string, std::string>> properties;
+  std::string message{};  // one line
+  std::string detail{};   // every failed expectation, with expected and actual
+  std::string log{};      // what happened, step by step, and the diagnostics
+  std::vector<std::pair<std::string, std::string>> properties{};
 };
 
 // Runs `c` in this process and returns its result; skips (with the reason) when the machine

@@ -36,8 +36,8 @@ class ExpressionError : public Error {
 class Expression {
  public:
   struct SysctlRef {
-    std::string netns;  // empty: the default namespace
-    std::string key;
+    std::string netns{};  // empty: the default namespace
+    std::string key{};
     bool has_default = false;  // sysctl("netns", "key", default)
   };
   struct Context {
@@ -45,7 +45,7 @@ class Expression {
     // Returns the effective value of a sysctl, or nullopt where the kernel has no such key (it may
     // throw instead, with a better message, when the reference has no default); throws Error if
     // the value is not a number.
-    std::function<std::optional<int64_t>(const SysctlRef&)> sysctl;
+    std::function<std::optional<int64_t>(const SysctlRef&)> sysctl{};
   };
 
   // Parses `text`; every name must be in `names`. Throws ExpressionError with the column and a

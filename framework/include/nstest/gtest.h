@@ -9,10 +9,10 @@
 //     EXPECT_THAT(ServerListener(8080), nstest::AcceptQueueIs(3));
 //   }
 //
-// A failing matcher prints the listener as `ss` shows it, e.g.
+// A failing matcher prints the listener once, as `ss` shows it (gtest adds the type), e.g.
 //   Value of: ServerListener(8080)
 //   Expected: accept queue (Recv-Q) is 5
-//     Actual: LISTEN 198.18.0.1:8080 Recv-Q 3 Send-Q 2 SYN-RECV 0
+//     Actual: LISTEN 198.18.0.1:8080 Recv-Q 3 Send-Q 2 SYN-RECV 0 (of type nstest::ListenerQueues)
 // and on any failure the fixture adds the context a kernel engineer needs: the effective sysctls
 // and the counter deltas of both namespaces since SetUp(), the listeners it created, and the paths
 // of the pcap files written for its captures.
@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <source_location>
 #include <string>
 #include <vector>
 
@@ -85,18 +86,29 @@ class NetnsTest : public ::testing::Test {
   Connections Connect(ConnectOptions options);
   // The server's listener on `port`, as `ss -ltn` shows it, plus its SYN-RECV count.
   ListenerQueues ServerListener(uint16_t port);
-  // Waits until the server's listener on `port` has `n` connections in its accept queue.
-  void WaitForAcceptQueue(uint16_t port, uint32_t n,
-                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // The waits return true once their condition holds. When the timeout passes they record an
+  // ordinary (non-fatal) gtest failure at the caller's file and line, saying what was awaited
+  // and what was last seen, and return false; ASSERT_TRUE(Wait...(...)) stops the test there:
+  //   slowecho_test.cc:42: Failure
+  //   wait for accept queue of port 8080 to reach 3: timed out after 5000 ms; last seen:
+  //   LISTEN 198.18.0.1:8080 Recv-Q 2 Send-Q 2 SYN-RECV 0
+  //
+  // Waits until the server's listener on `port` has at least `n` connections in its accept
+  // queue; while nothing listens on `port` yet, it goes on waiting.
+  bool WaitForAcceptQueue(uint16_t port, uint32_t n,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                          std::source_location where = std::source_location::current());
   // Waits until `ns` has exactly `n` TCP sockets in `state` (as `ss -s` would count them).
-  void WaitForSockets(const Netns& ns, TcpState state, int n,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  bool WaitForSockets(const Netns& ns, TcpState state, int n,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                      std::source_location where = std::source_location::current());
   // Counter changes in `ns` since SetUp() (or the last ResetCounters()).
   CounterDelta CounterChanges(const Netns& ns) const;
   void ResetCounters();
   // Waits until `counter` in `ns` has grown by at least `delta` since SetUp()/ResetCounters().
-  void WaitForCounter(const Netns& ns, const std::string& counter, int64_t delta,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  bool WaitForCounter(const Netns& ns, const std::string& counter, int64_t delta,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                      std::source_location where = std::source_location::current());
   // Captures on `ns`'s veth end; written as a pcap file if the test fails.
   Capture& StartCapture(const Netns& ns, const std::string& filter = "");
   // The nftables table of `ns`, created on first use and removed after the test.
@@ -117,16 +129,14 @@ class NetnsTest : public ::testing::Test {
 };
 
 // Matchers on ListenerQueues (ServerListener(port), SockDiag::Listener(port)).
+// gtest prints the listener itself (PrintTo below); the matchers add nothing to it.
 MATCHER_P(AcceptQueueIs, n, "accept queue (Recv-Q) is " + ::testing::PrintToString(n)) {
-  *result_listener << arg.ToString();
   return arg.accept_queue == static_cast<uint32_t>(n);
 }
 MATCHER_P(BacklogIs, n, "effective backlog (Send-Q) is " + ::testing::PrintToString(n)) {
-  *result_listener << arg.ToString();
   return arg.max_accept_queue == static_cast<uint32_t>(n);
 }
 MATCHER_P(SynRecvIs, n, "SYN-RECV request sockets number " + ::testing::PrintToString(n)) {
-  *result_listener << arg.ToString();
   return arg.syn_recv == static_cast<uint32_t>(n);
 }
 
@@ -135,15 +145,13 @@ MATCHER_P(SynRecvIs, n, "SYN-RECV request sockets number " + ::testing::PrintToS
 MATCHER_P2(CounterIs, name, n,
            std::string("counter ") + name + " changed by " + ::testing::PrintToString(n)) {
   int64_t got = arg.Get(name);
-  *result_listener << name << " changed by " << got << " in netns '" << arg.netns_name()
-                   << "' (all changes: " << arg.ToString() << ")";
+  *result_listener << "where " << name << " changed by " << got;
   return got == static_cast<int64_t>(n);
 }
 MATCHER_P2(CounterAtLeast, name, n,
            std::string("counter ") + name + " grew by at least " + ::testing::PrintToString(n)) {
   int64_t got = arg.Get(name);
-  *result_listener << name << " changed by " << got << " in netns '" << arg.netns_name()
-                   << "' (all changes: " << arg.ToString() << ")";
+  *result_listener << "where " << name << " changed by " << got;
   return got >= static_cast<int64_t>(n);
 }
 
@@ -151,7 +159,6 @@ MATCHER_P2(CounterAtLeast, name, n,
 MATCHER_P2(HasOutcomes, outcome, n,
            "has " + ::testing::PrintToString(n) + " connections " +
                ::nstest::ConnectResultName(outcome)) {
-  *result_listener << arg.Summary();
   return arg.Count(outcome) == static_cast<int>(n);
 }
 

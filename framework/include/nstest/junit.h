@@ -12,24 +12,24 @@ namespace nstest {
 enum class CaseStatus { kPassed, kFailed, kError, kSkipped };
 
 struct JUnitCase {
-  std::string name;
-  std::string classname;
+  std::string name{};
+  std::string classname{};
   double seconds = 0;
   CaseStatus status = CaseStatus::kPassed;
-  std::string message;  // one line: expected vs actual, the skip reason, the crash
-  std::string detail;   // the full failure or error text
-  std::string system_out;
+  std::string message{};  // one line: expected vs actual, the skip reason, the crash
+  std::string detail{};   // the full failure or error text
+  std::string system_out{};
   // Written as testsuite properties named "<case name>.<key>" (the schema has no per-case ones).
-  std::vector<std::pair<std::string, std::string>> properties;
+  std::vector<std::pair<std::string, std::string>> properties{};
 };
 
 struct JUnitSuite {
-  std::string name;
-  std::string file;
-  std::string timestamp;  // ISO 8601
-  std::string hostname;
-  std::vector<std::pair<std::string, std::string>> properties;
-  std::vector<JUnitCase> cases;
+  std::string name{};
+  std::string file{};
+  std::string timestamp{};  // ISO 8601
+  std::string hostname{};
+  std::vector<std::pair<std::string, std::string>> properties{};
+  std::vector<JUnitCase> cases{};
 };
 
 // Renders the report. Text is sanitised: invalid UTF-8 becomes U+FFFD, characters XML 1.0 forbids

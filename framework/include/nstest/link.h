@@ -17,7 +17,7 @@ const char* OperStateName(OperState state);
 
 struct LinkInfo {
   int index = 0;
-  std::string name;
+  std::string name{};
   unsigned mtu = 0;
   bool admin_up = false;  // IFF_UP
   OperState oper_state = OperState::kUnknown;
@@ -30,9 +30,9 @@ struct VethOptions {
 
 // The two ends of a veth pair.
 struct VethPair {
-  std::string a_name;
+  std::string a_name{};
   int a_index = 0;
-  std::string b_name;
+  std::string b_name{};
   int b_index = 0;
 };
 

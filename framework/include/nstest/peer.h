@@ -28,17 +28,17 @@ enum class AcceptPolicy {
 const char* AcceptPolicyName(AcceptPolicy policy);
 
 struct ListenerOptions {
-  IpAddress address;  // default 0.0.0.0
-  uint16_t port = 0;  // 0: an ephemeral port, see Listener::port()
-  int backlog = 128;  // passed to listen() as given: -1 and values above somaxconn are clamped
+  IpAddress address{};  // default 0.0.0.0
+  uint16_t port = 0;    // 0: an ephemeral port, see Listener::port()
+  int backlog = 128;    // passed to listen() as given: -1 and values above somaxconn are clamped
   AcceptPolicy accept = AcceptPolicy::kNever;
   int accept_limit = 0;  // with kFirstN
 };
 
 struct AcceptedConnection {
-  IpAddress peer;
+  IpAddress peer{};
   uint16_t peer_port = 0;
-  SteadyTime at;
+  SteadyTime at{};
 };
 
 // A listening socket in a namespace with its accept policy. Accepted connections stay open until
@@ -82,7 +82,7 @@ enum class ConnectMode {
 };
 
 struct ConnectOptions {
-  IpAddress address;
+  IpAddress address{};
   uint16_t port = 0;
   int count = 1;
   ConnectMode mode = ConnectMode::kSequential;
@@ -90,7 +90,7 @@ struct ConnectOptions {
   // kernel was still trying). Shorten the kernel's own retries with net.ipv4.tcp_syn_retries.
   std::chrono::milliseconds deadline{5000};
   uint16_t source_port = 0;  // if set, connection i binds source_port + i (for packet filters)
-  std::string send;          // written after the connection is established
+  std::string send{};        // written after the connection is established
   // After establishing (and sending), read for this long: a RST arriving then makes the outcome
   // kReset, data is kept in `received`. 0: do not read.
   std::chrono::milliseconds read_for{0};
@@ -102,9 +102,9 @@ struct ConnectionResult {
   ConnectResult outcome = ConnectResult::kPending;
   int error = 0;  // errno behind the outcome, 0 if none
   uint16_t local_port = 0;
-  SteadyTime started;
-  SteadyTime finished;  // when the outcome was known
-  std::string received;
+  SteadyTime started{};
+  SteadyTime finished{};  // when the outcome was known
+  std::string received{};
 
   double milliseconds() const;
 };

@@ -27,7 +27,7 @@ const std::vector<Feature>& AllFeatures();
 
 struct FeatureProbe {
   bool available = false;
-  std::string detail;  // how it was probed, or why it is missing
+  std::string detail{};  // how it was probed, or why it is missing
 };
 
 struct Privilege {
@@ -35,13 +35,13 @@ struct Privilege {
   bool cap_net_admin = false;
   bool cap_sys_admin = false;
   bool can_create_netns = false;  // a namespace was actually created and entered
-  std::string netns_detail;       // why not, when it could not
+  std::string netns_detail{};     // why not, when it could not
 };
 
 struct PreflightReport {
-  std::string kernel_release;
-  Privilege privilege;
-  std::map<Feature, FeatureProbe> features;
+  std::string kernel_release{};
+  Privilege privilege{};
+  std::map<Feature, FeatureProbe> features{};
 
   bool Has(Feature feature) const;
   // "" when the feature is available, else why not: "netem: the kernel has no netem qdisc ..."

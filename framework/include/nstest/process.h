@@ -19,13 +19,17 @@ namespace nstest {
 
 struct ProcessOptions {
   // The command and its arguments; argv[0] without '/' is searched in PATH. Never a shell string.
-  std::vector<std::string> argv;
+  std::vector<std::string> argv{};
   // Variables set on top of the inherited environment (or alone, without inheritance).
-  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> env{};
   bool inherit_environment = true;
-  std::string working_directory;  // empty: the caller's
+  std::string working_directory{};  // empty: the caller's
   // How long Wait() lets the command run, counted from Start(); then it is killed (SIGKILL).
   std::chrono::milliseconds timeout{30000};
+  // A descriptor (a file the caller keeps open) that gets the command's stdout and stderr instead
+  // of pipes; -1: captured into the result. Processes the command leaves running keep writing to
+  // it after Wait(): with pipes they would get SIGPIPE once the owner closed its ends.
+  int output_fd = -1;
 };
 
 struct ProcessResult {
@@ -33,8 +37,8 @@ struct ProcessResult {
   int signal = 0;      // the terminating signal, else 0
   bool timed_out = false;
   int64_t timeout_ms = 0;  // the timeout that passed, when timed_out
-  std::string stdout_text;
-  std::string stderr_text;
+  std::string stdout_text{};
+  std::string stderr_text{};
 
   bool Succeeded() const { return exit_code == 0; }
   // "exited with status 0", "killed by signal 9 (Killed)", "timed out after 2000 ms (killed)".

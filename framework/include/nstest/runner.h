@@ -15,25 +15,25 @@
 namespace nstest {
 
 struct RunnerOptions {
-  std::vector<std::string> paths;  // suite files, or directories searched for *.toml
-  std::string filter = "*";        // gtest syntax: "pos1:pos2-neg1:neg2", * and ? wildcards
+  std::vector<std::string> paths{};  // suite files, or directories searched for *.toml
+  std::string filter = "*";          // gtest syntax: "pos1:pos2-neg1:neg2", * and ? wildcards
   int jobs = 1;
   int repeat = 1;
   bool shuffle = false;
   uint32_t seed = 0;
-  std::string xml_output;  // JUnit report path; "" for none
-  RunOptions run;
-  std::string self;  // the nstest executable, re-run for each case
+  std::string xml_output{};  // JUnit report path; "" for none
+  RunOptions run{};
+  std::string self{};  // the nstest executable, re-run for each case
   // Durations of earlier runs ("seconds case" lines): without --shuffle, cases run longest first
   // (unknown ones before all), as ctest does with its cost data, so a long case never starts
   // last. Updated after the run. "" for none.
-  std::string cost_file;
+  std::string cost_file{};
   bool color = false;
 };
 
 struct Plan {
-  std::vector<std::unique_ptr<Suite>> suites;
-  std::vector<Case> cases;  // filtered, sharded, repeated and shuffled, in run order
+  std::vector<std::unique_ptr<Suite>> suites{};
+  std::vector<Case> cases{};  // filtered, sharded, repeated and shuffled, in run order
   int shard_index = 0;
   int total_shards = 1;
 };

@@ -32,9 +32,9 @@ const char* TcpStateName(TcpState state);
 
 struct TcpSocketInfo {
   TcpState state = TcpState::kClose;
-  IpAddress local;
+  IpAddress local{};
   uint16_t local_port = 0;
-  IpAddress remote;
+  IpAddress remote{};
   uint16_t remote_port = 0;
   // For a listener: Recv-Q is the accept queue length, Send-Q the effective backlog.
   // For other sockets: bytes not yet read / not yet acknowledged.
@@ -46,7 +46,7 @@ struct TcpSocketInfo {
 
 // What `ss -ltn` shows for one listener, plus its request sockets (the SYN queue).
 struct ListenerQueues {
-  IpAddress address;
+  IpAddress address{};
   uint16_t port = 0;
   uint32_t accept_queue = 0;      // Recv-Q: completed connections waiting for accept()
   uint32_t max_accept_queue = 0;  // Send-Q: min(backlog, net.core.somaxconn)

@@ -16,7 +16,7 @@ namespace nstest {
 
 // A place in a suite file, for messages: "suites/backlog.toml:12:5".
 struct SourcePos {
-  std::string file;
+  std::string file{};
   uint32_t line = 0;
   uint32_t column = 0;
   std::string ToString() const;
@@ -37,31 +37,31 @@ class SuiteError : public Error {
 // A value that is a number or an expression (`"backlog + 1"`), with the range it must lie in.
 struct Value {
   Expression expr = Expression::Constant(0);
-  SourcePos where;
-  std::string field;
+  SourcePos where{};
+  std::string field{};
   int64_t min = INT64_MIN;
   int64_t max = INT64_MAX;
 };
 
 struct NamespaceSpec {
-  std::string name;
-  SourcePos where;
+  std::string name{};
+  SourcePos where{};
 };
 
 struct LinkSpec {
-  std::string a;
-  std::string b;
+  std::string a{};
+  std::string b{};
   int index = 0;  // address block: 198.18.<index>.1/.2
   unsigned mtu = 0;
   bool ipv6 = true;
-  SourcePos where;
+  SourcePos where{};
 };
 
 struct SysctlSetting {
-  std::string netns;
-  std::string key;
-  std::string value;
-  SourcePos where;
+  std::string netns{};
+  std::string key{};
+  std::string value{};
+  SourcePos where{};
 };
 
 // One step of a test: an action or an expectation. `kind` names it; the fields used depend on it.
@@ -82,49 +82,52 @@ struct Step {
     kExpect,
   };
   Kind kind = Kind::kListen;
-  SourcePos where;
-  std::string netns;    // the namespace acted in (listen, drop, hold, capture, sysctl, run)
-  std::string peer;     // connect/syns: the destination namespace
-  std::string address;  // an explicit address instead of the namespace's
-  std::map<std::string, Value> numbers;        // port, backlog, count, deadline_ms, ...
-  std::map<std::string, std::string> strings;  // accept, mode, match, label, name, send, ...
-  std::map<std::string, bool> flags;           // stop_at_first_failure, ...
-  std::vector<std::string> argv;               // run
-  std::vector<Value> list;                     // expect packets: intervals_ms
+  SourcePos where{};
+  std::string netns{};    // the namespace acted in (listen, drop, hold, capture, sysctl, run)
+  std::string peer{};     // connect/syns: the destination namespace
+  std::string address{};  // an explicit address instead of the namespace's
+  std::map<std::string, Value> numbers{};        // port, backlog, count, deadline_ms, ...
+  std::map<std::string, std::string> strings{};  // accept, mode, match, label, name, send, ...
+  std::map<std::string, bool> flags{};           // stop_at_first_failure, ...
+  std::vector<std::string> argv{};               // run
+  std::vector<Value> list{};                     // expect packets: intervals_ms
   // wait/expect: what is checked ("connections", "listener", "counters", "packets", "held",
   // "accept_queue", "syn_recv", "counter") and, for counters, name -> (min, max) bounds.
-  std::string subject;
-  std::map<std::string, std::pair<std::optional<Value>, std::optional<Value>>> bounds;
+  std::string subject{};
+  std::map<std::string, std::pair<std::optional<Value>, std::optional<Value>>> bounds{};
 };
 
+// The kind's name as a suite writes it: "listen", "connect", ...
+std::string StepKindName(Step::Kind kind);
+
 struct TestSpec {
-  std::string name;
-  SourcePos where;
-  std::map<std::string, std::vector<int64_t>> matrix;  // parameter -> values
-  std::vector<std::string> requires_features;
-  std::string min_kernel;  // "5.10"; empty: any
-  std::string xfail;       // reason: expected to fail on this kernel
+  std::string name{};
+  SourcePos where{};
+  std::map<std::string, std::vector<int64_t>> matrix{};  // parameter -> values
+  std::vector<std::string> requires_features{};
+  std::string min_kernel{};  // "5.10"; empty: any
+  std::string xfail{};       // reason: expected to fail on this kernel
   double timeout_s = 60;
-  std::vector<SysctlSetting> sysctls;
-  std::vector<Step> steps;
+  std::vector<SysctlSetting> sysctls{};
+  std::vector<Step> steps{};
 };
 
 struct Suite {
-  std::string name;
-  std::string file;
-  std::string description;
-  std::vector<NamespaceSpec> namespaces;
-  std::vector<LinkSpec> links;
-  std::vector<SysctlSetting> sysctls;  // suite-wide
-  std::vector<TestSpec> tests;
+  std::string name{};
+  std::string file{};
+  std::string description{};
+  std::vector<NamespaceSpec> namespaces{};
+  std::vector<LinkSpec> links{};
+  std::vector<SysctlSetting> sysctls{};  // suite-wide
+  std::vector<TestSpec> tests{};
 };
 
 // One expanded case: a test with one combination of matrix values.
 struct Case {
   const Suite* suite = nullptr;
   const TestSpec* test = nullptr;
-  std::string name;  // "plus_one/backlog=3"
-  std::map<std::string, int64_t> params;
+  std::string name{};  // "plus_one/backlog=3"
+  std::map<std::string, int64_t> params{};
   std::string FullName() const { return suite->name + "." + name; }
 };
 

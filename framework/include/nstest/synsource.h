@@ -12,6 +12,8 @@ namespace nstest {
 // Sources the SYN source sends from by default: 198.19.0.0/16, the upper half of the benchmark
 // range (RFC 2544), which no test namespace owns.
 IpPrefix DefaultSpoofedRange();
+// The n-th address of DefaultSpoofedRange() (n = 1: 198.19.0.1). Throws Error past the range.
+IpAddress SpoofedSource(uint32_t n);
 
 // Prepares a server and a client namespace so that SYNs from `spoofed` (addresses the client
 // does not own) reach the server and its SYN-ACKs die silently in the client:
@@ -24,10 +26,10 @@ void PrepareSpoofedSource(Netns& server, Netns& client, const IpAddress& client_
                           const IpPrefix& spoofed = DefaultSpoofedRange());
 
 struct SynOptions {
-  IpAddress destination;  // IPv4
+  IpAddress destination{};  // IPv4
   uint16_t port = 0;
   int count = 1;
-  IpAddress first_source;        // default: the first address of DefaultSpoofedRange()
+  IpAddress first_source{};      // default: the first address of DefaultSpoofedRange()
   int source_addresses = 1;      // SYN i comes from first_source + (i % source_addresses)
   uint16_t source_port = 40000;  // SYN i comes from port source_port + i
   uint16_t mss = 1460;           // advertised in the SYN's MSS option

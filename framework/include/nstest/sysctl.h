@@ -44,9 +44,9 @@ std::string GetCurrentSysctl(std::string_view key);
 // start from the host's values (somaxconn starts at the kernel default; some IPv4 settings such as
 // ip_forward are copied from the host).
 struct SysctlComparison {
-  std::string key;
-  std::string netns_value;
-  std::string host_value;  // empty if unreadable
+  std::string key{};
+  std::string netns_value{};
+  std::string host_value{};  // empty if unreadable
 };
 // Compares `keys` between `ns` and the calling thread's namespace. Throws Error for a bad key.
 std::vector<SysctlComparison> CompareWithHost(const Netns& ns,
