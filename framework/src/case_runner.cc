@@ -30,6 +30,7 @@ using std::chrono::milliseconds;
 constexpr milliseconds kCaptureSettle{2000};
 constexpr uint32_t kFirstSynPort = 40000;
 constexpr size_t kRunOutputInLog = 64 * 1024;
+constexpr size_t kMaxDefaultCaptureBuffer = size_t{256} << 20;
 constexpr size_t kLateOutputLines = 20;
 
 // One case's namespaces, peers and observations. Members are destroyed in reverse order:
@@ -71,6 +72,11 @@ class Execution {
   void Syns(const Step& s);
   void Run(const Step& s);
   void Wait(const Step& s);
+  void StartCapture(const Step& s);
+  size_t LargestBurst();
+  size_t Count(const Step& s, const std::string& key);
+  // The capture `name` with every packet it took decoded; throws Error if it dropped any.
+  Capture& SyncedCapture(const std::string& name);
   std::string ArtifactPath(const std::string& what) const;
   void Expect(const Step& s);
   void ExpectPackets(const Step& s);
@@ -342,6 +348,51 @@ void Execution::Run(const Step& s) {
   }
 }
 
+size_t Execution::LargestBurst() {
+  // Packets one step can make at once, with room: a SYN and a SYN-ACK per `syns` SYN; a SYN,
+  // SYN-ACK, ACK and some data and teardown per connection.
+  size_t packets = 0;
+  for (const Step& st : c_.test->steps) {
+    try {
+      if (st.kind == Step::Kind::kSyns) packets = std::max(packets, 3 * Count(st, "count"));
+      if (st.kind == Step::Kind::kConnect) packets = std::max(packets, 5 * Count(st, "count"));
+    } catch (const std::exception&) {
+      // An expression that cannot be evaluated yet (a sysctl set later): not a burst we can size.
+    }
+  }
+  return packets + 64;
+}
+
+size_t Execution::Count(const Step& s, const std::string& key) {
+  return static_cast<size_t>(std::max<int64_t>(0, Num(s, key, 1)));
+}
+
+void Execution::StartCapture(const Step& s) {
+  std::string ifname =
+      s.strings.at("interface").empty() ? ifname_.at(s.netns) : s.strings.at("interface");
+  CaptureOptions co;
+  co.filter = s.strings.at("filter");
+  co.snaplen = static_cast<int>(Num(s, "snaplen", co.snaplen));
+  co.buffer_bytes =
+      s.numbers.count("buffer_kb") != 0
+          ? static_cast<size_t>(Num(s, "buffer_kb", 0)) * 1024
+          : std::min(kMaxDefaultCaptureBuffer, Capture::BufferBytesFor(LargestBurst(), co.snaplen));
+  const std::string& name = s.strings.at("name");
+  captures_[name] = std::make_unique<Capture>(Ns(s.netns), ifname, co);
+  Log(fmt::format("capture '{}' on '{}' in netns '{}' ({} KiB buffer, snaplen {})", name, ifname,
+                  s.netns, co.buffer_bytes / 1024, co.snaplen));
+}
+
+Capture& Execution::SyncedCapture(const std::string& name) {
+  Capture& cap = *captures_.at(name);
+  cap.Sync();
+  if (std::string problem = cap.DropProblem(); !problem.empty()) {
+    throw Error(
+        fmt::format("capture '{}': {}: raise `buffer_kb` or narrow `filter`", name, problem));
+  }
+  return cap;
+}
+
 void Execution::Wait(const Step& s) {
   milliseconds timeout(Num(s, "timeout_ms", 5000));
   std::function<bool()> done;
@@ -389,8 +440,11 @@ void Execution::Wait(const Step& s) {
   try {
     WaitUntil(s.subject, timeout, done, seen);
   } catch (const TimeoutError& e) {
+    // A capture that dropped packets is the reason, not the timeout.
+    if (s.subject == "packets") SyncedCapture(s.strings.at("capture"));
     Fail(s, e.what());
   }
+  if (s.subject == "packets") SyncedCapture(s.strings.at("capture"));
 }
 
 void Execution::Expect(const Step& s) {
@@ -449,6 +503,8 @@ void Execution::ExpectPackets(const Step& s) {
   } catch (const TimeoutError&) {
     // Compared below, with the numbers.
   }
+  // Every packet the capture socket took is decoded now, and none was dropped (or this throws).
+  SyncedCapture(s.strings.at("capture"));
   if (s.numbers.count("count") != 0) {
     Check(s, fmt::format("packets '{}'", spec.ToString()), Num(s, "count", 0),
           static_cast<int64_t>(cap.Count(spec)));
@@ -519,13 +575,8 @@ void Execution::RunStep(const Step& s) {
       Log(fmt::format("released {} packets of '{}'", n, s.strings.at("hold")));
       return;
     }
-    case Step::Kind::kCapture: {
-      std::string ifname =
-          s.strings.at("interface").empty() ? ifname_.at(s.netns) : s.strings.at("interface");
-      captures_[s.strings.at("name")] =
-          std::make_unique<Capture>(Ns(s.netns), ifname, s.strings.at("filter"));
-      return;
-    }
+    case Step::Kind::kCapture:
+      return StartCapture(s);
     case Step::Kind::kSysctl: {
       std::string value =
           s.numbers.count("expr") != 0 ? std::to_string(Num(s, "expr", 0)) : s.strings.at("value");

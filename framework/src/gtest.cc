@@ -185,9 +185,13 @@ bool NetnsTest::WaitForCounter(const Netns& ns, const std::string& counter, int6
 }
 
 Capture& NetnsTest::StartCapture(const Netns& ns, const std::string& filter) {
+  return StartCapture(ns, CaptureOptions{.filter = filter});
+}
+
+Capture& NetnsTest::StartCapture(const Netns& ns, const CaptureOptions& options) {
   const std::string& ifname = &ns == &topology_->server() ? TopologyOptions().server_ifname
                                                           : TopologyOptions().client_ifname;
-  captures_.emplace_back(ns.name(), std::make_unique<Capture>(ns, ifname, filter));
+  captures_.emplace_back(ns.name(), std::make_unique<Capture>(ns, ifname, options));
   return *captures_.back().second;
 }
 

@@ -143,6 +143,8 @@ void CaptureStep(TableReader& r, const Ctx& c, Step* s) {
   s->netns = Netns(r, c, "netns", "server");
   s->strings["interface"] = r.String("interface", "");
   s->strings["filter"] = r.String("filter", "");
+  Put(s, "buffer_kb", r.Number("buffer_kb", c.params, Range{64, 1 << 20}));
+  Put(s, "snaplen", r.Number("snaplen", c.params, Range{64, 65535}));
   s->strings["name"] = r.String("name", "capture");
   c.captures->insert(s->strings["name"]);
 }

@@ -9,6 +9,7 @@
 
 #include "nstest/gtest.h"
 #include "nstest/process.h"
+#include "nstest/synsource.h"
 
 namespace nstest {
 namespace {
@@ -78,6 +79,44 @@ TEST_F(FixtureWaitTest, AcceptQueueWaitWaitsForTheListenerToExist) {
                "no listener on port 8081 yet");
   Listen(8081, 1);
   EXPECT_TRUE(WaitForAcceptQueue(8081, 0, 1s));
+}
+
+class FixtureCaptureTest : public NetnsTest {};
+
+// A capture too small for the flood it watches: HasPackets fails with the drops, never with a
+// wrong count.
+TEST_F(FixtureCaptureTest, CaptureThatDroppedPacketsFailsHasPacketsWithTheReason) {
+  Listen(5000, 1000);
+  SetSysctl(server(), "net.ipv4.tcp_synack_retries", "0");
+  Capture& capture = StartCapture(
+      server(), CaptureOptions{.filter = "tcp port 5000", .snaplen = 65535, .buffer_bytes = 65536});
+  PrepareSpoofedSource(server(), client(), topology().client_v4());
+  SendSyns(client(),
+           SynOptions{.destination = topology().server_v4(), .port = 5000, .count = 3000});
+  WaitForCounter(server(), "TcpExtSyncookiesSent", 3000 - 1001);
+  EXPECT_NONFATAL_FAILURE(
+      EXPECT_THAT(capture, HasPackets(PacketFilterSpec::SynAcksFrom(5000), 3000)),
+      "packets (its buffer of 64 KiB was full); its counts are not reliable: raise "
+      "CaptureOptions::buffer_bytes (Capture::BufferBytesFor()) or narrow the filter");
+  CaptureStats stats = capture.Sync();
+  EXPECT_GT(stats.dropped, 0u);
+  EXPECT_EQ(stats.received, 6000u);
+}
+
+// The same flood with the buffer BufferBytesFor() gives: every SYN-ACK counted.
+TEST_F(FixtureCaptureTest, CaptureSizedForTheBurstCountsEverySynAck) {
+  Listen(5000, 1000);
+  SetSysctl(server(), "net.ipv4.tcp_synack_retries", "0");
+  Capture& capture =
+      StartCapture(server(), CaptureOptions{.filter = "tcp port 5000",
+                                            .buffer_bytes = Capture::BufferBytesFor(6000, 256)});
+  PrepareSpoofedSource(server(), client(), topology().client_v4());
+  SendSyns(client(),
+           SynOptions{.destination = topology().server_v4(), .port = 5000, .count = 3000});
+  WaitForCounter(server(), "TcpExtSyncookiesSent", 3000 - 1001);
+  capture.WaitFor(PacketFilterSpec::SynAcksFrom(5000), 3000, 5s);
+  EXPECT_THAT(capture, HasPackets(PacketFilterSpec::SynAcksFrom(5000), 3000));
+  EXPECT_EQ(capture.Sync().dropped, 0u);
 }
 
 class FixtureFailureTest : public ::testing::Test {

@@ -254,6 +254,24 @@ TEST_F(RunnerTest, FilterCountsOnlySuitesWithASelectedCase) {
       << r.stdout_text;
 }
 
+// A capture whose buffer is far too small for a flood drops packets: the packet expectation on it
+// is an ERROR that says so, never a wrong count.
+TEST_F(RunnerTest, CaptureThatDroppedPacketsIsAnError) {
+  ProcessResult r = Nstest({"run", "fixtures/runner/capture_drops.toml"});
+  EXPECT_EQ(r.exit_code, 1) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("[  ERROR   ] capture_drops.tiny_buffer ("), std::string::npos)
+      << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("fixtures/runner/capture_drops.toml:18:3: step 'expect': capture "
+                               "'capture': capture on 'eth0' in netns 'server' (tcp port 5000) "
+                               "dropped "),
+            std::string::npos)
+      << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find(" of 6000 packets (its buffer of 64 KiB was full); its counts are "
+                               "not reliable: raise `buffer_kb` or narrow `filter`"),
+            std::string::npos)
+      << r.stdout_text;
+}
+
 TEST_F(RunnerTest, CostFileOrdersLongestFirst) {
   std::string costs = ::testing::TempDir() + "nstest-runner-costs.txt";
   {

@@ -109,8 +109,11 @@ class NetnsTest : public ::testing::Test {
   bool WaitForCounter(const Netns& ns, const std::string& counter, int64_t delta,
                       std::chrono::milliseconds timeout = std::chrono::seconds(5),
                       std::source_location where = std::source_location::current());
-  // Captures on `ns`'s veth end; written as a pcap file if the test fails.
+  // Captures on `ns`'s veth end; written as a pcap file if the test fails. A capture that will
+  // see a large burst (thousands of SYNs) needs options.buffer_bytes from
+  // Capture::BufferBytesFor(); HasPackets() fails, saying so, on a capture that dropped packets.
   Capture& StartCapture(const Netns& ns, const std::string& filter = "");
+  Capture& StartCapture(const Netns& ns, const CaptureOptions& options);
   // The nftables table of `ns`, created on first use and removed after the test.
   PacketFilter& Filter(const Netns& ns);
 
@@ -163,8 +166,18 @@ MATCHER_P2(HasOutcomes, outcome, n,
 }
 
 // Matcher on Capture: EXPECT_THAT(capture, HasPackets(PacketFilterSpec::SynAcksFrom(80), 3)).
+// It first lets the capture decode every packet it took (Capture::Sync()), and fails on a capture
+// that dropped packets, whatever the count: that count would blame the kernel for what the
+// capture missed.
 MATCHER_P2(HasPackets, spec, n,
            "has " + ::testing::PrintToString(n) + " packets matching '" + spec.ToString() + "'") {
+  arg.Sync();
+  if (std::string dropped = arg.DropProblem(); !dropped.empty()) {
+    *result_listener << dropped
+                     << ": raise CaptureOptions::buffer_bytes (Capture::BufferBytesFor()) or "
+                        "narrow the filter";
+    return false;
+  }
   size_t got = arg.Count(spec);
   *result_listener << got << " match; captured:\n" << arg.Dump();
   return got == static_cast<size_t>(n);
