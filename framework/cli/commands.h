@@ -52,6 +52,9 @@ struct DemoOptions {
 // machine cannot create namespaces.
 int RunDemo(std::ostream& out, const DemoOptions& options);
 
+// Prints the step reference (Markdown), derived from the step registry.
+int RunSteps(std::ostream& out);
+
 // Prints the preflight report. Returns kExitOk if namespaces can be created, else kExitFailed.
 int RunDoctor(std::ostream& out);
 

@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--port", demo.port, "server port")->check(CLI::Range(1, 65535));
 
   CLI::App* doctor_cmd = app.add_subcommand("doctor", "report what this machine lets nstest do");
+  CLI::App* steps_cmd =
+      app.add_subcommand("steps", "print the step reference: every kind, field, type, default");
 
   bool clean_all = false;
   CLI::App* clean_cmd = app.add_subcommand("clean", "remove leftover nstest debug bind mounts");
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
   if (*case_cmd) return cli::RunOneCase(std::cout, case_file, case_name, suites);
   if (*demo_cmd) return cli::RunDemo(std::cout, demo);
   if (*doctor_cmd) return cli::RunDoctor(std::cout);
+  if (*steps_cmd) return cli::RunSteps(std::cout);
   if (*clean_cmd) return cli::RunClean(std::cout, clean_all);
   return cli::kExitUsage;
 }

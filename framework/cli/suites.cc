@@ -153,3 +153,12 @@ int RunOneCase(std::ostream& out, const std::string& file, const std::string& na
 }
 
 }  // namespace nstest::cli
+
+namespace nstest::cli {
+
+int RunSteps(std::ostream& out) {
+  out << StepReference();
+  return kExitOk;
+}
+
+}  // namespace nstest::cli

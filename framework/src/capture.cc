@@ -97,25 +97,24 @@ std::optional<Packet> DecodeEthernet(const uint8_t* d, size_t len, std::chrono::
 }
 
 PacketFilterSpec PacketFilterSpec::SynAcksFrom(uint16_t sport) {
-  PacketFilterSpec s;
+  PacketFilterSpec s = Of(TcpFlagPattern::kSynAck);
   s.sport = sport;
-  s.flags_mask = 0x02 | 0x10 | 0x04 | 0x01;
-  s.flags_value = 0x02 | 0x10;
   return s;
 }
 
 PacketFilterSpec PacketFilterSpec::SynsTo(uint16_t dport) {
-  PacketFilterSpec s;
+  PacketFilterSpec s = Of(TcpFlagPattern::kSyn);
   s.dport = dport;
-  s.flags_mask = 0x02 | 0x10;
-  s.flags_value = 0x02;
   return s;
 }
 
-PacketFilterSpec PacketFilterSpec::Rsts() {
+PacketFilterSpec PacketFilterSpec::Rsts() { return Of(TcpFlagPattern::kRst); }
+
+PacketFilterSpec PacketFilterSpec::Of(TcpFlagPattern pattern) {
   PacketFilterSpec s;
-  s.flags_mask = 0x04;
-  s.flags_value = 0x04;
+  TcpFlagBits bits = FlagBitsOf(pattern);
+  s.flags_mask = bits.mask;
+  s.flags_value = bits.value;
   return s;
 }
 

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "nstest/error.h"
+#include "nstest/names.h"
 #include "nstest/wait.h"
 #include "src/nft_compat.h"
 #include "src/strings.h"
@@ -47,12 +48,24 @@ std::string FlagList(uint8_t bits) {
 
 }  // namespace
 
+namespace {
+
+const NameTable<Hook>& HookNames() {
+  static const NameTable<Hook> names = {{Hook::kOutput, "output"}, {Hook::kInput, "input"}};
+  return names;
+}
+
+}  // namespace
+
+const char* HookName(Hook hook) { return HookNames().Name(hook); }
+std::optional<Hook> HookFromName(std::string_view name) { return HookNames().Find(name); }
+
 TcpMatch TcpMatch::HandshakeAck(uint16_t dport) {
   TcpMatch m;
   m.hook = Hook::kOutput;
-  m.flags_mask =
-      tcp_flags::kFin | tcp_flags::kSyn | tcp_flags::kRst | tcp_flags::kPsh | tcp_flags::kAck;
-  m.flags_value = tcp_flags::kAck;
+  TcpFlagBits bits = FlagBitsOf(TcpFlagPattern::kHandshakeAck);
+  m.flags_mask = bits.mask;
+  m.flags_value = bits.value;
   m.dport = dport;
   return m;
 }
@@ -60,8 +73,9 @@ TcpMatch TcpMatch::HandshakeAck(uint16_t dport) {
 TcpMatch TcpMatch::SynAck(uint16_t sport) {
   TcpMatch m;
   m.hook = Hook::kOutput;
-  m.flags_mask = tcp_flags::kSyn | tcp_flags::kAck;
-  m.flags_value = tcp_flags::kSyn | tcp_flags::kAck;
+  TcpFlagBits bits = FlagBitsOf(TcpFlagPattern::kSynAck);
+  m.flags_mask = bits.mask;
+  m.flags_value = bits.value;
   m.sport_min = sport;
   m.sport_max = sport;
   return m;

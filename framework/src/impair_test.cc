@@ -9,7 +9,7 @@ TEST(TcpMatchTest, BuildsNftablesExpressionsFromNumbers) {
   EXPECT_EQ(TcpMatch::HandshakeAck(8080).Expression(),
             "meta l4proto tcp tcp dport 8080 tcp flags & (fin | syn | rst | psh | ack) == ack");
   EXPECT_EQ(TcpMatch::SynAck(8080).Expression(),
-            "meta l4proto tcp tcp sport 8080 tcp flags & (syn | ack) == (syn | ack)");
+            "meta l4proto tcp tcp sport 8080 tcp flags & (fin | syn | rst | ack) == (syn | ack)");
   TcpMatch m;
   EXPECT_EQ(m.Expression(), "meta l4proto tcp");
   m.sport_min = 41000;

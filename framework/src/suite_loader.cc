@@ -391,8 +391,9 @@ Suite LoadSuiteText(const std::string& text, const std::string& path) {
   // Every value, evaluated with every combination of the matrix, must be in range now.
   for (const Case& c : ExpandCases(suite)) {
     for (const Step& step : c.test->steps) {
-      for (const auto& [key, v] : step.numbers)
-        CheckRange(v, Range{v.min, v.max}, v.field, c.params);
+      for (const Value* v : StepValues(step)) {
+        CheckRange(*v, Range{v->min, v->max}, v->field, c.params);
+      }
     }
   }
   return suite;

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "nstest/error.h"
+#include "nstest/names.h"
 #include "src/wait_util.h"
 
 namespace nstest {
@@ -35,23 +36,53 @@ Fd TcpConnectStart(const Netns& ns, const IpAddress& address, uint16_t port) {
   return fd;
 }
 
-const char* ConnectResultName(ConnectResult result) {
-  switch (result) {
-    case ConnectResult::kEstablished:
-      return "established";
-    case ConnectResult::kRefused:
-      return "refused";
-    case ConnectResult::kTimedOut:
-      return "timed out";
-    case ConnectResult::kReset:
-      return "reset";
-    case ConnectResult::kPending:
-      return "pending";
-    case ConnectResult::kError:
+namespace {
+
+const NameTable<ConnectResult>& ConnectResultNames() {
+  static const NameTable<ConnectResult> names = {
+      {ConnectResult::kEstablished, "established"}, {ConnectResult::kRefused, "refused"},
+      {ConnectResult::kTimedOut, "timed out"},      {ConnectResult::kReset, "reset"},
+      {ConnectResult::kPending, "pending"},         {ConnectResult::kError, "error"},
+  };
+  return names;
+}
+
+}  // namespace
+
+const NameTable<TcpFlagPattern>& TcpFlagPatterns() {
+  static const NameTable<TcpFlagPattern> names = {
+      {TcpFlagPattern::kHandshakeAck, "handshake-ack"},
+      {TcpFlagPattern::kSynAck, "syn-ack"},
+      {TcpFlagPattern::kSyn, "syn"},
+      {TcpFlagPattern::kRst, "rst"},
+      {TcpFlagPattern::kAck, "ack"},
+      {TcpFlagPattern::kAny, "any"},
+  };
+  return names;
+}
+
+const char* ConnectResultName(ConnectResult result) { return ConnectResultNames().Name(result); }
+
+TcpFlagBits FlagBitsOf(TcpFlagPattern pattern) {
+  using namespace tcp_flags;
+  switch (pattern) {
+    case TcpFlagPattern::kHandshakeAck:
+      return {kFin | kSyn | kRst | kPsh | kAck, kAck};
+    case TcpFlagPattern::kSynAck:
+      return {kSyn | kAck | kRst | kFin, kSyn | kAck};
+    case TcpFlagPattern::kSyn:
+      return {kSyn | kAck, kSyn};
+    case TcpFlagPattern::kRst:
+      return {kRst, kRst};
+    case TcpFlagPattern::kAck:
+      return {kAck, kAck};
+    case TcpFlagPattern::kAny:
       break;
   }
-  return "error";
+  return {0, 0};
 }
+
+const char* TcpFlagPatternName(TcpFlagPattern pattern) { return TcpFlagPatterns().Name(pattern); }
 
 ConnectResult TcpConnectWait(const Fd& fd, std::chrono::milliseconds timeout, int* error) {
   Deadline deadline(timeout);

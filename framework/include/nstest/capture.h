@@ -12,6 +12,7 @@
 
 #include "nstest/address.h"
 #include "nstest/netns.h"
+#include "nstest/tcp.h"
 
 namespace nstest {
 
@@ -49,6 +50,8 @@ struct PacketFilterSpec {
   static PacketFilterSpec SynsTo(uint16_t dport);
   // Any packet with RST set, to or from `port`... use sport/dport to narrow.
   static PacketFilterSpec Rsts();
+  // Packets whose flags fit `pattern`, any ports.
+  static PacketFilterSpec Of(TcpFlagPattern pattern);
   bool Matches(const Packet& p) const;
   std::string ToString() const;
 };

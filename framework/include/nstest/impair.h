@@ -6,23 +6,20 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nstest/netns.h"
+#include "nstest/tcp.h"
 
 namespace nstest {
 
-// TCP header flags.
-namespace tcp_flags {
-inline constexpr uint8_t kFin = 0x01;
-inline constexpr uint8_t kSyn = 0x02;
-inline constexpr uint8_t kRst = 0x04;
-inline constexpr uint8_t kPsh = 0x08;
-inline constexpr uint8_t kAck = 0x10;
-}  // namespace tcp_flags
-
 enum class Hook { kInput, kOutput };
+// "input", "output".
+const char* HookName(Hook hook);
+std::optional<Hook> HookFromName(std::string_view name);
 
 // Which TCP packets a rule applies to. Everything is numeric, so a match can never inject text
 // into the nftables ruleset.

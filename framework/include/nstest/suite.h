@@ -11,16 +11,9 @@
 
 #include "nstest/error.h"
 #include "nstest/expr.h"
+#include "nstest/steps.h"
 
 namespace nstest {
-
-// A place in a suite file, for messages: "suites/backlog.toml:12:5".
-struct SourcePos {
-  std::string file{};
-  uint32_t line = 0;
-  uint32_t column = 0;
-  std::string ToString() const;
-};
 
 // An error in a suite file; what() is "file:line:col: message".
 class SuiteError : public Error {
@@ -32,15 +25,6 @@ class SuiteError : public Error {
  private:
   SourcePos where_;
   std::string message_;
-};
-
-// A value that is a number or an expression (`"backlog + 1"`), with the range it must lie in.
-struct Value {
-  Expression expr = Expression::Constant(0);
-  SourcePos where{};
-  std::string field{};
-  int64_t min = INT64_MIN;
-  int64_t max = INT64_MAX;
 };
 
 struct NamespaceSpec {
@@ -63,42 +47,6 @@ struct SysctlSetting {
   std::string value{};
   SourcePos where{};
 };
-
-// One step of a test: an action or an expectation. `kind` names it; the fields used depend on it.
-struct Step {
-  enum class Kind {
-    kListen,
-    kConnect,
-    kRead,
-    kAccept,
-    kSyns,
-    kDrop,
-    kHold,
-    kRelease,
-    kCapture,
-    kSysctl,
-    kRun,
-    kWait,
-    kExpect,
-  };
-  Kind kind = Kind::kListen;
-  SourcePos where{};
-  std::string netns{};    // the namespace acted in (listen, drop, hold, capture, sysctl, run)
-  std::string peer{};     // connect/syns: the destination namespace
-  std::string address{};  // an explicit address instead of the namespace's
-  std::map<std::string, Value> numbers{};        // port, backlog, count, deadline_ms, ...
-  std::map<std::string, std::string> strings{};  // accept, mode, match, label, name, send, ...
-  std::map<std::string, bool> flags{};           // stop_at_first_failure, ...
-  std::vector<std::string> argv{};               // run
-  std::vector<Value> list{};                     // expect packets: intervals_ms
-  // wait/expect: what is checked ("connections", "listener", "counters", "packets", "held",
-  // "accept_queue", "syn_recv", "counter") and, for counters, name -> (min, max) bounds.
-  std::string subject{};
-  std::map<std::string, std::pair<std::optional<Value>, std::optional<Value>>> bounds{};
-};
-
-// The kind's name as a suite writes it: "listen", "connect", ...
-std::string StepKindName(Step::Kind kind);
 
 struct TestSpec {
   std::string name{};

@@ -1,0 +1,350 @@
+// What each step kind does to a case (the kinds and their fields: steps.h, suite_steps.cc).
+#include <fmt/format.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <cmath>
+#include <functional>
+#include <optional>
+#include <variant>
+
+#include "nstest/process.h"
+#include "nstest/sockdiag.h"
+#include "nstest/synsource.h"
+#include "nstest/sysctl.h"
+#include "nstest/wait.h"
+#include "src/execution.h"
+#include "src/strings.h"
+
+namespace nstest {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds kCaptureSettle{2000};
+constexpr uint32_t kFirstSynPort = 40000;
+constexpr size_t kRunOutputInLog = 64 * 1024;
+constexpr size_t kMaxDefaultCaptureBuffer = size_t{256} << 20;
+
+}  // namespace
+
+void Execution::Execute(const Step& s) {
+  std::visit([&](const auto& action) { Do(s, action); }, s.action);
+}
+
+TcpMatch Execution::Match(Hook hook, const PacketMatch& p) {
+  TcpMatch m;
+  m.hook = hook;
+  TcpFlagBits bits = FlagBitsOf(p.match);
+  m.flags_mask = bits.mask;
+  m.flags_value = bits.value;
+  m.dport = p.dport ? EvalAs<uint16_t>(*p.dport) : 0;
+  uint16_t sport = p.sport ? EvalAs<uint16_t>(*p.sport) : 0;
+  m.sport_min = p.sport_min ? EvalAs<uint16_t>(*p.sport_min) : sport;
+  m.sport_max = p.sport_max ? EvalAs<uint16_t>(*p.sport_max) : p.sport ? sport : m.sport_min;
+  return m;
+}
+
+PacketFilterSpec Execution::Spec(const PacketMatch& p) {
+  PacketFilterSpec spec = PacketFilterSpec::Of(p.match);
+  if (p.dport && Eval(*p.dport) != 0) spec.dport = EvalAs<uint16_t>(*p.dport);
+  if (p.sport && Eval(*p.sport) != 0) spec.sport = EvalAs<uint16_t>(*p.sport);
+  return spec;
+}
+
+void Execution::Do(const Step&, const ListenStep& a) {
+  ListenerOptions lo;
+  lo.address = a.address.empty()    ? address_.at(a.netns)
+               : a.address == "any" ? IpAddress()
+                                    : IpAddress::Parse(a.address);
+  lo.port = EvalAs<uint16_t>(a.port);
+  lo.backlog = EvalAs<int>(a.backlog);
+  lo.accept = a.accept;
+  lo.accept_limit = a.accept_limit ? EvalAs<int>(*a.accept_limit) : 0;
+  listeners_.push_back(std::make_unique<Listener>(Ns(a.netns), lo));
+  Log(fmt::format("listen(backlog={}) on {} in netns '{}', accept {}", lo.backlog,
+                  FormatEndpoint(lo.address, lo.port), a.netns, AcceptPolicyName(a.accept)));
+}
+
+void Execution::Do(const Step&, const ConnectStep& a) {
+  ConnectOptions o;
+  o.address = a.address.empty() ? address_.at(a.to) : IpAddress::Parse(a.address);
+  o.port = EvalAs<uint16_t>(a.port);
+  o.count = EvalAs<int>(a.count);
+  o.mode = a.mode;
+  o.deadline = Millis(a.deadline_ms);
+  o.source_port = a.source_port ? EvalAs<uint16_t>(*a.source_port) : 0;
+  o.read_for = Millis(a.read_ms);
+  o.send = a.send;
+  o.stop_at_first_failure = a.stop_at_first_failure;
+  Connections c = nstest::Connect(Ns(a.from), o);
+  Log(fmt::format("connect {}x to {} from netns '{}' ({}): {}", o.count,
+                  FormatEndpoint(o.address, o.port), a.from,
+                  a.mode == ConnectMode::kBurst ? "burst" : "sequential", c.Summary()));
+  connections_[a.label].push_back(std::move(c));
+}
+
+void Execution::Do(const Step&, const ReadStep& a) {
+  for (Connections& c : connections_.at(a.label)) {
+    c.Read(Millis(a.timeout_ms));
+    Log(fmt::format("read from '{}': {}", a.label, c.Summary()));
+  }
+}
+
+void Execution::Do(const Step&, const AcceptStep& a) {
+  auto port = EvalAs<uint16_t>(a.port);
+  for (auto& l : listeners_) {
+    if (l->port() == port && l->netns_name() == a.netns) {
+      int n = l->Accept(EvalAs<int>(a.count), Millis(a.timeout_ms));
+      Log(fmt::format("accepted {} on port {}", n, port));
+      return;
+    }
+  }
+  throw Error(fmt::format("accept: no listener on port {} in netns '{}'", port, a.netns));
+}
+
+void Execution::Do(const Step&, const SynsStep& a) {
+  if (!spoofed_) {
+    PrepareSpoofedSource(Ns(a.to), Ns(a.from), address_.at(a.from));
+    spoofed_ = true;
+  }
+  SynOptions so;
+  so.destination = address_.at(a.to);
+  so.port = EvalAs<uint16_t>(a.port);
+  so.count = EvalAs<int>(a.count);
+  so.source_addresses = a.sources ? EvalAs<int>(*a.sources) : so.count;
+  auto count = static_cast<uint32_t>(so.count);
+  if (syn_port_ == 0) syn_port_ = kFirstSynPort;
+  if (syn_port_ + count - 1 > 65535) {
+    // Ports used up: start again from port 40000 with addresses no earlier SYN came from.
+    syn_address_ += syn_addresses_used_;
+    syn_addresses_used_ = 0;
+    syn_port_ = kFirstSynPort;
+  }
+  auto sources = std::min(count, static_cast<uint32_t>(so.source_addresses));
+  so.first_source = SpoofedSource(syn_address_);
+  (void)SpoofedSource(syn_address_ + sources - 1);  // throws when the range runs out
+  so.source_port = static_cast<uint16_t>(syn_port_);
+  syn_port_ += count;
+  syn_addresses_used_ = std::max(syn_addresses_used_, sources);
+  int sent = SendSyns(Ns(a.from), so);
+  Log(fmt::format("sent {} unanswered SYNs to port {} from {} port {}-{}", sent, so.port,
+                  sources == 1 ? so.first_source.ToString()
+                               : fmt::format("{} (+{} more addresses)", so.first_source.ToString(),
+                                             sources - 1),
+                  so.source_port, so.source_port + sent - 1));
+}
+
+void Execution::Do(const Step&, const DropStep& a) {
+  TcpMatch m = Match(a.hook, a.packets);
+  Filter(a.netns).Drop(m);
+  Log(fmt::format("drop '{}' in netns '{}'", m.Expression(), a.netns));
+}
+
+void Execution::Do(const Step&, const HoldStep& a) {
+  TcpMatch m = Match(a.hook, a.packets);
+  holds_[a.name] = std::make_unique<PacketHold>(Filter(a.netns), m, next_queue_++);
+  Log(fmt::format("hold '{}' in netns '{}' as '{}'", m.Expression(), a.netns, a.name));
+}
+
+void Execution::Do(const Step&, const ReleaseStep& a) {
+  PacketHold& h = *holds_.at(a.hold);
+  if (!a.keep_holding) h.StopHolding();
+  size_t n = h.Release(a.count ? EvalAs<size_t>(*a.count) : SIZE_MAX);
+  Log(fmt::format("released {} packets of '{}'", n, a.hold));
+}
+
+void Execution::Do(const Step&, const CaptureStep& a) {
+  std::string ifname = a.interface.empty() ? ifname_.at(a.netns) : a.interface;
+  CaptureOptions co;
+  co.filter = a.filter;
+  co.snaplen = EvalAs<int>(a.snaplen);
+  co.buffer_bytes = a.buffer_kb ? EvalAs<size_t>(*a.buffer_kb) * 1024
+                                : std::min(kMaxDefaultCaptureBuffer,
+                                           Capture::BufferBytesFor(LargestBurst(), co.snaplen));
+  captures_[a.name] = std::make_unique<Capture>(Ns(a.netns), ifname, co);
+  Log(fmt::format("capture '{}' on '{}' in netns '{}' ({} KiB buffer, snaplen {})", a.name, ifname,
+                  a.netns, co.buffer_bytes / 1024, co.snaplen));
+}
+
+void Execution::Do(const Step&, const SysctlStep& a) {
+  std::string value = a.expr ? std::to_string(Eval(*a.expr)) : *a.value;
+  Log(fmt::format("set {} = {} in netns '{}'", a.key, SetSysctl(Ns(a.netns), a.key, value),
+                  a.netns));
+}
+
+void Execution::Do(const Step& s, const RunStep& a) {
+  // The command's output goes to a file that lives as long as the case, not to pipes: a server
+  // it leaves running would get SIGPIPE on its next write once the step closed them.
+  Fd file(::memfd_create("nstest-run-output", MFD_CLOEXEC));
+  if (!file) ThrowErrno("run: create the output file (memfd_create)");
+  ProcessOptions po;
+  po.argv = a.argv;
+  po.timeout = Millis(a.timeout_ms);
+  po.output_fd = file.get();
+  ProcessResult r = RunProcess(&Ns(a.netns), po);
+  std::string output = ReadTail(file.get(), 0, kRunOutputInLog);
+  std::string command = Join(a.argv, ' ');
+  Log(fmt::format("run '{}' in netns '{}': {}\n{}", command, a.netns, r.Describe(), output));
+  struct stat st {};
+  size_t at_exit = ::fstat(file.get(), &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
+  run_outputs_.push_back(RunOutput{s.where, command, std::move(file), at_exit});
+  int64_t want = Eval(a.exit);
+  if (r.timed_out || r.exit_code != want) {
+    Fail(s, fmt::format("'{}': expected exit status {}, got: {}", command, want, r.Describe()));
+  }
+}
+
+void Execution::Do(const Step& s, const WaitStep& a) {
+  std::function<bool()> done;
+  std::function<std::string()> seen;
+  std::optional<SockDiag> diag;
+  std::string subject;
+  const std::string* capture = nullptr;
+  if (const auto* q = std::get_if<WaitQueue>(&a.subject)) {
+    subject = q->queue == ListenerQueue::kAcceptQueue ? "accept_queue" : "syn_recv";
+    diag.emplace(Ns(q->netns));
+    auto port = EvalAs<uint16_t>(q->port);
+    auto want = EvalAs<uint32_t>(q->value);
+    bool aq = q->queue == ListenerQueue::kAcceptQueue;
+    // Until the listener exists (a server started by a `run` step may listen later), the wait
+    // goes on and says so.
+    auto last = std::make_shared<std::string>();
+    done = [&diag, port, want, aq, last] {
+      ListenerQueues lq;
+      try {
+        lq = diag->Listener(port);
+      } catch (const Error&) {
+        *last = fmt::format("no listener on port {} yet", port);
+        return false;
+      }
+      *last = lq.ToString();
+      return (aq ? lq.accept_queue : lq.syn_recv) == want;
+    };
+    seen = [last] { return *last; };
+  } else if (const auto* c = std::get_if<WaitCounter>(&a.subject)) {
+    subject = "counter";
+    int64_t delta = Eval(c->delta);
+    Netns& ns = Ns(c->netns);
+    const Counters& start = start_.at(c->netns);
+    done = [&ns, &start, c, delta] {
+      return Counters::Read(ns).Since(start).Get(c->name) >= delta;
+    };
+    seen = [&ns, &start] { return Counters::Read(ns).Since(start).ToString(); };
+  } else if (const auto* h = std::get_if<WaitHeld>(&a.subject)) {
+    subject = "held";
+    PacketHold& hold = *holds_.at(h->hold);
+    auto n = EvalAs<size_t>(h->count);
+    done = [&hold, n] { return hold.held() >= n; };
+    seen = [&hold] { return fmt::format("{} held", hold.held()); };
+  } else {
+    const auto& p = std::get<WaitPackets>(a.subject);
+    subject = "packets";
+    capture = &p.capture;
+    Capture& cap = *captures_.at(p.capture);
+    PacketFilterSpec spec = Spec(p.packets);
+    auto n = EvalAs<size_t>(p.count);
+    done = [&cap, spec, n] { return cap.Count(spec) >= n; };
+    seen = [&cap, spec] { return fmt::format("{} matching", cap.Count(spec)); };
+  }
+  try {
+    WaitUntil(subject, Millis(a.timeout_ms), done, seen);
+  } catch (const TimeoutError& e) {
+    // A capture that dropped packets is the reason, not the timeout.
+    if (capture != nullptr) SyncedCapture(*capture);
+    Fail(s, e.what());
+  }
+  if (capture != nullptr) SyncedCapture(*capture);
+}
+
+void Execution::Do(const Step& s, const ExpectStep& a) {
+  std::visit([&](const auto& subject) { Check(s, subject); }, a.subject);
+}
+
+void Execution::Check(const Step& s, const ExpectConnections& e) {
+  for (const auto& [outcome, want] : e.counts) {
+    int got = 0;
+    for (const Connections& c : connections_[e.label]) got += c.Count(outcome);
+    Expect(s, fmt::format("{} connections ({})", ConnectOutcomeKey(outcome), e.label), Eval(want),
+           got);
+  }
+}
+
+void Execution::Check(const Step& s, const ExpectListener& e) {
+  ListenerQueues q = GetListener(Ns(e.netns), EvalAs<uint16_t>(e.port));
+  Log(q.ToString());
+  if (e.recv_q) Expect(s, "Recv-Q (accept queue)", Eval(*e.recv_q), q.accept_queue);
+  if (e.send_q) Expect(s, "Send-Q (backlog)", Eval(*e.send_q), q.max_accept_queue);
+  if (e.syn_recv) Expect(s, "SYN-RECV", Eval(*e.syn_recv), q.syn_recv);
+}
+
+void Execution::Check(const Step& s, const ExpectCounters& e) {
+  CounterDelta d = Counters::Read(Ns(e.netns)).Since(start_.at(e.netns));
+  for (const auto& [name, bounds] : e.bounds) {
+    int64_t got = d.Get(name);
+    std::optional<int64_t> lo, hi;
+    if (bounds.min) lo = Eval(*bounds.min);
+    if (bounds.max) hi = Eval(*bounds.max);
+    if (lo && hi && *lo == *hi) {
+      Expect(s, fmt::format("{} in netns '{}'", name, e.netns), *lo, got);
+    } else if ((lo && got < *lo) || (hi && got > *hi)) {
+      Fail(s,
+           fmt::format("{} in netns '{}': expected {} to {}, got {}", name, e.netns,
+                       lo ? std::to_string(*lo) : "-inf", hi ? std::to_string(*hi) : "inf", got));
+    }
+  }
+}
+
+void Execution::Check(const Step& s, const ExpectPackets& e) {
+  Capture& cap = *captures_.at(e.capture);
+  PacketFilterSpec spec = Spec(e.packets);
+  // Packets reach the capture a little after the kernel sent them (the capture thread reads the
+  // packet socket): give it until the expected count arrives, then compare exactly.
+  size_t settle = e.count ? EvalAs<size_t>(*e.count) : e.intervals_ms.size() + 1;
+  try {
+    cap.WaitFor(spec, settle, kCaptureSettle);
+  } catch (const TimeoutError&) {
+    // Compared below, with the numbers.
+  }
+  // Every packet the capture socket took is decoded now, and none was dropped (or this throws).
+  SyncedCapture(e.capture);
+  if (e.count) {
+    Expect(s, fmt::format("packets '{}'", spec.ToString()), Eval(*e.count),
+           static_cast<int64_t>(cap.Count(spec)));
+  }
+  if (e.intervals_ms.empty()) return;
+  std::vector<double> gaps = cap.IntervalsMs(spec);
+  int64_t tolerance = Eval(e.tolerance_ms);
+  if (gaps.size() != e.intervals_ms.size()) {
+    Fail(s, fmt::format("intervals of '{}': expected {}, got {}", spec.ToString(),
+                        e.intervals_ms.size(), gaps.size()));
+    return;
+  }
+  for (size_t i = 0; i < gaps.size(); ++i) {
+    int64_t want = Eval(e.intervals_ms[i]);
+    if (std::abs(gaps[i] - static_cast<double>(want)) > static_cast<double>(tolerance)) {
+      Fail(s, fmt::format("interval {} of '{}': expected {} ms +- {}, got {:.1f} ms", i + 1,
+                          spec.ToString(), want, tolerance, gaps[i]));
+    }
+  }
+}
+
+size_t Execution::LargestBurst() {
+  // Packets one step can make at once, with room: a SYN and a SYN-ACK per `syns` SYN; a SYN,
+  // SYN-ACK, ACK and some data and teardown per connection.
+  size_t packets = 0;
+  for (const Step& st : c_.test->steps) {
+    try {
+      if (const auto* y = std::get_if<SynsStep>(&st.action)) {
+        packets = std::max(packets, 3 * EvalAs<size_t>(y->count));
+      } else if (const auto* c = std::get_if<ConnectStep>(&st.action)) {
+        packets = std::max(packets, 5 * EvalAs<size_t>(c->count));
+      }
+    } catch (const std::exception&) {
+      // An expression that cannot be evaluated yet (a sysctl set later): not a burst we can size.
+    }
+  }
+  return packets + 64;
+}
+
+}  // namespace nstest

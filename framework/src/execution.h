@@ -1,0 +1,125 @@
+// One suite case being executed: its namespaces, peers and observations, and one Do() per step
+// kind (execute_steps.cc). Private to the case runner.
+#ifndef NSTEST_SRC_EXECUTION_H_
+#define NSTEST_SRC_EXECUTION_H_
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nstest/capture.h"
+#include "nstest/case_runner.h"
+#include "nstest/counters.h"
+#include "nstest/impair.h"
+#include "nstest/peer.h"
+#include "nstest/suite.h"
+
+namespace nstest {
+
+// Members are destroyed in reverse order: holds, captures and peers before the filters and
+// namespaces they live in.
+class Execution {
+ public:
+  Execution(const Case& c, const RunOptions& o) : c_(c), o_(o) {}
+
+  // Creates the namespaces and links, applies the sysctls and takes the counter baselines.
+  void Build();
+  // Runs one step; a failed expectation is recorded, anything else throws.
+  void Execute(const Step& s);
+  // Throws Error if a listener's acceptor stopped early (out of descriptors or memory).
+  void CheckListeners();
+  // Each namespace's sysctls, counter changes and listeners.
+  void Diagnose(std::string* log);
+  void KeepNamespaces(std::string* log);
+  // Writes the captures and the output of `run` steps into the artifacts folder.
+  void WriteCaptures(std::string* log);
+  // The last lines processes left running by `run` steps wrote after their step.
+  void LateOutput(std::string* log);
+  const std::vector<std::string>& failures() const { return failures_; }
+  std::vector<std::pair<std::string, std::string>> Properties() const;
+  void Log(const std::string& line) { log_ += line + "\n"; }
+  const std::string& log() const { return log_; }
+
+ private:
+  // One per step kind and subject; std::visit makes a missing one a compile error.
+  void Do(const Step& s, const ListenStep& a);
+  void Do(const Step& s, const ConnectStep& a);
+  void Do(const Step& s, const ReadStep& a);
+  void Do(const Step& s, const AcceptStep& a);
+  void Do(const Step& s, const SynsStep& a);
+  void Do(const Step& s, const DropStep& a);
+  void Do(const Step& s, const HoldStep& a);
+  void Do(const Step& s, const ReleaseStep& a);
+  void Do(const Step& s, const CaptureStep& a);
+  void Do(const Step& s, const SysctlStep& a);
+  void Do(const Step& s, const RunStep& a);
+  void Do(const Step& s, const WaitStep& a);
+  void Do(const Step& s, const ExpectStep& a);
+  void Check(const Step& s, const ExpectConnections& e);
+  void Check(const Step& s, const ExpectListener& e);
+  void Check(const Step& s, const ExpectCounters& e);
+  void Check(const Step& s, const ExpectPackets& e);
+
+  Netns& Ns(const std::string& name) { return *ns_.at(name); }
+  int64_t Eval(const Value& v);
+  template <typename T>
+  T EvalAs(const Value& v) {
+    return static_cast<T>(Eval(v));
+  }
+  std::chrono::milliseconds Millis(const Value& v) { return std::chrono::milliseconds(Eval(v)); }
+  TcpMatch Match(Hook hook, const PacketMatch& m);
+  PacketFilterSpec Spec(const PacketMatch& m);
+  PacketFilter& Filter(const std::string& ns);
+  void Fail(const Step& s, const std::string& what) {
+    failures_.push_back(fmt::format("{}: {}", s.where.ToString(), what));
+  }
+  void Expect(const Step& s, const std::string& what, int64_t expected, int64_t actual) {
+    if (expected != actual) Fail(s, fmt::format("{}: expected {}, got {}", what, expected, actual));
+  }
+  // The packets the case's largest burst can make, to size a capture's buffer.
+  size_t LargestBurst();
+  // The capture `name` with every packet it took decoded; throws Error if it dropped any.
+  Capture& SyncedCapture(const std::string& name);
+  std::string ArtifactPath(const std::string& what) const;
+
+  const Case& c_;
+  const RunOptions& o_;
+  std::string log_;
+  std::vector<std::string> failures_;
+  std::map<std::string, std::unique_ptr<Netns>> ns_;
+  std::vector<std::string> order_;
+  std::map<std::string, IpAddress> address_;
+  std::map<std::string, std::string> ifname_;
+  std::map<std::string, Counters> start_;
+  std::map<std::string, std::unique_ptr<PacketFilter>> filters_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::map<std::string, std::vector<Connections>> connections_;
+  std::map<std::string, std::unique_ptr<Capture>> captures_;
+  std::map<std::string, std::unique_ptr<PacketHold>> holds_;
+  uint16_t next_queue_ = 1;
+  bool spoofed_ = false;
+  // Where the next `syns` step's sources start, so that no SYN of a case reuses the source
+  // address and port of an earlier one (the server would answer it as a retransmission).
+  uint32_t syn_port_ = 0;
+  uint32_t syn_address_ = 1;
+  uint32_t syn_addresses_used_ = 0;
+  // Output of `run` steps: what their commands, and processes they left running, wrote.
+  struct RunOutput {
+    SourcePos where;
+    std::string command;
+    Fd file;
+    size_t at_exit = 0;  // bytes written until the command exited
+  };
+  std::vector<RunOutput> run_outputs_;
+};
+
+// Up to `max` bytes of what `fd` holds from offset `from` on, the last ones if there are more.
+std::string ReadTail(int fd, size_t from, size_t max);
+
+}  // namespace nstest
+
+#endif  // NSTEST_SRC_EXECUTION_H_
