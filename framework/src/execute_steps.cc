@@ -91,6 +91,13 @@ void Execution::Do(const Step&, const ReadStep& a) {
   }
 }
 
+void Execution::Do(const Step&, const CloseStep& a) {
+  int closed = 0;
+  for (Connections& c : connections_.at(a.label)) closed += c.Close(a.abort);
+  Log(fmt::format("closed {} connections of '{}'{}", closed, a.label,
+                  a.abort ? " with a RST (SO_LINGER 0)" : ""));
+}
+
 void Execution::Do(const Step&, const AcceptStep& a) {
   auto port = EvalAs<uint16_t>(a.port);
   for (auto& l : listeners_) {

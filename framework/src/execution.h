@@ -49,6 +49,7 @@ class Execution {
   void Do(const Step& s, const ListenStep& a);
   void Do(const Step& s, const ConnectStep& a);
   void Do(const Step& s, const ReadStep& a);
+  void Do(const Step& s, const CloseStep& a);
   void Do(const Step& s, const AcceptStep& a);
   void Do(const Step& s, const SynsStep& a);
   void Do(const Step& s, const DropStep& a);

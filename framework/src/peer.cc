@@ -262,6 +262,20 @@ std::string Connections::Summary() const {
   return out;
 }
 
+int Connections::Close(bool abort) {
+  int closed = 0;
+  for (Fd& fd : sockets_) {
+    if (!fd) continue;
+    if (abort) {
+      linger l{1, 0};
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    fd.reset();
+    ++closed;
+  }
+  return closed;
+}
+
 void Connections::Read(std::chrono::milliseconds duration) {
   Deadline deadline(duration);
   std::vector<size_t> open;

@@ -92,13 +92,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"unknown_hold.toml", "4:22: no hold named 'acks' before this step"},
         BadSuite{"unknown_top_key.toml",
                  "1:1: unknown key 'nmae' in the suite; did you mean 'name'?"},
-        BadSuite{"two_actions.toml",
-                 "3:3: a step has exactly one action (listen,connect,read,accept,syns,drop,hold,"
-                 "release,capture,sysctl,run,wait,expect), this one has 2"},
+        BadSuite{
+            "two_actions.toml",
+            "3:3: a step has exactly one action (listen,connect,read,close,accept,syns,drop,hold,"
+            "release,capture,sysctl,run,wait,expect), this one has 2"},
         // Regression: toml++ 3.3 reached __builtin_unreachable() on this (found by the fuzzer).
         BadSuite{"non_ascii_key.toml",
                  "1:7: a non-ASCII character outside a string or comment (TOML allows them only "
                  "there)"},
+        BadSuite{"close_unknown_label.toml",
+                 "6:21: no connect step labelled 'conections' before this step; did you mean "
+                 "'connections'?"},
         BadSuite{"bad_choice.toml",
                  "4:49: 'accept' must be one of 'never', 'all', 'first-n', 'on-demand', not "
                  "'sometimes'"}),

@@ -70,7 +70,7 @@ std::string KnownName(TableReader& r, const char* key, const std::set<std::strin
   if (!v) r.Fail(r.table(), fmt::format("missing '{}'", key));
   if (known.count(*v) != 0) return *v;
   std::string near = ClosestName(*v, {known.begin(), known.end()});
-  r.FailKey(key, fmt::format("no {} named '{}' before this step{}", what, *v,
+  r.FailKey(key, fmt::format("no {} '{}' before this step{}", what, *v,
                              near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
 }
 
@@ -293,11 +293,11 @@ const std::vector<Entry<WaitSubject>>& WaitSubjects() {
            Required(&WaitCounter::delta, "delta", kAny, "the growth to wait for")}),
       Declare<WaitSubject, WaitHeld>(
           "held", "until a hold has held `count` packets",
-          {Earlier(&WaitHeld::hold, "hold", &Ctx::holds, "hold", "the hold's name"),
+          {Earlier(&WaitHeld::hold, "hold", &Ctx::holds, "hold named", "the hold's name"),
            Required(&WaitHeld::count, "count", kCount, "packets held")}),
       Declare<WaitSubject, WaitPackets>(
           "packets", "until a capture has `count` matching packets",
-          Concat({Earlier(&WaitPackets::capture, "capture", &Ctx::captures, "capture",
+          Concat({Earlier(&WaitPackets::capture, "capture", &Ctx::captures, "capture named",
                           "the capture's name")},
                  Concat(MatchFields(&WaitPackets::packets, false),
                         {Required(&WaitPackets::count, "count", kNonNegativeCount,
@@ -432,7 +432,7 @@ const std::vector<Entry<ExpectSubject>>& ExpectSubjects() {
            CounterBoundsField()}),
       Declare<ExpectSubject, ExpectPackets>(
           "packets", "what a capture saw (an ERROR if it dropped packets)",
-          Concat({Earlier(&ExpectPackets::capture, "capture", &Ctx::captures, "capture",
+          Concat({Earlier(&ExpectPackets::capture, "capture", &Ctx::captures, "capture named",
                           "the capture's name")},
                  Concat(MatchFields(&ExpectPackets::packets, false),
                         {Optional(&ExpectPackets::count, "count", kNonNegativeCount, "unchecked",
@@ -562,6 +562,11 @@ const std::vector<Kind>& Kinds() {
           {Earlier(&ReadStep::label, "label", &Ctx::labels, "connect step labelled",
                    "the connect steps' label"),
            Required(&ReadStep::timeout_ms, "timeout_ms", kMillis, "how long to read")}),
+      Declare<StepAction, CloseStep>(
+          "close", "closes a label's open connections: a FIN, or with `abort` a RST",
+          {Earlier(&CloseStep::label, "label", &Ctx::labels, "connect step labelled",
+                   "the connect steps' label"),
+           Flag(&CloseStep::abort, "abort", "close with SO_LINGER 0: the kernel sends a RST")}),
       Declare<StepAction, AcceptStep>(
           "accept", "accepts from an on-demand listener",
           {NetnsField(&AcceptStep::netns, "netns", "server", "the listener's namespace"),
@@ -600,7 +605,7 @@ const std::vector<Kind>& Kinds() {
                    {}}})),
       Declare<StepAction, ReleaseStep>(
           "release", "lets held packets go",
-          {Earlier(&ReleaseStep::hold, "hold", &Ctx::holds, "hold", "the hold's name"),
+          {Earlier(&ReleaseStep::hold, "hold", &Ctx::holds, "hold named", "the hold's name"),
            Optional(&ReleaseStep::count, "count", kCount, "all", "how many packets"),
            Flag(&ReleaseStep::keep_holding, "keep_holding", "go on holding new packets")}),
       Declare<StepAction, CaptureStep>(

@@ -22,6 +22,8 @@ name = "all"
   [[test.step]]
   read = { label = "c", timeout_ms = 10 }
   [[test.step]]
+  close = { label = "c", abort = true }
+  [[test.step]]
   accept = { port = 8080 }
   [[test.step]]
   syns = { port = 8080, count = 3, sources = 1 }
@@ -44,12 +46,14 @@ name = "all"
   expect.connections = { label = "c", established = 2, timed_out = 0 }
 )",
                               "all.toml");
-  const std::vector<Step>& steps = suite.tests.at(0).steps;
+  std::vector<Step> steps = suite.tests.at(0).steps;
   std::vector<std::string> kinds;
   for (const Step& s : steps) kinds.emplace_back(s.Kind());
-  EXPECT_EQ(kinds,
-            (std::vector<std::string>{"listen", "connect", "read", "accept", "syns", "drop", "hold",
-                                      "release", "capture", "sysctl", "run", "wait", "expect"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"listen", "connect", "read", "close", "accept", "syns",
+                                             "drop", "hold", "release", "capture", "sysctl", "run",
+                                             "wait", "expect"}));
+  EXPECT_TRUE(std::get<CloseStep>(steps[3].action).abort);
+  steps.erase(steps.begin() + 3);  // the indexes below are those without it
   const auto& listen = std::get<ListenStep>(steps[0].action);
   EXPECT_EQ(listen.netns, "server");
   EXPECT_EQ(listen.accept, AcceptPolicy::kFirstN);

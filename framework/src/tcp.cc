@@ -56,6 +56,7 @@ const NameTable<TcpFlagPattern>& TcpFlagPatterns() {
       {TcpFlagPattern::kSyn, "syn"},
       {TcpFlagPattern::kRst, "rst"},
       {TcpFlagPattern::kAck, "ack"},
+      {TcpFlagPattern::kFin, "fin"},
       {TcpFlagPattern::kAny, "any"},
   };
   return names;
@@ -76,6 +77,8 @@ TcpFlagBits FlagBitsOf(TcpFlagPattern pattern) {
       return {kRst, kRst};
     case TcpFlagPattern::kAck:
       return {kAck, kAck};
+    case TcpFlagPattern::kFin:
+      return {kFin, kFin};
     case TcpFlagPattern::kAny:
       break;
   }

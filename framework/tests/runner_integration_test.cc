@@ -216,6 +216,8 @@ TEST_F(RunnerTest, WaitsWaitForALateListenerAndBackgroundServersKeepWriting) {
 // lines) and in the artifacts folder (all of it).
 TEST_F(RunnerTest, LateOutputOfBackgroundProcessesIsKept) {
   std::string artifacts = ::testing::TempDir() + "nstest-defects-artifacts";
+  std::string saved = artifacts + "/defects.late_output_shown_on_failure.run-78.log";
+  ::unlink(saved.c_str());
   ProcessResult r = Nstest({"run", "fixtures/runner/defects.toml", "--filter",
                             "defects.late_output_shown_on_failure", "--artifacts", artifacts});
   EXPECT_EQ(r.exit_code, 1) << r.stdout_text << r.stderr_text;
@@ -225,7 +227,7 @@ TEST_F(RunnerTest, LateOutputOfBackgroundProcessesIsKept) {
       << out;
   EXPECT_NE(out.find("  late line 29\n"), std::string::npos) << out;
   EXPECT_EQ(out.find("  late line 9\n"), std::string::npos) << out;  // only the last 20
-  std::string log = Slurp(artifacts + "/defects.late_output_shown_on_failure.run-77.log");
+  std::string log = Slurp(saved);
   EXPECT_EQ(log.rfind("started\nlate line 0\n", 0), 0u) << log;
   EXPECT_NE(log.find("late line 29\n"), std::string::npos) << log;
 }

@@ -123,7 +123,11 @@ class Connections {
   // Reads from every established connection until `duration` has passed: received bytes are
   // appended to `received`, and a connection the peer reset becomes kReset (ECONNRESET).
   void Read(std::chrono::milliseconds duration);
-  // The socket of connection `index` (invalid after an error). Throws std::out_of_range.
+  // Closes every connection still open and returns how many it closed. With `abort` each is
+  // closed with SO_LINGER 0, so the kernel sends a RST instead of a FIN.
+  int Close(bool abort);
+  // The socket of connection `index` (invalid after an error or Close()). Throws
+  // std::out_of_range.
   const Fd& socket(size_t index) const { return sockets_.at(index); }
 
  private:

@@ -83,6 +83,11 @@ struct AcceptStep {
   Value timeout_ms{};
 };
 
+struct CloseStep {
+  std::string label{};
+  bool abort = false;
+};
+
 struct SynsStep {
   std::string from{};
   std::string to{};
@@ -194,8 +199,8 @@ struct ExpectStep {
 };
 
 using StepAction =
-    std::variant<ListenStep, ConnectStep, ReadStep, AcceptStep, SynsStep, DropStep, HoldStep,
-                 ReleaseStep, CaptureStep, SysctlStep, RunStep, WaitStep, ExpectStep>;
+    std::variant<ListenStep, ConnectStep, ReadStep, CloseStep, AcceptStep, SynsStep, DropStep,
+                 HoldStep, ReleaseStep, CaptureStep, SysctlStep, RunStep, WaitStep, ExpectStep>;
 
 // One step of a test: where it is written and what it does.
 struct Step {

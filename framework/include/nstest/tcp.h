@@ -33,6 +33,7 @@ enum class TcpFlagPattern {
   kSyn,           // "syn": SYN without ACK
   kRst,           // "rst": RST set
   kAck,           // "ack": ACK set, whatever else is
+  kFin,           // "fin": FIN set
   kAny,           // "any"
 };
 // (flags & mask) == value.
@@ -41,7 +42,7 @@ struct TcpFlagBits {
   uint8_t value = 0;
 };
 TcpFlagBits FlagBitsOf(TcpFlagPattern pattern);
-// The patterns' names: "handshake-ack", "syn-ack", "syn", "rst", "ack", "any".
+// The patterns' names: "handshake-ack", "syn-ack", "syn", "rst", "ack", "fin", "any".
 const NameTable<TcpFlagPattern>& TcpFlagPatterns();
 const char* TcpFlagPatternName(TcpFlagPattern pattern);
 
