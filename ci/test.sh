@@ -1,37 +1,80 @@
 #!/usr/bin/env bash
-# The test command: builds warning-free, checks formatting, runs every unit and integration test
-# (integration tests skip with a reason where namespaces cannot be created), then the reliability
-# checks: the main job with the host proven untouched, runs killed at random moments, the suites
-# repeated idle and under load, 256 cases at once, the suites run rootless, a project built against
-# the installed package, the tests again under ASan+UBSan, and fuzzing. Then the slower part: the
-# container image and the .deb proven with podman, and the suites on Debian 12's 6.1 kernel under
-# qemu.
+# The test command, in stages. With no argument (or `full`) every stage runs, in this order:
+#   format     clang-format check
+#   build      warning-free build (-Werror)
+#   ctest      unit, integration and seed-behaviour tests, with the leak check
+#   suites     the main job: the bundled suites, report validated, the host proven untouched
+#   kill       runs killed at random moments leave nothing behind
+#   repeat     the suites repeated, idle and with one core busy (no flakes)
+#   scale      256 cases at once
+#   rootless   the suites as an unprivileged user, in a user namespace of nstest's own
+#   consumer   a project built against the installed package; pkg-config; README examples
+#   sanitize   the unit and integration tests under ASan+UBSan
+#   fuzz       a bounded fuzz run: suite loader, expressions, sysctl.d parsing
+#   container  the container image built and run with podman on a debootstrap base
+#   deb        the .deb installed with apt into a clean Debian 12 image
+#   kernels    the suites and seed tests on Debian 12's 6.1 kernel under qemu
+# `fast` is format, build, ctest and suites (under 10 minutes); or name stages:
+#   ci/test.sh fast            ci/test.sh build consumer
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ci/check-format.sh
-ci/build.sh
 build=${NSTEST_BUILD_DIR:-build}
-ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
-# The main job too: the bundled suites with a JUnit report, validated against the schema.
-NSTEST_BUILD_DIR=$build ci/run-suites.sh "$build/nstest-report.xml"
-# Runs killed at random moments leave nothing behind.
-NSTEST_BUILD_DIR=$build ci/kill-runs.sh "${NSTEST_KILL_ROUNDS:-20}"
-# No flakes: a few rounds here, idle and with one core busy (100 each by hand; see the README).
-NSTEST_BUILD_DIR=$build ci/repeat-suites.sh "${NSTEST_REPEAT_ROUNDS:-3}"
-NSTEST_BUILD_DIR=$build ci/repeat-suites.sh "${NSTEST_REPEAT_ROUNDS:-3}" --load
-# 256 cases at once.
-NSTEST_BUILD_DIR=$build ci/scale.sh 256
-# The bundled suites as an ordinary user, in a user namespace of nstest's own.
-NSTEST_BUILD_DIR=$build ci/rootless.sh
-# Another project builds against the installed package and runs its tests.
-NSTEST_BUILD_DIR=$build ci/consumer.sh
-# The unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer.
-ci/sanitize.sh
-# A bounded fuzz run over the suite loader, the expression evaluator and sysctl.d parsing.
-ci/fuzz.sh "${NSTEST_FUZZ_SECONDS:-20}"
-# The container image, built and run with podman on a debootstrap base.
-ci/container.sh
-# The .deb, installed with apt into a clean Debian 12 image, runs the installed suites.
-ci/deb.sh
-# The suites and seed tests on Debian 12's kernel (6.1) under qemu.
-NSTEST_BUILD_DIR=$build ci/kernel-matrix.sh
+export NSTEST_BUILD_DIR=$build
+
+all=(format build ctest suites kill repeat scale rootless consumer sanitize fuzz container deb
+  kernels)
+fast=(format build ctest suites)
+
+stage() {
+  case "$1" in
+    format) ci/check-format.sh ;;
+    build) ci/build.sh ;;
+    ctest) ctest --test-dir "$build" --output-on-failure -j"$(nproc)" ;;
+    suites) ci/run-suites.sh "$build/nstest-report.xml" ;;
+    kill) ci/kill-runs.sh "${NSTEST_KILL_ROUNDS:-20}" ;;
+    repeat)
+      # A few rounds here, idle and with one core busy (100 each by hand; see docs).
+      ci/repeat-suites.sh "${NSTEST_REPEAT_ROUNDS:-3}"
+      ci/repeat-suites.sh "${NSTEST_REPEAT_ROUNDS:-3}" --load
+      ;;
+    scale) ci/scale.sh 256 ;;
+    rootless) ci/rootless.sh ;;
+    consumer) ci/consumer.sh ;;
+    sanitize) ci/sanitize.sh ;;
+    fuzz) ci/fuzz.sh "${NSTEST_FUZZ_SECONDS:-20}" ;;
+    container) ci/container.sh ;;
+    deb) ci/deb.sh ;;
+    kernels) ci/kernel-matrix.sh ;;
+    *)
+      echo "test.sh: unknown stage '$1'; stages: full fast ${all[*]}" >&2
+      exit 2
+      ;;
+  esac
+}
+
+stages=()
+if [ $# -eq 0 ]; then
+  stages=("${all[@]}")
+fi
+for arg in "$@"; do
+  case "$arg" in
+    full) stages+=("${all[@]}") ;;
+    fast) stages+=("${fast[@]}") ;;
+    *) stages+=("$arg") ;;
+  esac
+done
+for s in "${stages[@]}"; do
+  case " ${all[*]} " in
+    *" $s "*) ;;
+    *)
+      echo "test.sh: unknown stage '$s'; stages: full fast ${all[*]}" >&2
+      exit 2
+      ;;
+  esac
+done
+for s in "${stages[@]}"; do
+  start=$(date +%s)
+  echo "test.sh: stage $s"
+  stage "$s"
+  echo "test.sh: stage $s passed in $(($(date +%s) - start)) s"
+done
