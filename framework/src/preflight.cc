@@ -276,4 +276,19 @@ const PreflightReport& CachedPreflight() {
   return report;
 }
 
+bool KernelAtLeast(const std::string& release, const std::string& minimum) {
+  auto parts = [](const std::string& s) {
+    std::vector<long> v;
+    size_t i = 0;
+    while (i < s.size() && v.size() < 3 && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      v.push_back(std::strtol(s.c_str() + i, nullptr, 10));
+      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+      if (i < s.size() && s[i] == '.') ++i;
+    }
+    v.resize(3, 0);
+    return v;
+  };
+  return parts(release) >= parts(minimum);
+}
+
 }  // namespace nstest

@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "nstest/junit.h"
+#include "nstest/preflight.h"
+#include "nstest/status.h"
 #include "nstest/suite.h"
 
 namespace nstest {
@@ -38,9 +39,6 @@ struct CaseResult {
 // kFailed result (kPassed if the test is marked xfail, with the reason in the message); anything
 // that throws makes a kError. Never throws.
 CaseResult RunCase(const Case& c, const RunOptions& options);
-
-// Compares kernel versions "6.18.44-foo" >= "5.10".
-bool KernelAtLeast(const std::string& release, const std::string& minimum);
 
 }  // namespace nstest
 

@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
-namespace nstest {
+#include "nstest/status.h"
 
-enum class CaseStatus { kPassed, kFailed, kError, kSkipped };
+namespace nstest {
 
 struct JUnitCase {
   std::string name{};

@@ -64,6 +64,8 @@ const PreflightReport& CachedPreflight();
 
 // The running kernel's release (uname -r), "" if uname fails. Cheap: probes nothing.
 std::string KernelRelease();
+// Compares kernel versions: "6.18.44-foo" >= "5.10".
+bool KernelAtLeast(const std::string& release, const std::string& minimum);
 
 // Whether this process is root and has CAP_NET_ADMIN and CAP_SYS_ADMIN in effect now, read from
 // /proc/self/status without probing anything (can_create_netns stays false).

@@ -1,4 +1,4 @@
-#include "src/suite_reader.h"
+#include "suite/suite_reader.h"
 
 #include <fmt/format.h>
 

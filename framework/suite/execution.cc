@@ -1,6 +1,6 @@
 // A suite case's namespaces and what it leaves for the report: building the topology, the
 // diagnostics of every namespace, artifacts and properties.
-#include "src/execution.h"
+#include "suite/execution.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

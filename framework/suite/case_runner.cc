@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "nstest/preflight.h"
-#include "src/execution.h"
+#include "suite/execution.h"
 
 namespace nstest {
 
@@ -18,21 +18,6 @@ std::string CaseSkipReason(const Case& c) {
     return fmt::format("needs kernel {} or later, this is {}", t.min_kernel, p.kernel_release);
   }
   return "";
-}
-
-bool KernelAtLeast(const std::string& release, const std::string& minimum) {
-  auto parts = [](const std::string& s) {
-    std::vector<long> v;
-    size_t i = 0;
-    while (i < s.size() && v.size() < 3 && std::isdigit(static_cast<unsigned char>(s[i]))) {
-      v.push_back(std::strtol(s.c_str() + i, nullptr, 10));
-      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-      if (i < s.size() && s[i] == '.') ++i;
-    }
-    v.resize(3, 0);
-    return v;
-  };
-  return parts(release) >= parts(minimum);
 }
 
 CaseResult RunCase(const Case& c, const RunOptions& options) {

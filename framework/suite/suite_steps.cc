@@ -11,7 +11,7 @@
 #include "nstest/names.h"
 #include "nstest/sysctl.h"
 #include "src/strings.h"
-#include "src/suite_reader.h"
+#include "suite/suite_reader.h"
 
 namespace nstest {
 namespace {
@@ -739,7 +739,7 @@ std::vector<const Value*> StepValues(const Step& step) {
 std::string StepReference() {
   std::string out =
       "# Step reference\n\n"
-      "Printed by `nstest steps` from the step registry (`framework/src/suite_steps.cc`); a test "
+      "Printed by `nstest steps` from the step registry (`framework/suite/suite_steps.cc`); a test "
       "keeps `docs/steps.md` equal to it. Each `[[test.step]]` holds exactly one of these kinds. "
       "Numbers are integers or expressions (strings such as `\"backlog + 1\"`, see the suite "
       "format); `required` fields have no default.\n";

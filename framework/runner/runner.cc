@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "nstest/fd.h"
+#include "nstest/junit.h"
 #include "nstest/preflight.h"
 #include "nstest/process.h"
 #include "nstest/sysctl.h"

@@ -9,13 +9,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "nstest/case_runner.h"
 #include "nstest/counters.h"
 #include "nstest/netns.h"
 #include "nstest/preflight.h"
 #include "nstest/sysctl.h"
 #include "src/strings.h"
-#include "src/suite_reader.h"
+#include "suite/suite_reader.h"
 
 namespace nstest {
 namespace {

@@ -13,8 +13,8 @@
 #include "nstest/synsource.h"
 #include "nstest/sysctl.h"
 #include "nstest/wait.h"
-#include "src/execution.h"
 #include "src/strings.h"
+#include "suite/execution.h"
 
 namespace nstest {
 namespace {

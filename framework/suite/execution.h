@@ -1,7 +1,7 @@
 // One suite case being executed: its namespaces, peers and observations, and one Do() per step
 // kind (execute_steps.cc). Private to the case runner.
-#ifndef NSTEST_SRC_EXECUTION_H_
-#define NSTEST_SRC_EXECUTION_H_
+#ifndef NSTEST_SUITE_EXECUTION_H_
+#define NSTEST_SUITE_EXECUTION_H_
 
 #include <fmt/format.h>
 
@@ -123,4 +123,4 @@ std::string ReadTail(int fd, size_t from, size_t max);
 
 }  // namespace nstest
 
-#endif  // NSTEST_SRC_EXECUTION_H_
+#endif  // NSTEST_SUITE_EXECUTION_H_

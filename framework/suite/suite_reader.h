@@ -1,8 +1,8 @@
 // Reading TOML tables strictly: every key must be one the reader asked for, every value must
 // have the asked type, and errors carry file:line:col. Private to the suite loader; toml++ is
 // used only by the loader's translation units.
-#ifndef NSTEST_SRC_SUITE_READER_H_
-#define NSTEST_SRC_SUITE_READER_H_
+#ifndef NSTEST_SUITE_SUITE_READER_H_
+#define NSTEST_SUITE_SUITE_READER_H_
 
 #include <toml++/toml.h>
 
@@ -79,4 +79,4 @@ Step ParseStep(const toml::table& table, const std::string& file,
 
 }  // namespace nstest
 
-#endif  // NSTEST_SRC_SUITE_READER_H_
+#endif  // NSTEST_SUITE_SUITE_READER_H_
