@@ -2,7 +2,7 @@
 # Installs nstest from build/ into a fresh prefix, then builds fixtures/consumer against the
 # *installed* package (find_package(nstest)) and runs its tests: its own server's gtest test
 # (found by gtest_discover_tests) and a TOML suite registered with nstest_add_suites(). Then,
-# with nothing but pkg-config's flags and -Wall -Wextra -Werror, builds and runs the README's two
+# with nothing but pkg-config's flags and -Wall -Wextra -Werror, builds and runs the docs' two
 # examples (the library one and the GoogleTest one, through nstest-gtest.pc) and a file that
 # designated-initialises every public options type.
 # Usage: ci/consumer.sh [PREFIX]   (default: a temporary directory)
@@ -23,14 +23,16 @@ tests=$(ctest --test-dir "$work/consumer" -N | sed -n 's/^Total Tests: //p')
 [ "$tests" -ge 2 ] || { echo "consumer: expected the gtest test and the suite's case, got $tests"; exit 1; }
 
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
-# Users' code is built with warnings on: the README's examples, and every public options type
+# Users' code is built with warnings on: the docs' examples, and every public options type
 # designated-initialised, compile with -Wall -Wextra -Werror and nothing but pkg-config's flags.
 strict=(-std=c++20 -Wall -Wextra -Werror)
-# The README's C++ blocks, in order: the library example (statements, run inside main()) and the
-# GoogleTest example (a whole test file).
-cpp_block() { awk -v want="$1" '/^```cpp$/ {n++; on = n == want; next} /^```$/ {on = 0} on' README.md; }
-cpp_block 1 > "$work/library_block.cc"
-cpp_block 2 > "$work/readme_gtest.cc"
+# The docs' C++ blocks: the library example of docs/library.md (statements, run inside main())
+# and the GoogleTest example (a whole test file) of the README, the same as docs/gtest.md's.
+cpp_block() { awk -v want="$2" '/^```cpp$/ {n++; on = n == want; next} /^```$/ {on = 0} on' "$1"; }
+cpp_block docs/library.md 1 > "$work/library_block.cc"
+cpp_block README.md 1 > "$work/readme_gtest.cc"
+cpp_block docs/gtest.md 1 | diff -u "$work/readme_gtest.cc" - \
+  || { echo "consumer: the GoogleTest examples of README.md and docs/gtest.md differ"; exit 1; }
 {
   grep -E '^#include|^using ' "$work/library_block.cc"
   echo 'int main() {'
@@ -48,9 +50,9 @@ c++ "${strict[@]}" fixtures/consumer/examples/aggregates.cc -o "$work/aggregates
 c++ "${strict[@]}" "$work/readme_gtest.cc" -o "$work/readme_gtest" $(pkg-config --cflags --libs nstest-gtest gtest_main)
 "$work/readme_gtest" --gtest_brief=0 | tee "$work/readme_gtest.log"
 grep -q '^\[  PASSED  \] 1 test' "$work/readme_gtest.log" || [ "$(id -u)" != 0 ] || {
-  echo "consumer: the README's GoogleTest example did not pass as root"; exit 1; }
+  echo "consumer: the GoogleTest example did not pass as root"; exit 1; }
 if [ "$(id -u)" = 0 ]; then
   # As root the library example runs too: it proves backlog+1 and prints nothing.
   "$work/readme_library"
 fi
-echo "consumer: find_package(nstest), nstest_add_suites(), pkg-config nstest and nstest-gtest, and the README's examples under -Wall -Wextra -Werror all work ($tests tests)"
+echo "consumer: find_package(nstest), nstest_add_suites(), pkg-config nstest and nstest-gtest, and the docs' examples under -Wall -Wextra -Werror all work ($tests tests)"

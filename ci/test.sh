@@ -8,7 +8,7 @@
 #   repeat     the suites repeated, idle and with one core busy (no flakes)
 #   scale      256 cases at once
 #   rootless   the suites as an unprivileged user, in a user namespace of nstest's own
-#   consumer   a project built against the installed package; pkg-config; README examples
+#   consumer   a project built against the installed package; pkg-config; the docs' examples
 #   sanitize   the unit and integration tests under ASan+UBSan
 #   fuzz       a bounded fuzz run: suite loader, expressions, sysctl.d parsing
 #   container  the container image built and run with podman on a debootstrap base

@@ -214,7 +214,7 @@ struct Step {
 std::vector<const Value*> StepValues(const Step& step);
 
 // The reference of every step kind: each kind, its fields with their types, defaults and
-// meaning, as Markdown (`nstest steps`, and the README's step table).
+// meaning, as Markdown (`nstest steps`, and docs/steps.md).
 std::string StepReference();
 
 }  // namespace nstest

@@ -1,5 +1,5 @@
 // Declarative suites: what a TOML file says the kernel must do, loaded, validated and expanded
-// into cases. The format is described in README.md ("Suite format").
+// into cases. The format is described in docs/suite-format.md.
 #ifndef NSTEST_SUITE_H_
 #define NSTEST_SUITE_H_
 
