@@ -3,29 +3,23 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <fstream>
 #include <map>
-#include <mutex>
-#include <pugixml.hpp>
 #include <random>
 #include <sstream>
-#include <thread>
 
 #include "nstest/fd.h"
 #include "nstest/junit.h"
 #include "nstest/preflight.h"
 #include "nstest/process.h"
 #include "nstest/sysctl.h"
+#include "runner/supervisor.h"
 #include "src/strings.h"
 
 namespace nstest {
@@ -96,70 +90,6 @@ int EnvInt(const char* name, int fallback) {
   return static_cast<int>(n);
 }
 
-struct Outcome {
-  const Case* c = nullptr;
-  CaseResult result;
-  double seconds = 0;
-};
-
-CaseResult ParseChildResult(const ProcessResult& p, double timeout_s) {
-  CaseResult r;
-  if (p.timed_out) {
-    r.status = CaseStatus::kError;
-    r.message = fmt::format("timed out after {} s", timeout_s);
-    r.log = p.stderr_text;
-    return r;
-  }
-  pugi::xml_document doc;
-  pugi::xml_node res;
-  if (doc.load_string(p.stdout_text.c_str())) res = doc.child("result");
-  if (!res) {
-    r.status = CaseStatus::kError;
-    r.message = p.signal != 0 ? fmt::format("crashed: {}", p.Describe())
-                              : fmt::format("no result from the case ({})", p.Describe());
-    r.log = p.stdout_text + p.stderr_text;
-    return r;
-  }
-  std::string status = res.attribute("status").as_string();
-  r.status = status == "passed"    ? CaseStatus::kPassed
-             : status == "failed"  ? CaseStatus::kFailed
-             : status == "skipped" ? CaseStatus::kSkipped
-                                   : CaseStatus::kError;
-  r.message = res.attribute("message").as_string();
-  r.detail = res.child_value("detail");
-  r.log = res.child_value("log");
-  for (pugi::xml_node prop : res.children("property")) {
-    r.properties.emplace_back(prop.attribute("name").as_string(),
-                              prop.attribute("value").as_string());
-  }
-  return r;
-}
-
-const char* Tag(CaseStatus s) {
-  switch (s) {
-    case CaseStatus::kPassed:
-      return "[       OK ]";
-    case CaseStatus::kFailed:
-      return "[  FAILED  ]";
-    case CaseStatus::kError:
-      return "[  ERROR   ]";
-    case CaseStatus::kSkipped:
-      return "[  SKIPPED ]";
-  }
-  return "";
-}
-
-const char* Color(CaseStatus s) {
-  switch (s) {
-    case CaseStatus::kPassed:
-      return "\033[32m";
-    case CaseStatus::kSkipped:
-      return "\033[33m";
-    default:
-      return "\033[31m";
-  }
-}
-
 std::string Timestamp() {
   std::time_t now = std::time(nullptr);
   char buf[32];
@@ -200,40 +130,6 @@ void WriteReport(const Plan& plan, const RunnerOptions& o, const std::vector<Out
   }
   WriteJUnit(o.xml_output, suites);
 }
-
-// SIGINT/SIGTERM: the handler records the signal and wakes the watcher, which kills the running
-// case children; workers then start nothing new and the report covers what ran.
-std::atomic<int> g_stop_signal{0};
-int g_wake_fd = -1;
-
-void OnStopSignal(int sig) {
-  g_stop_signal.store(sig);
-  uint64_t one = 1;
-  ssize_t ignored = ::write(g_wake_fd, &one, sizeof one);  // async-signal-safe
-  (void)ignored;
-}
-
-// Running case children, so the watcher can kill them.
-class Registry {
- public:
-  void Add(Process* p) {
-    std::lock_guard<std::mutex> lock(mu_);
-    running_.insert(p);
-    if (g_stop_signal.load() != 0) p->Kill(SIGKILL);
-  }
-  void Remove(Process* p) {
-    std::lock_guard<std::mutex> lock(mu_);
-    running_.erase(p);
-  }
-  void KillAll() {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (Process* p : running_) p->Kill(SIGKILL);
-  }
-
- private:
-  std::mutex mu_;
-  std::set<Process*> running_;
-};
 
 std::map<std::string, double> ReadCosts(const std::string& path) {
   std::map<std::string, double> costs;
@@ -334,201 +230,58 @@ Plan MakePlan(const RunnerOptions& o) {
   return plan;
 }
 
+namespace {
+
+RunTally Tally(const Plan& plan, const std::vector<Outcome>& outcomes) {
+  RunTally t;
+  t.planned = plan.cases.size();
+  for (const Outcome& oc : outcomes) {
+    if (oc.c == nullptr) continue;  // never started: the run was interrupted
+    ++t.ran;
+    switch (oc.result.status) {
+      case CaseStatus::kPassed:
+        ++t.passed;
+        break;
+      case CaseStatus::kSkipped:
+        ++t.skipped;
+        break;
+      default:
+        ++t.failed;
+        t.failed_names.push_back(oc.c->FullName());
+    }
+  }
+  return t;
+}
+
+size_t SelectedSuites(const Plan& plan) {
+  std::set<const Suite*> selected;  // suites with a case in this run, not all that were loaded
+  for (const Case& c : plan.cases) selected.insert(c.suite);
+  return selected.size();
+}
+
+}  // namespace
+
 int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
   // Three descriptors per running case, and the cases inherit the limit: they may open as many
   // sockets as the hard limit allows (Connect() refuses a count above what is free).
   RaiseFileLimit();
-  std::mutex mu;
-  std::vector<Outcome> outcomes(plan.cases.size());
-  std::atomic<size_t> next{0};
-  auto paint = [&](CaseStatus s, const std::string& text) {
-    return o.color ? std::string(Color(s)) + text + "\033[0m" : text;
-  };
-  // On a terminal (o.color), a live line under the log: "[ 12/39 done, 2 running ] name".
-  size_t done = 0;
-  std::string running;
-  auto clear_progress = [&] {
-    if (o.color) out << "\r\033[2K";
-  };
-  auto show_progress = [&] {
-    if (o.color && done < plan.cases.size()) {
-      out << fmt::format("[ {}/{} done ] {}", done, plan.cases.size(), running) << std::flush;
-    }
-  };
-  std::set<const Suite*> selected;  // suites with a case in this run, not all that were loaded
-  for (const Case& c : plan.cases) selected.insert(c.suite);
-  out << fmt::format("[==========] Running {} case{} from {} suite{} (-j {}).\n", plan.cases.size(),
-                     plan.cases.size() == 1 ? "" : "s", selected.size(),
-                     selected.size() == 1 ? "" : "s", o.jobs)
-      << std::flush;
+  ConsolePrinter console(out, o.color, plan.cases.size());
+  console.RunStarted(SelectedSuites(plan), o.jobs);
   auto start = Clock::now();
   (void)CachedPreflight();  // probe once here, not in every worker or child
-  // Records case `i`'s result and prints its line (and, for a failure, its detail and log).
-  auto finish = [&](size_t i, const CaseResult& r, double secs) {
-    const Case& c = plan.cases[i];
-    std::lock_guard<std::mutex> lock(mu);
-    clear_progress();
-    ++done;
-    outcomes[i] = Outcome{&c, r, secs};
-    std::string line = fmt::format("{} {} ({} ms)", Tag(r.status), c.FullName(),
-                                   static_cast<int64_t>(secs * 1000));
-    if (!r.message.empty()) line += ": " + r.message;
-    out << paint(r.status, line) << "\n";
-    if (r.status == CaseStatus::kFailed || r.status == CaseStatus::kError) {
-      for (const std::string& l : Split(r.detail + r.log, '\n')) {
-        if (!l.empty()) out << "    " << l << "\n";
-      }
-    }
-    show_progress();
-    out << std::flush;
-  };
-  Registry registry;
-  Fd wake(::eventfd(0, EFD_CLOEXEC));
-  Fd finished(::eventfd(0, EFD_CLOEXEC));
-  g_wake_fd = wake.get();
-  g_stop_signal.store(0);
-  struct sigaction sa {};
-  sa.sa_handler = OnStopSignal;
-  struct sigaction old_int {
-  }, old_term{};
-  ::sigaction(SIGINT, &sa, &old_int);
-  ::sigaction(SIGTERM, &sa, &old_term);
-  std::thread watcher([&] {
-    pollfd fds[2] = {{wake.get(), POLLIN, 0}, {finished.get(), POLLIN, 0}};
-    while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
-    }
-    if (fds[0].revents != 0) registry.KillAll();
-  });
-  auto worker = [&] {
-    for (size_t i = next++; i < plan.cases.size() && g_stop_signal.load() == 0; i = next++) {
-      const Case& c = plan.cases[i];
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        clear_progress();
-        out << "[ RUN      ] " << c.FullName() << "\n";
-        running = c.FullName();
-        show_progress();
-        out << std::flush;
-      }
-      if (std::string why = CaseSkipReason(c); !why.empty()) {
-        CaseResult skipped;
-        skipped.status = CaseStatus::kSkipped;
-        skipped.message = why;
-        finish(i, skipped, 0);
-        continue;
-      }
-      ProcessOptions po;
-      po.argv = {o.self, "__case", c.suite->file, c.name, "--skip-checked"};
-      for (const auto& [k, v] : o.run.sysctls) {
-        po.argv.push_back("--sysctl");
-        po.argv.push_back(k + "=" + v);
-      }
-      if (o.run.keep_namespaces) po.argv.push_back("--keep-namespaces");
-      if (!o.run.artifacts_dir.empty()) {
-        po.argv.push_back("--artifacts");
-        po.argv.push_back(o.run.artifacts_dir);
-      }
-      po.timeout = std::chrono::milliseconds(static_cast<int64_t>(c.test->timeout_s * 1000));
-      auto t0 = Clock::now();
-      CaseResult r;
-      try {
-        Process child = Process::Start(nullptr, po);
-        registry.Add(&child);
-        const ProcessResult& pr = child.Wait();
-        registry.Remove(&child);
-        r = ParseChildResult(pr, c.test->timeout_s);
-      } catch (const Error& e) {
-        r.status = CaseStatus::kError;
-        r.message = e.what();
-      }
-      if (int sig = g_stop_signal.load(); sig != 0 && r.status == CaseStatus::kError) {
-        r.message = fmt::format("interrupted by SIG{} ({})", ::sigabbrev_np(sig), r.message);
-      }
-      finish(i, r, std::chrono::duration<double>(Clock::now() - t0).count());
-    }
-  };
-  std::vector<std::thread> threads;
-  int n = std::max(1, std::min<int>(o.jobs, static_cast<int>(plan.cases.size())));
-  for (int t = 0; t < n; ++t) threads.emplace_back(worker);
-  for (std::thread& t : threads) t.join();
-  uint64_t one = 1;
-  while (::write(finished.get(), &one, sizeof one) < 0 && errno == EINTR) {
-  }
-  watcher.join();
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGTERM, &old_term, nullptr);
-  g_wake_fd = -1;
-  double total = std::chrono::duration<double>(Clock::now() - start).count();
-  const int stopped_by = g_stop_signal.load();
-
-  int passed = 0, failed = 0, skipped = 0;
-  std::vector<std::string> failed_names;
-  size_t ran = 0;
-  for (const Outcome& oc : outcomes) {
-    if (oc.c == nullptr) continue;  // never started: the run was interrupted
-    ++ran;
-    switch (oc.result.status) {
-      case CaseStatus::kPassed:
-        ++passed;
-        break;
-      case CaseStatus::kSkipped:
-        ++skipped;
-        break;
-      default:
-        ++failed;
-        failed_names.push_back(oc.c->FullName());
-    }
-  }
-  if (stopped_by != 0) {
-    out << fmt::format("[==========] interrupted by SIG{}: {} of {} cases ran\n",
-                       ::sigabbrev_np(stopped_by), ran, plan.cases.size());
-  }
-  out << fmt::format("[==========] {} cases ran. ({} ms total)\n", ran,
-                     static_cast<int64_t>(total * 1000));
-  out << paint(CaseStatus::kPassed, fmt::format("[  PASSED  ] {} cases.", passed)) << "\n";
-  if (skipped > 0)
-    out << paint(CaseStatus::kSkipped, fmt::format("[  SKIPPED ] {} cases.", skipped)) << "\n";
-  if (failed > 0) {
-    out << paint(CaseStatus::kFailed, fmt::format("[  FAILED  ] {} cases, listed below:", failed))
-        << "\n";
-    for (const std::string& f : failed_names)
-      out << paint(CaseStatus::kFailed, "[  FAILED  ] " + f) << "\n";
-  }
+  int stopped_by = 0;
+  std::vector<Outcome> outcomes = Supervise(plan, o, console, &stopped_by);
+  RunTally tally = Tally(plan, outcomes);
+  console.RunFinished(tally, stopped_by,
+                      std::chrono::duration<double>(Clock::now() - start).count());
   WriteCosts(o.cost_file, outcomes);
   if (!o.xml_output.empty()) {
     WriteReport(plan, o, outcomes);
-    out << "JUnit report: " << o.xml_output << "\n";
+    console.ReportWritten(o.xml_output);
   }
-  out << fmt::format("{} passed, {} failed, {} skipped\n", passed, failed, skipped) << std::flush;
+  console.Closing(tally);
   if (stopped_by != 0) return 128 + stopped_by;
-  return failed == 0 ? 0 : 1;
-}
-
-int RunCaseChild(const std::string& file, const std::string& case_name, const RunOptions& options,
-                 std::ostream& out) {
-  Suite suite = LoadSuite(file);
-  for (const Case& c : ExpandCases(suite)) {
-    if (c.name != case_name) continue;
-    CaseResult r = RunCase(c, options);
-    pugi::xml_document doc;
-    pugi::xml_node res = doc.append_child("result");
-    const char* status = r.status == CaseStatus::kPassed    ? "passed"
-                         : r.status == CaseStatus::kFailed  ? "failed"
-                         : r.status == CaseStatus::kSkipped ? "skipped"
-                                                            : "error";
-    res.append_attribute("status") = status;
-    res.append_attribute("message") = r.message.c_str();
-    res.append_child("detail").append_child(pugi::node_pcdata).set_value(r.detail.c_str());
-    res.append_child("log").append_child(pugi::node_pcdata).set_value(r.log.c_str());
-    for (const auto& [k, v] : r.properties) {
-      pugi::xml_node p = res.append_child("property");
-      p.append_attribute("name") = k.c_str();
-      p.append_attribute("value") = v.c_str();
-    }
-    doc.save(out);
-    return 0;
-  }
-  throw Error(fmt::format("run case '{}' of '{}': no such case", case_name, file));
+  return tally.failed == 0 ? 0 : 1;
 }
 
 std::pair<std::string, std::string> ParseSysctlAssignment(const std::string& text) {
