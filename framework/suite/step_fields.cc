@@ -1,0 +1,50 @@
+// The registry's helpers that are not templates.
+#include "suite/step_fields.h"
+
+#include <fmt/format.h>
+
+namespace nstest::registry {
+
+std::string Netns(TableReader& r, const Ctx& c, const char* key, const std::string& fallback) {
+  std::string ns = r.String(key, fallback);
+  for (const std::string& n : c.namespaces) {
+    if (n == ns) return ns;
+  }
+  std::string near = ClosestName(ns, c.namespaces);
+  if (r.table().get(key) == nullptr) {
+    r.Fail(r.table(),
+           fmt::format("this step needs '{}': the topology has no namespace '{}'", key, fallback));
+  }
+  r.FailKey(key, fmt::format("unknown namespace '{}'{}", ns,
+                             near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
+}
+
+std::string KnownName(TableReader& r, const char* key, const std::set<std::string>& known,
+                      const char* what) {
+  std::optional<std::string> v = r.String(key);
+  if (!v) r.Fail(r.table(), fmt::format("missing '{}'", key));
+  if (known.count(*v) != 0) return *v;
+  std::string near = ClosestName(*v, {known.begin(), known.end()});
+  r.FailKey(key, fmt::format("no {} '{}' before this step{}", what, *v,
+                             near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
+}
+
+// "never / all / first-n" (a Markdown table cell cannot hold '|').
+std::string Alternatives(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : " / ") + n;
+  return out;
+}
+
+// "A sentence." from "a sentence".
+std::string Sentence(std::string text) {
+  if (!text.empty() && text[0] >= 'a' && text[0] <= 'z') text[0] = static_cast<char>(text[0] - 32);
+  return text + ".";
+}
+
+std::string RangeText(Range range) {
+  if (range.min == INT64_MIN) return "integer";
+  return fmt::format("integer {}..{}", range.min, range.max);
+}
+
+}  // namespace nstest::registry

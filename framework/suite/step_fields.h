@@ -1,0 +1,273 @@
+// The machinery of the step registry: a field of a step struct is declared once, with its
+// documentation and how it is read from TOML; an Entry is a step kind (or a wait/expect subject)
+// made of such fields. Private to the suite engine (suite_steps.cc, step_subjects.cc).
+#ifndef NSTEST_SUITE_STEP_FIELDS_H_
+#define NSTEST_SUITE_STEP_FIELDS_H_
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "nstest/names.h"
+#include "nstest/steps.h"
+#include "src/strings.h"
+#include "suite/suite_reader.h"
+
+namespace nstest::registry {
+
+constexpr Range kPort{1, 65535};
+constexpr Range kOptionalPort{0, 65535};
+constexpr Range kBacklog{-1, 2147483647};
+constexpr Range kCount{1, 100000};
+constexpr Range kNonNegativeCount{0, 100000};
+constexpr Range kMillis{0, 600000};
+constexpr Range kAny{INT64_MIN, INT64_MAX};
+
+struct Ctx {
+  const std::string& file;
+  const std::set<std::string>& params;
+  const std::vector<std::string>& namespaces;
+  std::set<std::string>* holds;
+  std::set<std::string>* captures;
+  std::set<std::string>* labels;
+};
+
+// What the reference says of a field.
+struct FieldDoc {
+  std::string key;
+  std::string type;
+  std::string fallback;  // the default, or "required"
+  std::string meaning;
+};
+
+// A field of a step (or subject) struct S: its documentation, how it is read, and the
+// expression-valued members it fills.
+template <typename S>
+struct Field {
+  FieldDoc doc;
+  std::function<void(TableReader&, const Ctx&, S&)> read;
+  std::function<void(const S&, std::vector<const Value*>*)> values;
+};
+
+// "never / all / first-n" (a Markdown table cell cannot hold '|').
+std::string Alternatives(const std::vector<std::string>& names);
+// "A sentence." from "a sentence".
+std::string Sentence(std::string text);
+std::string RangeText(Range range);
+// The namespace named by `key` (or `fallback`), which the topology must have.
+std::string Netns(TableReader& r, const Ctx& c, const char* key, const std::string& fallback);
+// The name at `key` of something an earlier step made; "no <what> 'x' before this step" if none.
+std::string KnownName(TableReader& r, const char* key, const std::set<std::string>& known,
+                      const char* what);
+
+// --- Field factories: one per kind of member. ---
+
+template <typename S>
+Field<S> NetnsField(std::string S::*m, const char* key, const char* fallback, const char* meaning) {
+  return {{key, "namespace", fallback, meaning},
+          [=](TableReader& r, const Ctx& c, S& s) { s.*m = Netns(r, c, key, fallback); },
+          {}};
+}
+
+template <typename S>
+Field<S> TextField(std::string S::*m, const char* key, const char* fallback, const char* meaning) {
+  return {{key, "string", *fallback == '\0' ? "\"\"" : fmt::format("\"{}\"", fallback), meaning},
+          [=](TableReader& r, const Ctx&, S& s) { s.*m = r.String(key, fallback); },
+          {}};
+}
+
+template <typename S>
+Field<S> Required(Value S::*m, const char* key, Range range, const char* meaning) {
+  return {{key, RangeText(range), "required", meaning},
+          [=](TableReader& r, const Ctx& c, S& s) {
+            std::optional<Value> v = r.Number(key, c.params, range);
+            if (!v) r.Fail(r.table(), fmt::format("missing '{}'", key));
+            s.*m = *v;
+          },
+          [=](const S& s, std::vector<const Value*>* out) { out->push_back(&(s.*m)); }};
+}
+
+template <typename S>
+Field<S> Defaulted(Value S::*m, const char* key, Range range, int64_t fallback,
+                   const char* meaning) {
+  return {{key, RangeText(range), std::to_string(fallback), meaning},
+          [=](TableReader& r, const Ctx& c, S& s) {
+            s.*m = r.Number(key, c.params, range).value_or(Value::Constant(fallback));
+          },
+          [=](const S& s, std::vector<const Value*>* out) { out->push_back(&(s.*m)); }};
+}
+
+template <typename S>
+Field<S> Optional(std::optional<Value> S::*m, const char* key, Range range, const char* fallback,
+                  const char* meaning) {
+  return {{key, RangeText(range), fallback, meaning},
+          [=](TableReader& r, const Ctx& c, S& s) { s.*m = r.Number(key, c.params, range); },
+          [=](const S& s, std::vector<const Value*>* out) {
+            if (s.*m) out->push_back(&*(s.*m));
+          }};
+}
+
+template <typename S>
+Field<S> Flag(bool S::*m, const char* key, const char* meaning) {
+  return {{key, "boolean", "false", meaning},
+          [=](TableReader& r, const Ctx&, S& s) { s.*m = r.Bool(key).value_or(false); },
+          {}};
+}
+
+// One of a fixed set of names, kept as the enum `E`.
+template <typename S, typename E>
+Field<S> Choice(E S::*m, const char* key, const NameTable<E>& names, E fallback,
+                const char* meaning) {
+  return {{key, Alternatives(names.Names()), names.Name(fallback), meaning},
+          [=, &names](TableReader& r, const Ctx&, S& s) {
+            s.*m = *names.Find(r.Choice(key, names.Names(), names.Name(fallback)));
+          },
+          {}};
+}
+
+// The name of something an earlier step made (a hold, a capture).
+template <typename S>
+Field<S> Earlier(std::string S::*m, const char* key, std::set<std::string>* Ctx::*known,
+                 const char* what, const char* meaning) {
+  return {{key, "string", "required", meaning},
+          [=](TableReader& r, const Ctx& c, S& s) { s.*m = KnownName(r, key, *(c.*known), what); },
+          {}};
+}
+
+inline const NameTable<TcpFlagPattern>& MatchNames() { return TcpFlagPatterns(); }
+
+// The packet-matching fields shared by drop, hold and the packet questions.
+// `ranges`: also sport_min and sport_max (drop and hold; packet questions take exact ports).
+template <typename S>
+std::vector<Field<S>> MatchFields(PacketMatch S::*m, bool ranges) {
+  auto sub = [m](std::optional<Value> PacketMatch::*f, const char* key, const char* meaning) {
+    return Field<S>{{key, RangeText(kOptionalPort), "any", meaning},
+                    [=](TableReader& r, const Ctx& c, S& s) {
+                      (s.*m).*f = r.Number(key, c.params, kOptionalPort);
+                    },
+                    [=](const S& s, std::vector<const Value*>* out) {
+                      if ((s.*m).*f) out->push_back(&*((s.*m).*f));
+                    }};
+  };
+  std::vector<Field<S>> fields = {
+      {{"match", Alternatives(MatchNames().Names()), "any",
+        "the TCP flags: handshake-ack (ACK alone), syn-ack, syn (no ACK), rst, ack (ACK set), any"},
+       [m](TableReader& r, const Ctx&, S& s) {
+         (s.*m).match = *MatchNames().Find(r.Choice("match", MatchNames().Names(), "any"));
+       },
+       {}},
+      sub(&PacketMatch::dport, "dport", "destination port"),
+      sub(&PacketMatch::sport, "sport", "source port"),
+  };
+  if (ranges) {
+    fields.push_back(sub(&PacketMatch::sport_min, "sport_min", "lowest source port of a range"));
+    fields.push_back(sub(&PacketMatch::sport_max, "sport_max", "highest source port of a range"));
+  }
+  return fields;
+}
+
+template <typename S>
+std::vector<Field<S>> Concat(std::vector<Field<S>> a, const std::vector<Field<S>>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// An entry of a family (step kinds, wait subjects, expect subjects) producing a `V`.
+template <typename V>
+struct Entry {
+  size_t index;  // the alternative of V it produces
+  const char* name;
+  const char* summary;
+  std::vector<FieldDoc> fields;
+  std::function<V(TableReader&, const Ctx&)> parse;
+  std::function<void(const V&, std::vector<const Value*>*)> values;
+};
+
+// Declares a member of a family: struct `S` (an alternative of `V`) read field by field, then
+// `check` for what relates fields to each other.
+template <typename V, typename S>
+Entry<V> Declare(const char* name, const char* summary, std::vector<Field<S>> fields,
+                 std::function<void(TableReader&, const Ctx&, S&)> check = {}) {
+  Entry<V> e{V(S{}).index(), name, summary, {}, {}, {}};
+  for (const Field<S>& f : fields) e.fields.push_back(f.doc);
+  e.parse = [fields, check](TableReader& r, const Ctx& c) -> V {
+    S s;
+    for (const Field<S>& f : fields) f.read(r, c, s);
+    if (check) check(r, c, s);
+    return V(std::move(s));
+  };
+  e.values = [fields](const V& v, std::vector<const Value*>* out) {
+    for (const Field<S>& f : fields) {
+      if (f.values) f.values(std::get<S>(v), out);
+    }
+  };
+  return e;
+}
+
+template <typename V>
+const Entry<V>* FindEntry(const std::vector<Entry<V>>& family, const std::string& name) {
+  for (const Entry<V>& e : family) {
+    if (name == e.name) return &e;
+  }
+  return nullptr;
+}
+
+template <typename V>
+std::vector<std::string> EntryNames(const std::vector<Entry<V>>& family) {
+  std::vector<std::string> out;
+  for (const Entry<V>& e : family) out.emplace_back(e.name);
+  return out;
+}
+
+template <typename V>
+V ReadSubject(TableReader& r, const Ctx& c, const std::vector<Entry<V>>& subjects, const char* step,
+              std::function<void()> before_subject = {}) {
+  const toml::table* found = nullptr;
+  const Entry<V>* entry = nullptr;
+  for (const Entry<V>& e : subjects) {
+    if (const toml::table* t = r.Table(e.name)) {
+      if (found != nullptr) r.FailKey(e.name, "one subject per step");
+      found = t;
+      entry = &e;
+    }
+  }
+  if (found == nullptr) {
+    r.Fail(r.table(), fmt::format("needs one of: {}", Join(EntryNames(subjects), ',')));
+  }
+  if (before_subject) before_subject();
+  TableReader sub(*found, c.file, fmt::format("{}.{}", step, entry->name));
+  V v = entry->parse(sub, c);
+  sub.Done();
+  return v;
+}
+
+// The entry that produced `v`.
+template <typename V>
+const Entry<V>& EntryOf(const std::vector<Entry<V>>& family, const V& v) {
+  for (const Entry<V>& e : family) {
+    if (e.index == v.index()) return e;
+  }
+  throw Error("internal error: no entry for a parsed alternative");
+}
+
+template <typename V>
+void SubjectValues(const std::vector<Entry<V>>& subjects, const V& v,
+                   std::vector<const Value*>* out) {
+  EntryOf(subjects, v).values(v, out);
+}
+
+using WaitSubject = decltype(WaitStep::subject);
+using ExpectSubject = decltype(ExpectStep::subject);
+// The subjects of `wait` and `expect` (step_subjects.cc).
+const std::vector<Entry<WaitSubject>>& WaitSubjects();
+const std::vector<Entry<ExpectSubject>>& ExpectSubjects();
+// Outcome names as `expect.connections` takes them ("timed_out").
+const NameTable<ConnectResult>& OutcomeKeys();
+
+}  // namespace nstest::registry
+
+#endif  // NSTEST_SUITE_STEP_FIELDS_H_
