@@ -202,66 +202,64 @@ void Execution::Do(const Step& s, const RunStep& a) {
   }
 }
 
+Execution::Awaited Execution::Condition(const WaitQueue& q) {
+  auto diag = std::make_shared<SockDiag>(Ns(q.netns));
+  auto port = EvalAs<uint16_t>(q.port);
+  auto want = EvalAs<uint32_t>(q.value);
+  bool aq = q.queue == ListenerQueue::kAcceptQueue;
+  // Until the listener exists (a server started by a `run` step may listen later), the wait goes
+  // on and says so.
+  auto last = std::make_shared<std::string>();
+  auto done = [diag, port, want, aq, last] {
+    ListenerQueues lq;
+    try {
+      lq = diag->Listener(port);
+    } catch (const Error&) {
+      *last = fmt::format("no listener on port {} yet", port);
+      return false;
+    }
+    *last = lq.ToString();
+    return (aq ? lq.accept_queue : lq.syn_recv) == want;
+  };
+  return {aq ? "accept_queue" : "syn_recv", done, [last] { return *last; }, nullptr};
+}
+
+Execution::Awaited Execution::Condition(const WaitCounter& c) {
+  int64_t delta = Eval(c.delta);
+  Netns& ns = Ns(c.netns);
+  const Counters& start = start_.at(c.netns);
+  const std::string& name = c.name;
+  return {
+      "counter",
+      [&ns, &start, &name, delta] { return Counters::Read(ns).Since(start).Get(name) >= delta; },
+      [&ns, &start] { return Counters::Read(ns).Since(start).ToString(); }, nullptr};
+}
+
+Execution::Awaited Execution::Condition(const WaitHeld& h) {
+  PacketHold& hold = *holds_.at(h.hold);
+  auto n = EvalAs<size_t>(h.count);
+  return {"held", [&hold, n] { return hold.held() >= n; },
+          [&hold] { return fmt::format("{} held", hold.held()); }, nullptr};
+}
+
+Execution::Awaited Execution::Condition(const WaitPackets& p) {
+  Capture& cap = *captures_.at(p.capture);
+  PacketFilterSpec spec = Spec(p.packets);
+  auto n = EvalAs<size_t>(p.count);
+  return {"packets", [&cap, spec, n] { return cap.Count(spec) >= n; },
+          [&cap, spec] { return fmt::format("{} matching", cap.Count(spec)); }, &p.capture};
+}
+
 void Execution::Do(const Step& s, const WaitStep& a) {
-  std::function<bool()> done;
-  std::function<std::string()> seen;
-  std::optional<SockDiag> diag;
-  std::string subject;
-  const std::string* capture = nullptr;
-  if (const auto* q = std::get_if<WaitQueue>(&a.subject)) {
-    subject = q->queue == ListenerQueue::kAcceptQueue ? "accept_queue" : "syn_recv";
-    diag.emplace(Ns(q->netns));
-    auto port = EvalAs<uint16_t>(q->port);
-    auto want = EvalAs<uint32_t>(q->value);
-    bool aq = q->queue == ListenerQueue::kAcceptQueue;
-    // Until the listener exists (a server started by a `run` step may listen later), the wait
-    // goes on and says so.
-    auto last = std::make_shared<std::string>();
-    done = [&diag, port, want, aq, last] {
-      ListenerQueues lq;
-      try {
-        lq = diag->Listener(port);
-      } catch (const Error&) {
-        *last = fmt::format("no listener on port {} yet", port);
-        return false;
-      }
-      *last = lq.ToString();
-      return (aq ? lq.accept_queue : lq.syn_recv) == want;
-    };
-    seen = [last] { return *last; };
-  } else if (const auto* c = std::get_if<WaitCounter>(&a.subject)) {
-    subject = "counter";
-    int64_t delta = Eval(c->delta);
-    Netns& ns = Ns(c->netns);
-    const Counters& start = start_.at(c->netns);
-    done = [&ns, &start, c, delta] {
-      return Counters::Read(ns).Since(start).Get(c->name) >= delta;
-    };
-    seen = [&ns, &start] { return Counters::Read(ns).Since(start).ToString(); };
-  } else if (const auto* h = std::get_if<WaitHeld>(&a.subject)) {
-    subject = "held";
-    PacketHold& hold = *holds_.at(h->hold);
-    auto n = EvalAs<size_t>(h->count);
-    done = [&hold, n] { return hold.held() >= n; };
-    seen = [&hold] { return fmt::format("{} held", hold.held()); };
-  } else {
-    const auto& p = std::get<WaitPackets>(a.subject);
-    subject = "packets";
-    capture = &p.capture;
-    Capture& cap = *captures_.at(p.capture);
-    PacketFilterSpec spec = Spec(p.packets);
-    auto n = EvalAs<size_t>(p.count);
-    done = [&cap, spec, n] { return cap.Count(spec) >= n; };
-    seen = [&cap, spec] { return fmt::format("{} matching", cap.Count(spec)); };
-  }
+  Awaited w = std::visit([&](const auto& subject) { return Condition(subject); }, a.subject);
   try {
-    WaitUntil(subject, Millis(a.timeout_ms), done, seen);
+    WaitUntil(w.subject, Millis(a.timeout_ms), w.done, w.seen);
   } catch (const TimeoutError& e) {
     // A capture that dropped packets is the reason, not the timeout.
-    if (capture != nullptr) SyncedCapture(*capture);
+    if (w.capture != nullptr) SyncedCapture(*w.capture);
     Fail(s, e.what());
   }
-  if (capture != nullptr) SyncedCapture(*capture);
+  if (w.capture != nullptr) SyncedCapture(*w.capture);
 }
 
 void Execution::Do(const Step& s, const ExpectStep& a) {

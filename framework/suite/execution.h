@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -60,6 +61,17 @@ class Execution {
   void Do(const Step& s, const RunStep& a);
   void Do(const Step& s, const WaitStep& a);
   void Do(const Step& s, const ExpectStep& a);
+  // What a wait step waits for: when it is done, what was last seen, and the capture it reads.
+  struct Awaited {
+    std::string subject;
+    std::function<bool()> done;
+    std::function<std::string()> seen;
+    const std::string* capture = nullptr;
+  };
+  Awaited Condition(const WaitQueue& q);
+  Awaited Condition(const WaitCounter& c);
+  Awaited Condition(const WaitHeld& h);
+  Awaited Condition(const WaitPackets& p);
   void Check(const Step& s, const ExpectConnections& e);
   void Check(const Step& s, const ExpectListener& e);
   void Check(const Step& s, const ExpectCounters& e);
