@@ -141,9 +141,13 @@ CaseResult RunInChild(const RunnerOptions& o, const Case& c, Registry* registry)
   try {
     Process child = Process::Start(nullptr, po);
     registry->Add(&child);
-    const ProcessResult& pr = child.Wait();
-    registry->Remove(&child);
-    r = ParseChildResult(pr, c.test->timeout_s);
+    // Out of the registry before the child goes, however Wait() ends.
+    struct Unregister {
+      Registry* registry;
+      Process* child;
+      ~Unregister() { registry->Remove(child); }
+    } unregister{registry, &child};
+    r = ParseChildResult(child.Wait(), c.test->timeout_s);
   } catch (const Error& e) {
     r.status = CaseStatus::kError;
     r.message = e.what();

@@ -172,15 +172,17 @@ struct Capture::State {
       pollfd fds[3] = {{fd, POLLIN, 0}, {stop.get(), POLLIN, 0}, {wake.get(), POLLIN, 0}};
       if (::poll(fds, 3, -1) < 0 && errno != EINTR) break;
       stopping = fds[1].revents != 0;
-      uint64_t ticket = 0;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        ticket = sync_requested;  // taken before the pass: the pass covers that request
-      }
+      // Empty the wake counter first, then take the ticket: a Sync() that writes after the read
+      // is either covered by this ticket or wakes the next pass, never lost in between.
       if (fds[2].revents != 0) {
         uint64_t n;
         ssize_t ignored = ::read(wake.get(), &n, sizeof n);
         (void)ignored;
+      }
+      uint64_t ticket = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ticket = sync_requested;  // taken before the pass: the pass covers that request
       }
       // Take what is queued before looking at the stop request, so nothing captured is lost.
       while (pcap_dispatch(pcap, -1, &State::OnPacket, reinterpret_cast<u_char*>(this)) > 0) {

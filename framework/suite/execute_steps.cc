@@ -28,6 +28,28 @@ constexpr size_t kMaxDefaultCaptureBuffer = size_t{256} << 20;
 
 }  // namespace
 
+const IpAddress& Execution::AddressOf(const std::string& ns) {
+  auto it = address_.find(ns);
+  if (it == address_.end()) {
+    throw Error(
+        fmt::format("netns '{}' has no link, so no address of its own: link it in the "
+                    "[topology] or give the step an `address`",
+                    ns));
+  }
+  return it->second;
+}
+
+const std::string& Execution::InterfaceOf(const std::string& ns) {
+  auto it = ifname_.find(ns);
+  if (it == ifname_.end()) {
+    throw Error(
+        fmt::format("netns '{}' has no link to capture on: give the capture an "
+                    "`interface` (e.g. \"lo\")",
+                    ns));
+  }
+  return it->second;
+}
+
 void Execution::Execute(const Step& s) {
   std::visit([&](const auto& action) { Do(s, action); }, s.action);
 }
@@ -54,7 +76,7 @@ PacketFilterSpec Execution::Spec(const PacketMatch& p) {
 
 void Execution::Do(const Step&, const ListenStep& a) {
   ListenerOptions lo;
-  lo.address = a.address.empty()    ? address_.at(a.netns)
+  lo.address = a.address.empty()    ? AddressOf(a.netns)
                : a.address == "any" ? IpAddress()
                                     : IpAddress::Parse(a.address);
   lo.port = EvalAs<uint16_t>(a.port);
@@ -68,7 +90,7 @@ void Execution::Do(const Step&, const ListenStep& a) {
 
 void Execution::Do(const Step&, const ConnectStep& a) {
   ConnectOptions o;
-  o.address = a.address.empty() ? address_.at(a.to) : IpAddress::Parse(a.address);
+  o.address = a.address.empty() ? AddressOf(a.to) : IpAddress::Parse(a.address);
   o.port = EvalAs<uint16_t>(a.port);
   o.count = EvalAs<int>(a.count);
   o.mode = a.mode;
@@ -112,11 +134,11 @@ void Execution::Do(const Step&, const AcceptStep& a) {
 
 void Execution::Do(const Step&, const SynsStep& a) {
   if (!spoofed_) {
-    PrepareSpoofedSource(Ns(a.to), Ns(a.from), address_.at(a.from));
+    PrepareSpoofedSource(Ns(a.to), Ns(a.from), AddressOf(a.from));
     spoofed_ = true;
   }
   SynOptions so;
-  so.destination = address_.at(a.to);
+  so.destination = AddressOf(a.to);
   so.port = EvalAs<uint16_t>(a.port);
   so.count = EvalAs<int>(a.count);
   so.source_addresses = a.sources ? EvalAs<int>(*a.sources) : so.count;
@@ -162,7 +184,7 @@ void Execution::Do(const Step&, const ReleaseStep& a) {
 }
 
 void Execution::Do(const Step&, const CaptureStep& a) {
-  std::string ifname = a.interface.empty() ? ifname_.at(a.netns) : a.interface;
+  std::string ifname = a.interface.empty() ? InterfaceOf(a.netns) : a.interface;
   CaptureOptions co;
   co.filter = a.filter;
   co.snaplen = EvalAs<int>(a.snaplen);
@@ -190,11 +212,19 @@ void Execution::Do(const Step& s, const RunStep& a) {
   po.timeout = Millis(a.timeout_ms);
   po.output_fd = file.get();
   ProcessResult r = RunProcess(&Ns(a.netns), po);
-  std::string output = ReadTail(file.get(), 0, kRunOutputInLog);
-  std::string command = Join(a.argv, ' ');
-  Log(fmt::format("run '{}' in netns '{}': {}\n{}", command, a.netns, r.Describe(), output));
+  // What the command wrote until it exited; what processes it left running write later is the
+  // late output (Execution::LateOutput).
   struct stat st {};
   size_t at_exit = ::fstat(file.get(), &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
+  size_t from = at_exit > kRunOutputInLog ? at_exit - kRunOutputInLog : 0;
+  std::string output = ReadRange(file.get(), from, at_exit);
+  if (from > 0) {
+    output =
+        fmt::format("[... the first {} bytes are not shown here; the artifacts have all]\n", from) +
+        output;
+  }
+  std::string command = Join(a.argv, ' ');
+  Log(fmt::format("run '{}' in netns '{}': {}\n{}", command, a.netns, r.Describe(), output));
   run_outputs_.push_back(RunOutput{s.where, command, std::move(file), at_exit});
   int64_t want = Eval(a.exit);
   if (r.timed_out || r.exit_code != want) {

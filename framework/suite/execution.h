@@ -78,6 +78,9 @@ class Execution {
   void Check(const Step& s, const ExpectPackets& e);
 
   Netns& Ns(const std::string& name) { return *ns_.at(name); }
+  // The namespace's address and veth (those of its first link); Error if it has no link.
+  const IpAddress& AddressOf(const std::string& ns);
+  const std::string& InterfaceOf(const std::string& ns);
   int64_t Eval(const Value& v);
   template <typename T>
   T EvalAs(const Value& v) {
@@ -132,6 +135,8 @@ class Execution {
 
 // Up to `max` bytes of what `fd` holds from offset `from` on, the last ones if there are more.
 std::string ReadTail(int fd, size_t from, size_t max);
+// The bytes of `fd` from offset `from` up to `to`.
+std::string ReadRange(int fd, size_t from, size_t to);
 
 }  // namespace nstest
 

@@ -155,7 +155,8 @@ std::vector<Field<S>> MatchFields(PacketMatch S::*m, bool ranges) {
   };
   std::vector<Field<S>> fields = {
       {{"match", Alternatives(MatchNames().Names()), "any",
-        "the TCP flags: handshake-ack (ACK alone), syn-ack, syn (no ACK), rst, ack (ACK set), any"},
+        "the TCP flags: handshake-ack (ACK alone), syn-ack, syn (no ACK), rst, ack (ACK set), fin, "
+        "any"},
        [m](TableReader& r, const Ctx&, S& s) {
          (s.*m).match = *MatchNames().Find(r.Choice("match", MatchNames().Names(), "any"));
        },

@@ -147,9 +147,12 @@ Field<ExpectPackets> IntervalsField() {
               if (n.is_integer()) {
                 Value v = Value::Constant(n.as_integer()->get());
                 v.where = PosOf(n, c.file);
+                v.field = "intervals_ms";
                 e.intervals_ms.push_back(v);
               } else if (n.is_string()) {
-                e.intervals_ms.push_back(ParseValue(n, n.as_string()->get(), c.params, c.file));
+                Value v = ParseValue(n, n.as_string()->get(), c.params, c.file);
+                v.field = "intervals_ms";
+                e.intervals_ms.push_back(v);
               } else {
                 sub.Fail(n, fmt::format("'intervals_ms' must hold integers, not {}", TypeName(n)));
               }

@@ -103,6 +103,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"close_unknown_label.toml",
                  "6:21: no connect step labelled 'conections' before this step; did you mean "
                  "'connections'?"},
+        BadSuite{"too_many_syns.toml", "4:33: 'count' is 30000; it must be 1 to 25536"},
+        BadSuite{"interval_division_by_zero.toml",
+                 "6:59: 'intervals_ms': evaluate '1000 / 0': division by zero"},
         BadSuite{"bad_choice.toml",
                  "4:49: 'accept' must be one of 'never', 'all', 'first-n', 'on-demand', not "
                  "'sometimes'"}),

@@ -116,7 +116,8 @@ const std::vector<Kind>& Kinds() {
           {NetnsField(&SynsStep::from, "from", "client", "where they are sent from"),
            NetnsField(&SynsStep::to, "to", "server", "whose address they go to"),
            Required(&SynsStep::port, "port", kPort, "the destination port"),
-           Required(&SynsStep::count, "count", Range{1, 65535}, "how many SYNs"),
+           Required(&SynsStep::count, "count", Range{1, 25536},
+                    "how many SYNs (one source port each, from 40000 to 65535)"),
            Optional(&SynsStep::sources, "sources", Range{1, 65535}, "count",
                     "how many source addresses")}),
       Declare<StepAction, DropStep>(

@@ -1,3 +1,6 @@
+#include <atomic>
+#include <thread>
+
 #include "nstest/capture.h"
 #include "nstest/error.h"
 #include "nstest/impair.h"
@@ -134,6 +137,25 @@ TEST_F(CaptureTest, SeesTheHandshakeAndWritesAPcap) {
   std::fclose(f);
   std::remove(path.c_str());
   EXPECT_EQ(magic, 0xa1b23c4du);  // pcap with nanosecond timestamps
+}
+
+// Regression: the capture thread took its ticket before emptying the wake counter, so a Sync()
+// from a second thread in between could wait for a pass that never came (on a quiet interface).
+TEST_F(CaptureTest, ConcurrentSyncsAllReturn) {
+  Capture capture(t_->server(), "eth0", "tcp port 9");
+  std::atomic<int> timeouts{0};
+  for (int round = 0; round < 300; ++round) {
+    std::thread other([&] {
+      try {
+        capture.Sync(std::chrono::seconds(2));
+      } catch (const TimeoutError&) {
+        ++timeouts;
+      }
+    });
+    EXPECT_NO_THROW(capture.Sync(std::chrono::seconds(2))) << "round " << round;
+    other.join();
+  }
+  EXPECT_EQ(timeouts.load(), 0);
 }
 
 TEST_F(CaptureTest, BadFilterAndDeviceAreErrors) {

@@ -244,6 +244,14 @@ TEST_F(RunnerTest, StepErrorsNameTheirStep) {
                                "listener on port 8081 in netns 'server'"),
             std::string::npos)
       << r.stdout_text;
+  // A namespace without a link has no address: said so, not "internal error (map::at)".
+  ProcessResult lonely = Nstest({"run", "fixtures/runner/lonely.toml"});
+  EXPECT_EQ(lonely.exit_code, 1) << lonely.stdout_text << lonely.stderr_text;
+  EXPECT_NE(lonely.stdout_text.find(
+                "fixtures/runner/lonely.toml:14:3: step 'listen': netns 'lonely' has no link, so "
+                "no address of its own: link it in the [topology] or give the step an `address`"),
+            std::string::npos)
+      << lonely.stdout_text;
 }
 
 // Regression: a narrow --filter said "Running 2 cases from 8 suites", counting every suite loaded.
