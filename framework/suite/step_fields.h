@@ -9,6 +9,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -178,6 +179,17 @@ std::vector<Field<S>> Concat(std::vector<Field<S>> a, const std::vector<Field<S>
 }
 
 // An entry of a family (step kinds, wait subjects, expect subjects) producing a `V`.
+// The index of alternative `S` in variant `V`, at compile time.
+template <typename V, typename S, size_t I = 0>
+constexpr size_t AlternativeIndex() {
+  static_assert(I < std::variant_size_v<V>, "not an alternative of the variant");
+  if constexpr (std::is_same_v<std::variant_alternative_t<I, V>, S>) {
+    return I;
+  } else {
+    return AlternativeIndex<V, S, I + 1>();
+  }
+}
+
 template <typename V>
 struct Entry {
   size_t index;  // the alternative of V it produces
@@ -193,7 +205,7 @@ struct Entry {
 template <typename V, typename S>
 Entry<V> Declare(const char* name, const char* summary, std::vector<Field<S>> fields,
                  std::function<void(TableReader&, const Ctx&, S&)> check = {}) {
-  Entry<V> e{V(S{}).index(), name, summary, {}, {}, {}};
+  Entry<V> e{AlternativeIndex<V, S>(), name, summary, {}, {}, {}};
   for (const Field<S>& f : fields) e.fields.push_back(f.doc);
   e.parse = [fields, check](TableReader& r, const Ctx& c) -> V {
     S s;

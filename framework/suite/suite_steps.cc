@@ -210,7 +210,7 @@ const std::vector<Kind>& Kinds() {
            Defaulted(&RunStep::timeout_ms, "timeout_ms", kMillis, 10000,
                      "then it is killed and the step fails"),
            Defaulted(&RunStep::exit, "exit", Range{0, 255}, 0, "the exit status expected")}),
-      {StepAction(WaitStep{}).index(),
+      {AlternativeIndex<StepAction, WaitStep>(),
        "wait",
        "waits for one subject, written `wait.<subject> = { ... }`, with `wait.timeout_ms` beside "
        "it; when the deadline passes the step fails, saying what it last saw",
@@ -228,7 +228,7 @@ const std::vector<Kind>& Kinds() {
          out->push_back(&w.timeout_ms);
          SubjectValues(WaitSubjects(), w.subject, out);
        }},
-      {StepAction(ExpectStep{}).index(),
+      {AlternativeIndex<StepAction, ExpectStep>(),
        "expect",
        "checks one subject now, written `expect.<subject> = { ... }`; every failed check is "
        "reported with what was expected and what was seen",
