@@ -48,17 +48,12 @@ std::string FlagList(uint8_t bits) {
 
 }  // namespace
 
-namespace {
-
-const NameTable<Hook>& HookNames() {
+const NameTable<Hook>& Hooks() {
   static const NameTable<Hook> names = {{Hook::kOutput, "output"}, {Hook::kInput, "input"}};
   return names;
 }
 
-}  // namespace
-
-const char* HookName(Hook hook) { return HookNames().Name(hook); }
-std::optional<Hook> HookFromName(std::string_view name) { return HookNames().Find(name); }
+const char* HookName(Hook hook) { return Hooks().Name(hook); }
 
 TcpMatch TcpMatch::HandshakeAck(uint16_t dport) {
   TcpMatch m;

@@ -70,18 +70,20 @@ int ReadUntil(int fd, const Deadline& deadline, std::string* out) {
 
 }  // namespace
 
-const char* AcceptPolicyName(AcceptPolicy policy) {
-  switch (policy) {
-    case AcceptPolicy::kNever:
-      return "never";
-    case AcceptPolicy::kAll:
-      return "all";
-    case AcceptPolicy::kFirstN:
-      return "first-n";
-    case AcceptPolicy::kOnDemand:
-      return "on-demand";
-  }
-  return "?";
+const NameTable<AcceptPolicy>& AcceptPolicies() {
+  static const NameTable<AcceptPolicy> names = {{AcceptPolicy::kNever, "never"},
+                                                {AcceptPolicy::kAll, "all"},
+                                                {AcceptPolicy::kFirstN, "first-n"},
+                                                {AcceptPolicy::kOnDemand, "on-demand"}};
+  return names;
+}
+
+const char* AcceptPolicyName(AcceptPolicy policy) { return AcceptPolicies().Name(policy); }
+
+const NameTable<ConnectMode>& ConnectModes() {
+  static const NameTable<ConnectMode> names = {{ConnectMode::kSequential, "sequential"},
+                                               {ConnectMode::kBurst, "burst"}};
+  return names;
 }
 
 struct Listener::State {

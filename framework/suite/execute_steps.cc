@@ -101,8 +101,8 @@ void Execution::Do(const Step&, const ConnectStep& a) {
   o.stop_at_first_failure = a.stop_at_first_failure;
   Connections c = nstest::Connect(Ns(a.from), o);
   Log(fmt::format("connect {}x to {} from netns '{}' ({}): {}", o.count,
-                  FormatEndpoint(o.address, o.port), a.from,
-                  a.mode == ConnectMode::kBurst ? "burst" : "sequential", c.Summary()));
+                  FormatEndpoint(o.address, o.port), a.from, ConnectModes().Name(a.mode),
+                  c.Summary()));
   connections_[a.label].push_back(std::move(c));
 }
 

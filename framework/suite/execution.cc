@@ -115,13 +115,9 @@ void Execution::CheckListeners() {
 
 std::string ReadTail(int fd, size_t from, size_t max) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || static_cast<size_t>(st.st_size) <= from) return "";
+  if (::fstat(fd, &st) != 0) return "";
   auto size = static_cast<size_t>(st.st_size);
-  size_t start = size - from > max ? size - max : from;
-  std::string out(size - start, '\0');
-  ssize_t n = ::pread(fd, out.data(), out.size(), static_cast<off_t>(start));
-  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  return out;
+  return ReadRange(fd, size > from && size - from > max ? size - max : from, size);
 }
 
 std::string ReadRange(int fd, size_t from, size_t to) {

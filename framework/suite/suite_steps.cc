@@ -19,30 +19,10 @@ using namespace registry;
 
 // --- step kinds ---
 
-const NameTable<AcceptPolicy>& AcceptNames() {
-  static const NameTable<AcceptPolicy> names = {{AcceptPolicy::kNever, "never"},
-                                                {AcceptPolicy::kAll, "all"},
-                                                {AcceptPolicy::kFirstN, "first-n"},
-                                                {AcceptPolicy::kOnDemand, "on-demand"}};
-  return names;
-}
-
-const NameTable<ConnectMode>& ModeNames() {
-  static const NameTable<ConnectMode> names = {{ConnectMode::kSequential, "sequential"},
-                                               {ConnectMode::kBurst, "burst"}};
-  return names;
-}
-
-const NameTable<Hook>& HookChoices() {
-  static const NameTable<Hook> names = {{Hook::kOutput, HookName(Hook::kOutput)},
-                                        {Hook::kInput, HookName(Hook::kInput)}};
-  return names;
-}
-
 template <typename S>
 std::vector<Field<S>> FilterFields(std::string S::*netns, Hook S::*hook, PacketMatch S::*match) {
   return Concat({NetnsField(netns, "netns", "client", "where the rule is"),
-                 Choice(hook, "hook", HookChoices(), Hook::kOutput,
+                 Choice(hook, "hook", Hooks(), Hook::kOutput,
                         "packets leaving (output) or entering (input) the namespace")},
                 MatchFields(match, true));
 }
@@ -59,7 +39,7 @@ const std::vector<Kind>& Kinds() {
            Required(&ListenStep::port, "port", kPort, "the port"),
            Required(&ListenStep::backlog, "backlog", kBacklog,
                     "passed to listen() as given (-1 and values above somaxconn included)"),
-           Choice(&ListenStep::accept, "accept", AcceptNames(), AcceptPolicy::kNever,
+           Choice(&ListenStep::accept, "accept", AcceptPolicies(), AcceptPolicy::kNever,
                   "never, every connection (all), the first accept_limit (first-n), or on "
                   "`accept` steps (on-demand)"),
            Optional(&ListenStep::accept_limit, "accept_limit", kCount, "-",
@@ -76,7 +56,7 @@ const std::vector<Kind>& Kinds() {
            TextField(&ConnectStep::address, "address", "", "an address instead of `to`'s"),
            Required(&ConnectStep::port, "port", kPort, "the destination port"),
            Defaulted(&ConnectStep::count, "count", kCount, 1, "how many connections"),
-           Choice(&ConnectStep::mode, "mode", ModeNames(), ConnectMode::kSequential,
+           Choice(&ConnectStep::mode, "mode", ConnectModes(), ConnectMode::kSequential,
                   "one after another, or all connect() calls first (burst)"),
            Defaulted(&ConnectStep::deadline_ms, "deadline_ms", kMillis, 5000,
                      "how long each may take; then it is *pending*"),

@@ -17,9 +17,9 @@
 namespace nstest {
 
 enum class Hook { kInput, kOutput };
-// "input", "output".
+// "output", "input".
+const NameTable<Hook>& Hooks();
 const char* HookName(Hook hook);
-std::optional<Hook> HookFromName(std::string_view name);
 
 // Which TCP packets a rule applies to. Everything is numeric, so a match can never inject text
 // into the nftables ruleset.

@@ -25,6 +25,8 @@ enum class AcceptPolicy {
   kFirstN,    // the background thread accepts the first `accept_limit` connections, then stops
   kOnDemand,  // only when the test calls Listener::Accept()
 };
+// "never", "all", "first-n", "on-demand".
+const NameTable<AcceptPolicy>& AcceptPolicies();
 const char* AcceptPolicyName(AcceptPolicy policy);
 
 struct ListenerOptions {
@@ -80,6 +82,8 @@ enum class ConnectMode {
   kSequential,  // one at a time: the next starts when the previous has an outcome
   kBurst,       // all connect() calls first, then every outcome is awaited together
 };
+// "sequential", "burst".
+const NameTable<ConnectMode>& ConnectModes();
 
 struct ConnectOptions {
   IpAddress address{};
