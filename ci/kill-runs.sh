@@ -37,8 +37,9 @@ for ((round = 0; round < rounds; ++round)); do
     mapfile -t below < <(tagged_pids "$tag" | grep -v -x "$runner")
     if ((${#below[@]} > 0)); then
       victim=${below[RANDOM % ${#below[@]}]}
-      name=$(tr '\0' ' ' < "/proc/$victim/cmdline" 2>/dev/null | cut -c1-60)
-      what="SIGKILL to ${name:-$(cat "/proc/$victim/comm" 2>/dev/null)} (pid $victim)"
+      # The launcher and the cases show the runner's command line; their names tell them apart.
+      name="$(cat "/proc/$victim/comm" 2>/dev/null): $(tr '\0' ' ' < "/proc/$victim/cmdline" 2>/dev/null | cut -c1-50)"
+      what="SIGKILL to $name (pid $victim)"
       kill -KILL "$victim" 2>/dev/null
       sleep 0.3
     fi

@@ -27,8 +27,7 @@ struct SuiteOptions {
   bool keep_namespaces = false;
   std::string artifacts = "nstest-artifacts";
   bool list_only = false;
-  bool skip_checked = false;  // __case: the supervisor has checked the skip conditions
-  std::string cost_file;      // "" : $NSTEST_COST_FILE or ~/.cache/nstest/costs.txt
+  std::string cost_file;  // "" : $NSTEST_COST_FILE or ~/.cache/nstest/costs.txt
   bool color = false;
 };
 
@@ -38,9 +37,6 @@ int RunSuites(std::ostream& out, const SuiteOptions& options);
 int RunList(std::ostream& out, const SuiteOptions& options);
 // `nstest check`: validates; 0 or 2.
 int RunCheck(std::ostream& out, const SuiteOptions& options);
-// The hidden `nstest __case FILE CASE`.
-int RunOneCase(std::ostream& out, const std::string& file, const std::string& name,
-               const SuiteOptions& options);
 
 struct DemoOptions {
   int backlog = 3;

@@ -56,16 +56,6 @@ int main(int argc, char** argv) {
   CLI::App* clean_cmd = app.add_subcommand("clean", "remove leftover nstest debug bind mounts");
   clean_cmd->add_flag("--all", clean_all, "also remove mounts of runs that are still alive");
 
-  // The supervisor's child for one case; not for people.
-  std::string case_file, case_name;
-  CLI::App* case_cmd = app.add_subcommand("__case", "")->group("");
-  case_cmd->add_option("file", case_file)->required();
-  case_cmd->add_option("case", case_name)->required();
-  case_cmd->add_option("--sysctl", suites.sysctls);
-  case_cmd->add_flag("--keep-namespaces", suites.keep_namespaces);
-  case_cmd->add_option("--artifacts", suites.artifacts);
-  case_cmd->add_flag("--skip-checked", suites.skip_checked);
-
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -77,7 +67,6 @@ int main(int argc, char** argv) {
     return suites.list_only ? cli::RunList(std::cout, suites) : cli::RunSuites(std::cout, suites);
   if (*list_cmd) return cli::RunList(std::cout, suites);
   if (*check_cmd) return cli::RunCheck(std::cout, suites);
-  if (*case_cmd) return cli::RunOneCase(std::cout, case_file, case_name, suites);
   if (*demo_cmd) return cli::RunDemo(std::cout, demo);
   if (*doctor_cmd) return cli::RunDoctor(std::cout);
   if (*steps_cmd) return cli::RunSteps(std::cout);

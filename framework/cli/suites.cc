@@ -45,10 +45,6 @@ RunnerOptions Options(const SuiteOptions& s) {
   }
   o.run.keep_namespaces = s.keep_namespaces;
   o.run.artifacts_dir = s.artifacts;
-  o.run.skip_checked = s.skip_checked;
-  char self[4096] = {};
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  o.self = n > 0 ? std::string(self, static_cast<size_t>(n)) : "nstest";
   o.color = s.color;
   o.cost_file = s.cost_file;
   if (o.cost_file.empty()) {
@@ -128,26 +124,6 @@ int RunCheck(std::ostream& out, const SuiteOptions& s) {
     return kExitOk;
   } catch (const Error& e) {
     fmt::print(std::cerr, "{}\n", e.what());
-    return kExitUsage;
-  }
-}
-
-int RunOneCase(std::ostream& out, const std::string& file, const std::string& name,
-               const SuiteOptions& s) {
-  auto run = [&] {
-    try {
-      RunnerOptions o = Options(s);
-      return RunCaseChild(file, name, o.run, out);
-    } catch (const Error& e) {
-      fmt::print(std::cerr, "nstest: {}\n", e.what());
-      return kExitUsage;
-    }
-  };
-  try {
-    // The processes this case starts, and theirs, die with it.
-    return RunInOwnPidNamespace(run);
-  } catch (const Error& e) {
-    fmt::print(std::cerr, "nstest: {}\n", e.what());
     return kExitUsage;
   }
 }

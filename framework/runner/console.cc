@@ -8,37 +8,8 @@
 #include "src/strings.h"
 
 namespace nstest {
-namespace {
-
-const char* Tag(CaseStatus s) {
-  switch (s) {
-    case CaseStatus::kPassed:
-      return "[       OK ]";
-    case CaseStatus::kFailed:
-      return "[  FAILED  ]";
-    case CaseStatus::kError:
-      return "[  ERROR   ]";
-    case CaseStatus::kSkipped:
-      return "[  SKIPPED ]";
-  }
-  return "";
-}
-
-const char* Color(CaseStatus s) {
-  switch (s) {
-    case CaseStatus::kPassed:
-      return "\033[32m";
-    case CaseStatus::kSkipped:
-      return "\033[33m";
-    default:
-      return "\033[31m";
-  }
-}
-
-}  // namespace
-
 std::string ConsolePrinter::Paint(CaseStatus s, const std::string& text) const {
-  return color_ ? std::string(Color(s)) + text + "\033[0m" : text;
+  return color_ ? std::string(InfoOf(s).color) + text + "\033[0m" : text;
 }
 
 // On a terminal, a live line under the log: "[ 12/39 done ] name".
@@ -72,7 +43,7 @@ void ConsolePrinter::CaseFinished(const Case& c, const CaseResult& r, double sec
   std::lock_guard<std::mutex> lock(mu_);
   ClearProgress();
   ++done_;
-  std::string line = fmt::format("{} {} ({} ms)", Tag(r.status), c.FullName(),
+  std::string line = fmt::format("{} {} ({} ms)", InfoOf(r.status).tag, c.FullName(),
                                  static_cast<int64_t>(seconds * 1000));
   if (!r.message.empty()) line += ": " + r.message;
   out_ << Paint(r.status, line) << "\n";

@@ -52,20 +52,6 @@ bool XmlChar(uint32_t cp) {
          (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
 }
 
-const char* StatusName(CaseStatus s) {
-  switch (s) {
-    case CaseStatus::kFailed:
-      return "failure";
-    case CaseStatus::kError:
-      return "error";
-    case CaseStatus::kSkipped:
-      return "skipped";
-    case CaseStatus::kPassed:
-      break;
-  }
-  return "";
-}
-
 void AddCdata(pugi::xml_node parent, const std::string& text) {
   // pugixml writes "]]>" inside CDATA as "]]]]><![CDATA[>", which keeps the section valid.
   parent.append_child(pugi::node_cdata).set_value(SanitizeXmlText(text).c_str());
@@ -141,7 +127,7 @@ std::string RenderJUnit(const std::vector<JUnitSuite>& suites) {
       Attr(tc, "classname", c.classname.empty() ? s.name : c.classname);
       Attr(tc, "time", fmt::format("{:.3f}", c.seconds));
       if (c.status != CaseStatus::kPassed) {
-        pugi::xml_node r = tc.append_child(StatusName(c.status));
+        pugi::xml_node r = tc.append_child(InfoOf(c.status).junit);
         Attr(r, "message", c.message);
         if (c.status != CaseStatus::kSkipped) {
           Attr(r, "type", c.status == CaseStatus::kFailed ? "AssertionError" : "Error");

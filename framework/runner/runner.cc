@@ -19,6 +19,7 @@
 #include "nstest/preflight.h"
 #include "nstest/process.h"
 #include "nstest/sysctl.h"
+#include "runner/launcher.h"
 #include "runner/supervisor.h"
 #include "src/strings.h"
 
@@ -265,12 +266,17 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
   // Three descriptors per running case, and the cases inherit the limit: they may open as many
   // sockets as the hard limit allows (Connect() refuses a count above what is free).
   RaiseFileLimit();
+  (void)CachedPreflight();  // probed once here; the launcher and every case inherit the result
+  ForkLauncher launcher(plan, o.run);
+  return RunPlan(plan, o, launcher, out);
+}
+
+int RunPlan(const Plan& plan, const RunnerOptions& o, CaseLauncher& launcher, std::ostream& out) {
   ConsolePrinter console(out, o.color, plan.cases.size());
   console.RunStarted(SelectedSuites(plan), o.jobs);
   auto start = Clock::now();
-  (void)CachedPreflight();  // probe once here, not in every worker or child
   int stopped_by = 0;
-  std::vector<Outcome> outcomes = Supervise(plan, o, console, &stopped_by);
+  std::vector<Outcome> outcomes = Supervise(plan, o.jobs, launcher, console, &stopped_by);
   RunTally tally = Tally(plan, outcomes);
   console.RunFinished(tally, stopped_by,
                       std::chrono::duration<double>(Clock::now() - start).count());

@@ -1,6 +1,5 @@
-// The supervisor: runs a plan's cases, each in a child process of its own (`nstest __case`),
-// `jobs` at a time, and collects their results; SIGINT/SIGTERM kill the running children and
-// stop the run. Both ends of the child protocol live in supervisor.cc.
+// The supervisor: runs a plan's cases through a launcher (launcher.h), `jobs` at a time, and
+// collects their results; SIGINT/SIGTERM kill the running cases and stop the run.
 #ifndef NSTEST_RUNNER_SUPERVISOR_H_
 #define NSTEST_RUNNER_SUPERVISOR_H_
 
@@ -19,7 +18,7 @@ struct Outcome {
 
 // Runs every case of `plan` and returns the outcomes in plan order; `stopped_by` gets the signal
 // that stopped the run, or 0. The signal handlers are installed for the call only.
-std::vector<Outcome> Supervise(const Plan& plan, const RunnerOptions& options,
+std::vector<Outcome> Supervise(const Plan& plan, int jobs, CaseLauncher& launcher,
                                ConsolePrinter& console, int* stopped_by);
 
 }  // namespace nstest

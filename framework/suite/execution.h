@@ -133,11 +133,6 @@ class Execution {
   std::vector<RunOutput> run_outputs_;
 };
 
-// Up to `max` bytes of what `fd` holds from offset `from` on, the last ones if there are more.
-std::string ReadTail(int fd, size_t from, size_t max);
-// The bytes of `fd` from offset `from` up to `to`.
-std::string ReadRange(int fd, size_t from, size_t to);
-
 }  // namespace nstest
 
 #endif  // NSTEST_SUITE_EXECUTION_H_

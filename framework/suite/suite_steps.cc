@@ -178,7 +178,8 @@ const std::vector<Kind>& Kinds() {
       Declare<StepAction, RunStep>(
           "run",
           "runs a command and waits for it to exit; its output goes to a file that lives as "
-          "long as the case (a server it starts in the background can keep writing)",
+          "long as the case (a server it starts in the background can keep writing); "
+          "`$NSTEST_CASE` holds the case's full name",
           {NetnsField(&RunStep::netns, "netns", "server", "where"),
            {{"argv", "array of strings", "required", "the command and its arguments (no shell)"},
             [](TableReader& r, const Ctx&, RunStep& s) {

@@ -26,12 +26,37 @@ using testing_support::DescendantCalled;
 
 using namespace std::chrono_literals;
 
-// /proc/PID/cmdline with the NULs shown as spaces.
-std::string CommandLine(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+// /proc/PID/comm.
+std::string CommandName(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
+// /proc/PID/environ, one variable per line.
+std::string Environment(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::replace(text.begin(), text.end(), '\0', ' ');
-  return text;
+  std::replace(text.begin(), text.end(), '\0', '\n');
+  return "\n" + text;
+}
+
+// The parent of `pid` (the PPid line of /proc/PID/status), or 0.
+pid_t ParentOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("PPid:", 0) == 0) return static_cast<pid_t>(std::atoi(line.c_str() + 5));
+  }
+  return 0;
+}
+
+// Every process below `pid`.
+void Descendants(pid_t pid, std::vector<pid_t>* out) {
+  for (pid_t child : testing_support::Children(pid)) {
+    out->push_back(child);
+    Descendants(child, out);
+  }
 }
 
 class RunnerTest : public ::testing::Test {
@@ -79,13 +104,17 @@ TEST_F(RunnerTest, FailuresCrashesAndHangsAreTheirCasesResults) {
   Process run = Process::Start(nullptr, o);
   // The case `crashes` sleeps until its process gets SIGABRT: a crash of the case itself, which no
   // command it starts could cause (they live in the case's own PID namespace).
+  // The sleep knows its case (NSTEST_CASE); its parent is the case as PID 1 of its own PID
+  // namespace, and that one's parent the case's process as the launcher forked it.
   pid_t crashing = 0;
   WaitUntil("the case 'crashes' to run its sleep", 60s, [&] {
-    for (pid_t child : testing_support::Children(run.pid())) {
-      if (DescendantCalled(child, "sleep") != 0 &&
-          CommandLine(child).find("crashes") != std::string::npos) {
-        crashing = child;
-        return true;
+    std::vector<pid_t> below;
+    Descendants(run.pid(), &below);
+    for (pid_t p : below) {
+      if (CommandName(p) == "sleep" &&
+          Environment(p).find("\nNSTEST_CASE=mixed.crashes\n") != std::string::npos) {
+        crashing = ParentOf(ParentOf(p));
+        return crashing != 0;
       }
     }
     return false;
@@ -414,8 +443,8 @@ TEST_F(RunnerTest, KilledRunnerLeavesNoProcess) {
     pid_t sleeper = DescendantCalled(run.pid(), "sleep");
     return ChildCalled(sleeper, "sleep") != 0;
   });
-  EXPECT_EQ(ProcessesTagged(tag).size(), 5u)
-      << "the runner, the case, the case in its own PID namespace, and two sleeps";
+  EXPECT_EQ(ProcessesTagged(tag).size(), 6u) << "the runner, the launcher, the case, the case in "
+                                                "its own PID namespace, and two sleeps";
   run.Kill(SIGKILL);
   EXPECT_EQ(run.Wait().signal, SIGKILL);
   WaitUntil("every process of the killed run to end", 5s,

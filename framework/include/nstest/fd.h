@@ -2,6 +2,8 @@
 #ifndef NSTEST_FD_H_
 #define NSTEST_FD_H_
 
+#include <string>
+
 namespace nstest {
 
 // Owns one file descriptor and closes it on destruction. Move-only.
@@ -35,6 +37,12 @@ class Fd {
  private:
   int fd_ = -1;
 };
+
+// Up to `max` bytes of what the file `fd` holds from offset `from` on, the last ones if there are
+// more ("" if it cannot be read).
+std::string ReadTail(int fd, size_t from, size_t max);
+// The bytes of the file `fd` from offset `from` up to `to`.
+std::string ReadRange(int fd, size_t from, size_t to);
 
 }  // namespace nstest
 

@@ -1,5 +1,8 @@
 // The suite runner behind `nstest run`: plans cases, runs each in its own child process under a
 // supervisor (in parallel), prints gtest-like progress and writes the JUnit report.
+//
+//   Plan plan = MakePlan(options);       // discover, load, expand, filter, shard, order
+//   int exit_code = RunPlan(plan, options, std::cout);
 #ifndef NSTEST_RUNNER_H_
 #define NSTEST_RUNNER_H_
 
@@ -23,7 +26,6 @@ struct RunnerOptions {
   uint32_t seed = 0;
   std::string xml_output{};  // JUnit report path; "" for none
   RunOptions run{};
-  std::string self{};  // the nstest executable, re-run for each case
   // Durations of earlier runs ("seconds case" lines): without --shuffle, cases run longest first
   // (unknown ones before all), as ctest does with its cost data, so a long case never starts
   // last. Updated after the run. "" for none.
@@ -43,19 +45,31 @@ struct Plan {
 // status file when asked). Throws SuiteError, or Error for bad sharding variables.
 Plan MakePlan(const RunnerOptions& options);
 
+// Runs a plan's cases for the supervisor. The real one forks each case's child from a launcher
+// process that holds the plan; a test can drive RunPlan() with a fake.
+class CaseLauncher {
+ public:
+  virtual ~CaseLauncher() = default;
+  // Runs plan.cases[index] to its end and returns its result: a skip (the machine cannot run
+  // it), a crash, a hang past the case's timeout or a kill is that result, never an exception.
+  // Called from several threads at once.
+  virtual CaseResult Run(size_t index) = 0;
+  // Kills every running case, and any started from now on (the run is being stopped); their
+  // Run() calls then return soon. Called from another thread than Run().
+  virtual void KillAll() = 0;
+};
+
 // Runs the plan. Returns 0 when every case passed or was skipped, 1 otherwise, 128+N when signal
 // N (SIGINT, SIGTERM) stopped it: running cases are then killed and reported as interrupted,
 // cases not started are left out, and the report covers what ran. Never throws for a case's
 // failure, crash or hang; those are that case's result.
 int RunPlan(const Plan& plan, const RunnerOptions& options, std::ostream& out);
+// The same with the cases run by `launcher`.
+int RunPlan(const Plan& plan, const RunnerOptions& options, CaseLauncher& launcher,
+            std::ostream& out);
 
 // Whether `name` matches a gtest-style filter.
 bool MatchesFilter(const std::string& name, const std::string& filter);
-
-// The body of the hidden `nstest __case FILE CASE` child: runs one case and prints its result
-// for the supervisor. Returns the exit code.
-int RunCaseChild(const std::string& file, const std::string& case_name, const RunOptions& options,
-                 std::ostream& out);
 
 // Parses a sysctl.d file ("key = value" lines, '#' and ';' comments, '-' prefix). Keys are
 // validated like suite keys. Throws SuiteError with file:line:col.

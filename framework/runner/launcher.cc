@@ -1,0 +1,394 @@
+#include "runner/launcher.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <pugixml.hpp>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "nstest/error.h"
+#include "nstest/process.h"
+#include "src/pidfd.h"
+
+namespace nstest {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The part of a crashed or hung case's output shown in its log.
+constexpr size_t kOutputInLog = 64 * 1024;
+
+// --- Messages on the launcher's sockets (SOCK_SEQPACKET: one message, one record). ---
+
+// Runner -> launcher: run plan case `index`; carries the reply socket, the file for the child's
+// stdout and stderr, and the file for its result.
+struct Request {
+  uint64_t index = 0;
+};
+constexpr size_t kRequestFds = 3;
+
+// Launcher -> supervisor thread, on the request's reply socket.
+struct Reply {
+  enum Kind : int32_t { kStarted = 1, kExited = 2 };
+  int32_t kind = 0;
+  // kStarted: the child's PID (its pidfd rides along), or -errno when it could not be forked;
+  // kExited: its wait status.
+  int32_t value = 0;
+};
+
+std::pair<Fd, Fd> SocketPair() {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    ThrowErrno("case launcher: socketpair");
+  }
+  return {Fd(sv[0]), Fd(sv[1])};
+}
+
+Fd MemoryFile(const char* name) {
+  Fd f(::memfd_create(name, MFD_CLOEXEC));
+  if (!f) ThrowErrno(fmt::format("case launcher: memfd_create({})", name));
+  return f;
+}
+
+// Sends one message with `fds` attached; false if the peer is gone.
+bool Send(int sock, const void* data, size_t size, const int* fds, size_t nfds) {
+  iovec iov{const_cast<void*>(data), size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kRequestFds)] = {};
+  if (nfds > 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  ssize_t n;
+  do {
+    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(size);
+}
+
+// Receives one message of exactly `size` bytes and the descriptors attached (owned by `fds`).
+// Returns false at end of stream or on a malformed message.
+bool Receive(int sock, void* data, size_t size, std::vector<Fd>* fds) {
+  iovec iov{data, size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kRequestFds)] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (fds != nullptr) {
+        fds->emplace_back(fd);
+      } else {
+        ::close(fd);
+      }
+    }
+  }
+  return n == static_cast<ssize_t>(size) && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0;
+}
+
+// --- The result file: the child writes one <result> element, the supervisor reads it. ---
+
+std::string EncodeResult(const CaseResult& r) {
+  pugi::xml_document doc;
+  pugi::xml_node res = doc.append_child("result");
+  res.append_attribute("status") = CaseStatusName(r.status);
+  res.append_attribute("message") = r.message.c_str();
+  res.append_child("detail").append_child(pugi::node_pcdata).set_value(r.detail.c_str());
+  res.append_child("log").append_child(pugi::node_pcdata).set_value(r.log.c_str());
+  for (const auto& [k, v] : r.properties) {
+    pugi::xml_node p = res.append_child("property");
+    p.append_attribute("name") = k.c_str();
+    p.append_attribute("value") = v.c_str();
+  }
+  std::ostringstream out;
+  doc.save(out);
+  return out.str();
+}
+
+// The case's result from what its child left: the result file, or else how it ended and what it
+// wrote.
+CaseResult DecodeResult(const ProcessResult& p, const std::string& result, double timeout_s) {
+  CaseResult r;
+  if (p.timed_out) {
+    r.status = CaseStatus::kError;
+    r.message = fmt::format("timed out after {} s", timeout_s);
+    r.log = p.stderr_text;
+    return r;
+  }
+  pugi::xml_document doc;
+  pugi::xml_node res;
+  if (doc.load_string(result.c_str())) res = doc.child("result");
+  if (!res) {
+    r.status = CaseStatus::kError;
+    r.message = p.signal != 0 ? fmt::format("crashed: {}", p.Describe())
+                              : fmt::format("no result from the case ({})", p.Describe());
+    r.log = p.stderr_text;
+    return r;
+  }
+  r.status = CaseStatusFromName(res.attribute("status").as_string()).value_or(CaseStatus::kError);
+  r.message = res.attribute("message").as_string();
+  r.detail = res.child_value("detail");
+  r.log = res.child_value("log");
+  for (pugi::xml_node prop : res.children("property")) {
+    r.properties.emplace_back(prop.attribute("name").as_string(),
+                              prop.attribute("value").as_string());
+  }
+  return r;
+}
+
+void WriteAll(int fd, const std::string& text) {
+  for (size_t done = 0; done < text.size();) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+// --- The launcher process and the case children it forks. ---
+
+struct Running {
+  pid_t pid = -1;
+  Fd pidfd;
+  Fd reply;
+};
+
+// A case's child: runs the case as PID 1 of a new PID namespace and writes its result.
+[[noreturn]] void CaseChild(const Case& c, RunOptions options, int output, int result,
+                            pid_t launcher) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != launcher) ::_exit(127);  // the launcher died before the death signal was set
+  ::prctl(PR_SET_NAME, "nstest-case");
+  // The commands the case starts can tell which case they serve (and `ps e` can show it).
+  ::setenv("NSTEST_CASE", c.FullName().c_str(), 1);
+  ::signal(SIGINT, SIG_DFL);
+  ::dup2(output, STDOUT_FILENO);
+  ::dup2(output, STDERR_FILENO);
+  ::close(output);
+  options.skip_checked = true;  // the supervisor checked, once for all cases
+  int code = 0;
+  try {
+    code = RunInOwnPidNamespace([&] {
+      WriteAll(result, EncodeResult(RunCase(c, options)));
+      return 0;
+    });
+  } catch (const std::exception& e) {
+    CaseResult r;
+    r.status = CaseStatus::kError;
+    r.message = e.what();
+    WriteAll(result, EncodeResult(r));
+  }
+  ::_exit(code);
+}
+
+// Forks the child for one request and replies with its PID and pidfd.
+void Start(const Plan& plan, const RunOptions& options, int control, std::vector<Running>* running,
+           const Request& req, std::vector<Fd> fds) {
+  Fd& reply = fds[0];
+  const pid_t launcher = ::getpid();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(control);
+    for (Running& r : *running) {
+      ::close(r.pidfd.release());
+      ::close(r.reply.release());
+    }
+    ::close(reply.release());
+    CaseChild(plan.cases[req.index], options, fds[1].get(), fds[2].get(), launcher);
+  }
+  Fd pidfd(pid > 0 ? PidfdOpen(pid) : -1);
+  Reply started{Reply::kStarted, pid > 0 ? pid : -errno};
+  if (pid > 0 && !pidfd) {
+    started.value = -errno;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  int pfd = pidfd.get();
+  Send(reply.get(), &started, sizeof started, &pfd, started.value > 0 ? 1 : 0);
+  if (started.value > 0) running->push_back(Running{pid, std::move(pidfd), std::move(reply)});
+}
+
+// The launcher's loop: starts a child per request, reports each child's end. Exits when the
+// runner closes its end of `control` (or dies: the death signal).
+[[noreturn]] void LauncherMain(int control, const Plan& plan, const RunOptions& options,
+                               pid_t runner) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != runner) ::_exit(0);
+  ::prctl(PR_SET_NAME, "nstest-launcher");
+  ::signal(SIGINT, SIG_IGN);  // a terminal's Ctrl-C is the runner's to handle
+  std::vector<Running> running;
+  std::vector<pollfd> fds;
+  for (;;) {
+    fds.assign(1, pollfd{control, POLLIN, 0});
+    for (const Running& r : running) fds.push_back(pollfd{r.pidfd.get(), POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      ::_exit(1);
+    }
+    for (size_t k = running.size(); k-- > 0;) {
+      if (fds[k + 1].revents == 0) continue;
+      int status = 0;
+      while (::waitpid(running[k].pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      Reply exited{Reply::kExited, status};
+      Send(running[k].reply.get(), &exited, sizeof exited, nullptr, 0);
+      running.erase(running.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+    if (fds[0].revents == 0) continue;
+    Request req;
+    std::vector<Fd> got;
+    if (!Receive(control, &req, sizeof req, &got)) {
+      if ((fds[0].revents & POLLIN) == 0 || got.empty()) ::_exit(0);  // the runner is done
+      continue;
+    }
+    if (got.size() == kRequestFds && req.index < plan.cases.size()) {
+      Start(plan, options, control, &running, req, std::move(got));
+    }
+  }
+}
+
+}  // namespace
+
+ForkLauncher::ForkLauncher(const Plan& plan, const RunOptions& options) : plan_(plan) {
+  auto [mine, theirs] = SocketPair();
+  const pid_t runner = ::getpid();
+  std::fflush(nullptr);  // nothing buffered may be written twice
+  pid_ = ::fork();
+  if (pid_ < 0) ThrowErrno("start the case launcher: fork");
+  if (pid_ == 0) {
+    mine.reset();
+    LauncherMain(theirs.get(), plan, options, runner);
+  }
+  control_ = std::move(mine);
+}
+
+ForkLauncher::~ForkLauncher() {
+  control_.reset();
+  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+std::string ForkLauncher::LauncherGone(const std::string& when) const {
+  siginfo_t info{};
+  std::string how;
+  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+      info.si_pid == pid_) {
+    how = info.si_code == CLD_EXITED ? fmt::format(" (exited with status {})", info.si_status)
+                                     : fmt::format(" (killed by signal {}, {})", info.si_status,
+                                                   ::sigdescr_np(info.si_status));
+  }
+  return fmt::format("the case launcher (pid {}) ended{} {}", pid_, how, when);
+}
+
+void ForkLauncher::Register(int pidfd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_.insert(pidfd);
+  if (killing_) PidfdSendSignal(pidfd, SIGKILL);
+}
+
+void ForkLauncher::Unregister(int pidfd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_.erase(pidfd);
+}
+
+void ForkLauncher::KillAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  killing_ = true;
+  for (int pidfd : running_) PidfdSendSignal(pidfd, SIGKILL);
+}
+
+CaseResult ForkLauncher::Run(size_t index) {
+  const Case& c = plan_.cases[index];
+  CaseResult r;
+  if (std::string why = CaseSkipReason(c); !why.empty()) {
+    r.status = CaseStatus::kSkipped;  // the machine cannot run it: no child at all
+    r.message = why;
+    return r;
+  }
+  const double timeout_s = c.test->timeout_s;
+  const auto deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  try {
+    auto [mine, theirs] = SocketPair();
+    Fd output = MemoryFile("nstest-case-output");
+    Fd result = MemoryFile("nstest-case-result");
+    Request req{index};
+    int fds[kRequestFds] = {theirs.get(), output.get(), result.get()};
+    if (!Send(control_.get(), &req, sizeof req, fds, kRequestFds)) {
+      throw Error(LauncherGone("before this case: no case can start any more"));
+    }
+    theirs.reset();
+    Reply started;
+    std::vector<Fd> pidfds;
+    if (!Receive(mine.get(), &started, sizeof started, &pidfds) ||
+        started.kind != Reply::kStarted) {
+      throw Error(LauncherGone("before it started the case"));
+    }
+    if (started.value < 0 || pidfds.size() != 1) {
+      throw Error(fmt::format("start the case's process: {}", std::strerror(-started.value)));
+    }
+    const int pidfd = pidfds[0].get();
+    Register(pidfd);
+    struct Unregister {  // out of the set before the pidfd closes, however this ends
+      ForkLauncher* launcher;
+      int pidfd;
+      ~Unregister() { launcher->Unregister(pidfd); }
+    } unregister{this, pidfd};
+    ProcessResult p;
+    pollfd done{mine.get(), POLLIN, 0};
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      int n = ::poll(&done, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+      if (n > 0 || (n < 0 && errno != EINTR)) break;
+      if (n == 0) {
+        PidfdSendSignal(pidfd, SIGKILL);
+        p.timed_out = true;
+        break;
+      }
+    }
+    Reply exited;
+    if (!Receive(mine.get(), &exited, sizeof exited, nullptr) || exited.kind != Reply::kExited) {
+      PidfdSendSignal(pidfd, SIGKILL);
+      throw Error(LauncherGone("while the case ran"));
+    }
+    if (WIFEXITED(exited.value)) p.exit_code = WEXITSTATUS(exited.value);
+    if (WIFSIGNALED(exited.value)) p.signal = WTERMSIG(exited.value);
+    p.stderr_text = ReadTail(output.get(), 0, kOutputInLog);
+    r = DecodeResult(p, ReadTail(result.get(), 0, SIZE_MAX), timeout_s);
+  } catch (const Error& e) {
+    r.status = CaseStatus::kError;
+    r.message = e.what();
+  }
+  return r;
+}
+
+}  // namespace nstest

@@ -1,0 +1,59 @@
+// The launcher: how the supervisor gets a case run in a child process of its own, and the child
+// protocol, in one place.
+//
+// Before the run's threads start, the runner forks one launcher process. It holds the plan as the
+// runner parsed, expanded and validated it, with the run options, and it forks each case's child
+// on request: the child runs the case from that memory (no exec, no re-parse, no probe
+// namespace), in a PID namespace of its own (RunInOwnPidNamespace), and writes its result to a
+// file the supervisor passed along. A new run option is a field of RunOptions and nothing else.
+//
+//   runner (supervisor threads) --request: case index + reply socket, output file, result file-->
+//     launcher (one thread) --fork--> case child --unshare(PID), fork--> the case, as PID 1
+//   launcher --reply: the child's PID and pidfd; later its wait status--> supervisor thread
+//
+// Every process below the runner has PR_SET_PDEATHSIG=SIGKILL: a runner killed in any way takes
+// the launcher, the cases and all they started with it.
+#ifndef NSTEST_RUNNER_LAUNCHER_H_
+#define NSTEST_RUNNER_LAUNCHER_H_
+
+#include <sys/types.h>
+
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "nstest/fd.h"
+#include "nstest/runner.h"
+
+namespace nstest {
+
+class ForkLauncher : public CaseLauncher {
+ public:
+  // Forks the launcher process. Call it while this process has one thread. Throws SystemError.
+  ForkLauncher(const Plan& plan, const RunOptions& options);
+  // Ends the launcher (it exits when its request socket closes) and reaps it.
+  ~ForkLauncher() override;
+  ForkLauncher(const ForkLauncher&) = delete;
+  ForkLauncher& operator=(const ForkLauncher&) = delete;
+
+  CaseResult Run(size_t index) override;
+  void KillAll() override;
+
+ private:
+  // The case child's pidfd while it runs, so that KillAll() reaches it.
+  void Register(int pidfd);
+  void Unregister(int pidfd);
+  // "the case launcher (pid N) ended (killed by signal 9, Killed) <when>".
+  std::string LauncherGone(const std::string& when) const;
+
+  const Plan& plan_;
+  Fd control_;  // requests to the launcher
+  pid_t pid_ = -1;
+  std::mutex mu_;
+  std::set<int> running_;
+  bool killing_ = false;
+};
+
+}  // namespace nstest
+
+#endif  // NSTEST_RUNNER_LAUNCHER_H_
