@@ -33,12 +33,13 @@ RunnerOptions Options(const SuiteOptions& s) {
   if (o.xml_output.empty()) {
     if (const char* x = std::getenv("XML_OUTPUT_FILE"); x != nullptr) o.xml_output = x;
   }
+  SysctlKeyChecker keys;
   for (const std::string& f : s.sysctl_files) {
-    for (auto& kv : ParseSysctlFile(f)) o.run.sysctls.push_back(kv);
+    for (auto& kv : ParseSysctlFile(f, &keys)) o.run.sysctls.push_back(kv);
   }
   for (const std::string& a : s.sysctls) {
     try {
-      o.run.sysctls.push_back(ParseSysctlAssignment(a));
+      o.run.sysctls.push_back(ParseSysctlAssignment(a, &keys));
     } catch (const Error& e) {
       throw Error(fmt::format("--sysctl {}: {}", a, e.what()));
     }

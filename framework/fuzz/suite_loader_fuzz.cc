@@ -8,8 +8,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
+  static nstest::SysctlKeyChecker keys;  // one probe namespace for the whole run
   try {
-    nstest::Suite s = nstest::LoadSuiteText(text, "fuzz.toml");
+    nstest::Suite s = nstest::LoadSuiteText(text, "fuzz.toml", &keys);
     (void)nstest::ExpandCases(s);
   } catch (const nstest::Error&) {
     // Refused with a message: what bad input should get.

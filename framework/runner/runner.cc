@@ -74,7 +74,7 @@ bool Glob(const char* p, const char* s) {
   return *s == '\0';
 }
 
-bool AnyGlob(const std::string& patterns, const std::string& name) {
+bool AnyGlob(std::string_view patterns, const std::string& name) {
   for (const std::string& p : Split(patterns, ':')) {
     if (!p.empty() && Glob(p.c_str(), name.c_str())) return true;
   }
@@ -169,10 +169,10 @@ void WriteCosts(const std::string& path, const std::vector<Outcome>& outcomes) {
 
 bool MatchesFilter(const std::string& name, const std::string& filter) {
   size_t dash = filter.find('-');
-  std::string positive = filter.substr(0, dash);
-  std::string negative = dash == std::string::npos ? "" : filter.substr(dash + 1);
-  if (positive.empty()) positive = "*";
-  return AnyGlob(positive, name) && !AnyGlob(negative, name);
+  std::string_view positive = std::string_view(filter).substr(0, dash);
+  std::string_view negative =
+      dash == std::string::npos ? std::string_view() : std::string_view(filter).substr(dash + 1);
+  return AnyGlob(positive.empty() ? "*" : positive, name) && !AnyGlob(negative, name);
 }
 
 Plan MakePlan(const RunnerOptions& o) {
@@ -180,8 +180,9 @@ Plan MakePlan(const RunnerOptions& o) {
   std::vector<std::string> files;
   for (const std::string& p : o.paths) FindSuites(p, &files);
   std::set<std::string> names;
+  SysctlKeyChecker keys;  // one probe namespace for the whole plan, gone before any case runs
   for (const std::string& f : files) {
-    plan.suites.push_back(std::make_unique<Suite>(LoadSuite(f)));
+    plan.suites.push_back(std::make_unique<Suite>(LoadSuite(f, &keys)));
     if (!names.insert(plan.suites.back()->name).second) {
       throw SuiteError(SourcePos{f, 1, 1},
                        fmt::format("a second suite named '{}'", plan.suites.back()->name));
@@ -288,46 +289,6 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, CaseLauncher& launcher, st
   console.Closing(tally);
   if (stopped_by != 0) return 128 + stopped_by;
   return tally.failed == 0 ? 0 : 1;
-}
-
-std::pair<std::string, std::string> ParseSysctlAssignment(const std::string& text) {
-  size_t eq = text.find('=');
-  if (eq == std::string::npos) throw Error(fmt::format("'{}': expected KEY=VALUE", text));
-  std::string key = NormalizeSpaces(text.substr(0, eq));
-  std::string value = NormalizeSpaces(text.substr(eq + 1));
-  if (std::string problem = SysctlKeyProblem(key); !problem.empty()) throw Error(problem);
-  return {SysctlDisplayKey(key), value};
-}
-
-std::vector<std::pair<std::string, std::string>> ParseSysctlFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw SuiteError(SourcePos{path, 0, 0}, "cannot read the file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseSysctlText(ss.str(), path);
-}
-
-std::vector<std::pair<std::string, std::string>> ParseSysctlText(const std::string& text,
-                                                                 const std::string& path) {
-  std::istringstream in(text);
-  std::vector<std::pair<std::string, std::string>> out;
-  std::string line;
-  for (uint32_t n = 1; std::getline(in, line); ++n) {
-    size_t first = line.find_first_not_of(" \t");
-    if (first == std::string::npos || line[first] == '#' || line[first] == ';') continue;
-    std::string body = line.substr(first);
-    uint32_t col = static_cast<uint32_t>(first) + 1;
-    if (body[0] == '-') {  // "ignore errors" prefix of sysctl.d; the key is still checked
-      body = body.substr(1);
-      ++col;
-    }
-    try {
-      out.push_back(ParseSysctlAssignment(body));
-    } catch (const Error& e) {
-      throw SuiteError(SourcePos{path, n, col}, e.what());
-    }
-  }
-  return out;
 }
 
 }  // namespace nstest

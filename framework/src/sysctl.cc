@@ -187,4 +187,33 @@ const std::vector<std::string>& ListenPathSysctls() {
   return keys;
 }
 
+std::vector<SysctlDLine> SplitSysctlD(std::string_view text) {
+  std::vector<SysctlDLine> out;
+  uint32_t n = 0;
+  for (const std::string& whole : Split(text, '\n')) {
+    std::string_view line = whole;
+    ++n;
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos || line[first] == '#' || line[first] == ';') continue;
+    std::string_view body = line.substr(first);
+    auto column = static_cast<uint32_t>(first) + 1;
+    if (body[0] == '-') {  // "ignore errors" prefix; the key is still checked
+      body.remove_prefix(1);
+      ++column;
+    }
+    SysctlDLine a;
+    a.line = n;
+    a.column = column;
+    size_t eq = body.find('=');
+    if (eq == std::string_view::npos) {
+      a.problem = fmt::format("'{}': expected KEY=VALUE", NormalizeSpaces(body));
+    } else {
+      a.key = NormalizeSpaces(body.substr(0, eq));
+      a.value = NormalizeSpaces(body.substr(eq + 1));
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 }  // namespace nstest

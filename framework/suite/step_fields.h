@@ -32,6 +32,7 @@ struct Ctx {
   const std::string& file;
   const std::set<std::string>& params;
   const std::vector<std::string>& namespaces;
+  const TestScope& scope;
   std::set<std::string>* holds;
   std::set<std::string>* captures;
   std::set<std::string>* labels;

@@ -30,11 +30,11 @@ const std::vector<Entry<WaitSubject>>& WaitSubjects() {
           "counter", "until a counter has grown by at least `delta` since the case began",
           {NetnsField(&WaitCounter::netns, "netns", "server", "whose counter"),
            {{"name", "counter name", "required", "nstat's name, e.g. TcpExtListenOverflows"},
-            [](TableReader& r, const Ctx&, WaitCounter& w) {
+            [](TableReader& r, const Ctx& c, WaitCounter& w) {
               std::optional<std::string> name = r.String("name");
               if (!name) r.Fail(r.table(), "missing 'name'");
               const std::vector<std::string>& known = KnownCounterNames();
-              if (!ReadingForNewerKernel() &&
+              if (!c.scope.newer_kernel &&
                   std::find(known.begin(), known.end(), *name) == known.end()) {
                 std::string near = ClosestName(*name, known);
                 r.FailKey(
@@ -103,38 +103,38 @@ std::vector<Field<ExpectConnections>> OutcomeFields() {
 }
 
 Field<ExpectCounters> CounterBoundsField() {
-  return {{"<Counter>", "integer or {min, max}", "-",
-           "a counter's change since the case began, by nstat's name: exact, or within bounds"},
-          [](TableReader& sub, const Ctx& c, ExpectCounters& e) {
-            const std::vector<std::string>& known = KnownCounterNames();
-            for (auto&& [key, node] : sub.table()) {
-              std::string name(key.str());
-              if (name == "netns") continue;
-              if (!ReadingForNewerKernel() &&
-                  std::find(known.begin(), known.end(), name) == known.end()) {
-                std::string near = ClosestName(name, known);
-                throw SuiteError(
-                    PosOf(key, c.file),
-                    fmt::format("unknown counter '{}'{}", name,
-                                near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
-              }
-              sub.Node(name.c_str());
-              if (const toml::table* t = node.as_table()) {
-                TableReader b(*t, c.file, fmt::format("counter '{}'", name));
-                e.bounds[name] = {b.Number("min", c.params, kAny), b.Number("max", c.params, kAny)};
-                b.Done();
-              } else {
-                std::optional<Value> v = sub.Number(name.c_str(), c.params, kAny);
-                e.bounds[name] = {v, v};
-              }
-            }
-          },
-          [](const ExpectCounters& e, std::vector<const Value*>* out) {
-            for (const auto& [name, b] : e.bounds) {
-              if (b.min) out->push_back(&*b.min);
-              if (b.max) out->push_back(&*b.max);
-            }
-          }};
+  return {
+      {"<Counter>", "integer or {min, max}", "-",
+       "a counter's change since the case began, by nstat's name: exact, or within bounds"},
+      [](TableReader& sub, const Ctx& c, ExpectCounters& e) {
+        const std::vector<std::string>& known = KnownCounterNames();
+        for (auto&& [key, node] : sub.table()) {
+          std::string name(key.str());
+          if (name == "netns") continue;
+          if (!c.scope.newer_kernel && std::find(known.begin(), known.end(), name) == known.end()) {
+            std::string near = ClosestName(name, known);
+            throw SuiteError(
+                PosOf(key, c.file),
+                fmt::format("unknown counter '{}'{}", name,
+                            near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
+          }
+          sub.Node(name.c_str());
+          if (const toml::table* t = node.as_table()) {
+            TableReader b(*t, c.file, fmt::format("counter '{}'", name));
+            e.bounds[name] = {b.Number("min", c.params, kAny), b.Number("max", c.params, kAny)};
+            b.Done();
+          } else {
+            std::optional<Value> v = sub.Number(name.c_str(), c.params, kAny);
+            e.bounds[name] = {v, v};
+          }
+        }
+      },
+      [](const ExpectCounters& e, std::vector<const Value*>* out) {
+        for (const auto& [name, b] : e.bounds) {
+          if (b.min) out->push_back(&*b.min);
+          if (b.max) out->push_back(&*b.max);
+        }
+      }};
 }
 
 Field<ExpectPackets> IntervalsField() {

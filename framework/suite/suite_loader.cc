@@ -90,65 +90,15 @@ void CheckNonAsciiPlacement(const std::string& text, const std::string& path) {
 
 }  // namespace
 
-bool& ReadingForNewerKernel() {
-  thread_local bool newer = false;
-  return newer;
-}
-
-std::string SysctlKeyProblem(const std::string& key) {
-  try {
-    SysctlPath(key);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  if (ReadingForNewerKernel()) return "";
-  static std::optional<Netns> probe;
-  static bool cannot_probe = false;
-  static std::map<std::string, std::string> cache;
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
-  if (!probe && !cannot_probe) {
-    try {
-      probe.emplace(Netns::Create("check"));
-    } catch (const Error&) {
-      cannot_probe = true;  // no privilege here: the run refuses the key instead
-    }
-  }
-  if (cannot_probe) return "";
-  std::string problem;
-  std::string path = "/proc/sys/" + SysctlPath(key);
-  // -1: absent; else the file's mode inside the namespace.
-  int mode = RunInNetns(*probe, [&] {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode) : -1;
-  });
-  bool present = mode >= 0;
-  if (present && (mode & 0222) == 0) {
-    // The kernel makes some keys read-only inside a namespace (net.core.rmem_max, ...): they
-    // show the host's value, and writing them fails even for root.
-    problem = fmt::format(
-        "'{}' is read-only inside a network namespace (its value is the host's); it cannot be "
-        "set per namespace",
-        key);
-  }
-  if (!present) {
-    problem = ::access(path.c_str(), F_OK) == 0
-                  ? fmt::format(
-                        "'{}' is not a per-namespace key (absent inside a namespace, "
-                        "present on the host); refusing to change the host",
-                        key)
-                  : fmt::format("no sysctl '{}' on this kernel", key);
-  }
-  return cache[key] = problem;
-}
-
 namespace {
 
 void ReadSysctlTable(const toml::table& t, const std::string& prefix, const std::string& netns,
-                     const std::string& file, std::vector<SysctlSetting>* out) {
+                     const std::string& file, const TestScope& scope,
+                     std::vector<SysctlSetting>* out) {
   for (auto&& [key, node] : t) {
     std::string k = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
     if (const toml::table* sub = node.as_table()) {
-      ReadSysctlTable(*sub, k, netns, file, out);  // unquoted dotted keys nest tables
+      ReadSysctlTable(*sub, k, netns, file, scope, out);  // unquoted dotted keys nest tables
       continue;
     }
     SysctlSetting s{netns, k, "", PosOf(key, file)};
@@ -161,14 +111,14 @@ void ReadSysctlTable(const toml::table& t, const std::string& prefix, const std:
                                                       "string, not {}",
                                                       k, TypeName(node)));
     }
-    if (std::string problem = SysctlKeyProblem(k); !problem.empty()) {
+    if (std::string problem = scope.keys.Problem(k, scope.newer_kernel); !problem.empty()) {
       throw SuiteError(s.where, problem);
     }
     out->push_back(s);
   }
 }
 
-void ReadSysctls(TableReader& r, const std::vector<std::string>& namespaces,
+void ReadSysctls(TableReader& r, const std::vector<std::string>& namespaces, const TestScope& scope,
                  std::vector<SysctlSetting>* out) {
   const toml::table* t = r.Table("sysctl");
   if (t == nullptr) return;
@@ -183,7 +133,7 @@ void ReadSysctls(TableReader& r, const std::vector<std::string>& namespaces,
     if (!node.is_table()) {
       throw SuiteError(PosOf(node, r.file()), fmt::format("sysctl.{} must be a table of keys", ns));
     }
-    ReadSysctlTable(*node.as_table(), "", ns, r.file(), out);
+    ReadSysctlTable(*node.as_table(), "", ns, r.file(), scope, out);
   }
 }
 
@@ -267,7 +217,7 @@ void ReadMatrix(TableReader& r, TestSpec* test) {
   }
 }
 
-TestSpec ReadTest(const toml::table& t, const Suite& suite) {
+TestSpec ReadTest(const toml::table& t, const Suite& suite, SysctlKeyChecker& keys) {
   TableReader r(t, suite.file, "test");
   TestSpec test;
   test.where = PosOf(t, suite.file);
@@ -294,25 +244,23 @@ TestSpec ReadTest(const toml::table& t, const Suite& suite) {
       test.min_kernel.find_first_not_of("0123456789.") != std::string::npos) {
     r.FailKey("min_kernel", "'min_kernel' is a version such as \"5.10\"");
   }
-  struct NewerKernelScope {
-    explicit NewerKernelScope(bool on) { ReadingForNewerKernel() = on; }
-    ~NewerKernelScope() { ReadingForNewerKernel() = false; }
-  } newer_kernel(!test.min_kernel.empty() && !KernelAtLeast(KernelRelease(), test.min_kernel));
+  const TestScope scope{
+      keys, !test.min_kernel.empty() && !KernelAtLeast(KernelRelease(), test.min_kernel)};
   test.xfail = r.String("xfail", "");
   test.timeout_s = r.Real("timeout").value_or(60);
   if (!(test.timeout_s > 0 && test.timeout_s <= 3600))
     r.FailKey("timeout", "'timeout' must be 0-3600 seconds");
   std::vector<std::string> namespaces;
   for (const NamespaceSpec& n : suite.namespaces) namespaces.push_back(n.name);
-  ReadSysctls(r, namespaces, &test.sysctls);
+  ReadSysctls(r, namespaces, scope, &test.sysctls);
   const toml::array* steps = r.Array("step");
   if (steps == nullptr || steps->empty()) r.Fail(t, "a test needs at least one [[test.step]]");
   if (steps->size() > 1000) r.FailKey("step", "more than 1000 steps");
   std::set<std::string> holds, captures, labels;
   for (const toml::node& s : *steps) {
     if (!s.is_table()) r.Fail(s, "each step must be a table");
-    test.steps.push_back(
-        ParseStep(*s.as_table(), suite.file, params, namespaces, &holds, &captures, &labels));
+    test.steps.push_back(ParseStep(*s.as_table(), suite.file, params, namespaces, scope, &holds,
+                                   &captures, &labels));
   }
   r.Done();
   return test;
@@ -341,14 +289,16 @@ std::string SourcePos::ToString() const { return fmt::format("{}:{}:{}", file, l
 SuiteError::SuiteError(const SourcePos& where, const std::string& message)
     : Error(where.ToString() + ": " + message), where_(where), message_(message) {}
 
-Suite LoadSuite(const std::string& path) {
+Suite LoadSuite(const std::string& path, SysctlKeyChecker* keys) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw SuiteError(SourcePos{path, 0, 0}, "cannot read the file");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return LoadSuiteText(text, path);
+  return LoadSuiteText(text, path, keys);
 }
 
-Suite LoadSuiteText(const std::string& text, const std::string& path) {
+Suite LoadSuiteText(const std::string& text, const std::string& path, SysctlKeyChecker* keys) {
+  SysctlKeyChecker own;
+  if (keys == nullptr) keys = &own;
   Suite suite;
   suite.file = path;
   if (text.size() > kMaxFileBytes) throw SuiteError(SourcePos{path, 1, 1}, "larger than 1 MiB");
@@ -374,13 +324,13 @@ Suite LoadSuiteText(const std::string& text, const std::string& path) {
   ReadTopology(r, &suite);
   std::vector<std::string> namespaces;
   for (const NamespaceSpec& n : suite.namespaces) namespaces.push_back(n.name);
-  ReadSysctls(r, namespaces, &suite.sysctls);
+  ReadSysctls(r, namespaces, TestScope{*keys}, &suite.sysctls);
   const toml::array* tests = r.Array("test");
   if (tests == nullptr || tests->empty()) r.Fail(root, "a suite needs at least one [[test]]");
   std::set<std::string> names;
   for (const toml::node& t : *tests) {
     if (!t.is_table()) r.Fail(t, "each test must be a table");
-    TestSpec test = ReadTest(*t.as_table(), suite);
+    TestSpec test = ReadTest(*t.as_table(), suite, *keys);
     if (!names.insert(test.name).second) {
       throw SuiteError(test.where, fmt::format("a second test named '{}'", test.name));
     }

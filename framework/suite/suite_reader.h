@@ -67,15 +67,19 @@ Value ParseValue(const toml::node& node, const std::string& text,
 void CheckRange(const Value& v, Range range, const std::string& field,
                 const std::map<std::string, int64_t>& params);
 
-// True while reading a test gated to a newer kernel than the running one (min_kernel): it is
-// skipped here, so the sysctl keys and counters it names need not exist on this kernel; their
-// spelling is still checked.
-bool& ReadingForNewerKernel();
+// What reading one test consults besides its tables.
+struct TestScope {
+  SysctlKeyChecker& keys;
+  // The test is gated to a newer kernel than the running one (min_kernel): it is skipped here, so
+  // the sysctl keys and counters it names need not exist on this kernel; their spelling is still
+  // checked.
+  bool newer_kernel = false;
+};
 
 Step ParseStep(const toml::table& table, const std::string& file,
                const std::set<std::string>& params, const std::vector<std::string>& namespaces,
-               std::set<std::string>* holds, std::set<std::string>* captures,
-               std::set<std::string>* labels);
+               const TestScope& scope, std::set<std::string>* holds,
+               std::set<std::string>* captures, std::set<std::string>* labels);
 
 }  // namespace nstest
 

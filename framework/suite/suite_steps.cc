@@ -142,10 +142,11 @@ const std::vector<Kind>& Kinds() {
           "sysctl", "sets a per-namespace sysctl",
           {NetnsField(&SysctlStep::netns, "netns", "server", "where"),
            {{"key", "string", "required", "a per-namespace net.* key"},
-            [](TableReader& r, const Ctx&, SysctlStep& s) {
+            [](TableReader& r, const Ctx& c, SysctlStep& s) {
               std::optional<std::string> key = r.String("key");
               if (!key) r.Fail(r.table(), "missing 'key'");
-              if (std::string problem = SysctlKeyProblem(*key); !problem.empty()) {
+              if (std::string problem = c.scope.keys.Problem(*key, c.scope.newer_kernel);
+                  !problem.empty()) {
                 r.FailKey("key", problem);
               }
               s.key = *key;
@@ -269,9 +270,9 @@ std::string StepReference() {
 
 Step ParseStep(const toml::table& table, const std::string& file,
                const std::set<std::string>& params, const std::vector<std::string>& namespaces,
-               std::set<std::string>* holds, std::set<std::string>* captures,
-               std::set<std::string>* labels) {
-  Ctx c{file, params, namespaces, holds, captures, labels};
+               const TestScope& scope, std::set<std::string>* holds,
+               std::set<std::string>* captures, std::set<std::string>* labels) {
+  Ctx c{file, params, namespaces, scope, holds, captures, labels};
   if (table.size() != 1) {
     throw SuiteError(PosOf(table, file),
                      fmt::format("a step has exactly one action ({}), this one has {}",

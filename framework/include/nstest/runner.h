@@ -71,15 +71,6 @@ int RunPlan(const Plan& plan, const RunnerOptions& options, CaseLauncher& launch
 // Whether `name` matches a gtest-style filter.
 bool MatchesFilter(const std::string& name, const std::string& filter);
 
-// Parses a sysctl.d file ("key = value" lines, '#' and ';' comments, '-' prefix). Keys are
-// validated like suite keys. Throws SuiteError with file:line:col.
-std::vector<std::pair<std::string, std::string>> ParseSysctlFile(const std::string& path);
-// The same for text already read; `path` names it in messages.
-std::vector<std::pair<std::string, std::string>> ParseSysctlText(const std::string& text,
-                                                                 const std::string& path);
-// Parses "KEY=VALUE". Throws Error.
-std::pair<std::string, std::string> ParseSysctlAssignment(const std::string& text);
-
 }  // namespace nstest
 
 #endif  // NSTEST_RUNNER_H_

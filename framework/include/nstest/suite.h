@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,9 @@
 #include "nstest/steps.h"
 
 namespace nstest {
+
+class Netns;
+class SysctlKeyChecker;
 
 // An error in a suite file; what() is "file:line:col: message".
 class SuiteError : public Error {
@@ -83,17 +87,53 @@ struct Case {
 // mean" for near names) for syntax errors, unknown keys, wrong types, unknown namespaces or
 // counters, expressions that do not parse, sysctl keys that are not per-namespace, and values
 // that would exhaust the machine. Nothing runs.
-Suite LoadSuite(const std::string& path);
+// Sysctl keys are checked by `keys` (nullptr: a checker of its own).
+Suite LoadSuite(const std::string& path, SysctlKeyChecker* keys = nullptr);
 // The same for text already read; `path` names it in messages.
-Suite LoadSuiteText(const std::string& text, const std::string& path);
+Suite LoadSuiteText(const std::string& text, const std::string& path,
+                    SysctlKeyChecker* keys = nullptr);
 
 // Expands every test's matrix into cases, in file order (at most 10000 per suite).
 std::vector<Case> ExpandCases(const Suite& suite);
 
-// Why `key` cannot be set in a test namespace, or "" if it can: a bad key, or a key absent
-// inside a fresh namespace (global: writing it would change the host). The second check needs a
-// namespace; where this process cannot create one it is left to the run.
+// Checks sysctl keys for test namespaces against a fresh network namespace of this kernel: one
+// probe namespace, made for the first key that needs it and removed with the checker; answers
+// are cached. One thread at a time.
+class SysctlKeyChecker {
+ public:
+  SysctlKeyChecker();
+  ~SysctlKeyChecker();
+  SysctlKeyChecker(const SysctlKeyChecker&) = delete;
+  SysctlKeyChecker& operator=(const SysctlKeyChecker&) = delete;
+
+  // Why `key` cannot be set in a test namespace, or "" if it can: a bad key, a key absent inside
+  // a fresh namespace (global: writing it would change the host), or one read-only there. The
+  // last two need a namespace; where this process cannot create one they are left to the run.
+  // `for_newer_kernel`: for a test that needs a newer kernel than this one, so only the key's
+  // spelling is checked.
+  std::string Problem(const std::string& key, bool for_newer_kernel = false);
+
+ private:
+  std::unique_ptr<Netns> probe_;
+  bool cannot_probe_ = false;
+  std::map<std::string, std::string> cache_;
+};
+
+// SysctlKeyChecker().Problem(key): a probe namespace per call.
 std::string SysctlKeyProblem(const std::string& key);
+
+// Parses a sysctl.d file ("key = value" lines, '#' and ';' comments, '-' prefix) into key-value
+// pairs, the keys in their dotted spelling. Keys are checked like suite keys, by `keys` (nullptr:
+// a checker of its own). Throws SuiteError with file:line:col.
+std::vector<std::pair<std::string, std::string>> ParseSysctlFile(const std::string& path,
+                                                                 SysctlKeyChecker* keys = nullptr);
+// The same for text already read; `path` names it in messages.
+std::vector<std::pair<std::string, std::string>> ParseSysctlText(const std::string& text,
+                                                                 const std::string& path,
+                                                                 SysctlKeyChecker* keys = nullptr);
+// Parses "KEY=VALUE" (--sysctl). Throws Error.
+std::pair<std::string, std::string> ParseSysctlAssignment(const std::string& text,
+                                                          SysctlKeyChecker* keys = nullptr);
 
 // The counter names this kernel knows (nstat's names), read from the calling thread's namespace.
 const std::vector<std::string>& KnownCounterNames();

@@ -2,6 +2,7 @@
 #ifndef NSTEST_SYSCTL_H_
 #define NSTEST_SYSCTL_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,19 @@ std::string SysctlPath(std::string_view key);
 
 // The dotted spelling of a key, as reports show it ("net.core.somaxconn").
 std::string SysctlDisplayKey(std::string_view key);
+
+// One assignment of a sysctl.d file ("key = value"), where it stands, or what is wrong with it.
+struct SysctlDLine {
+  std::string key{};  // as written, spaces trimmed; not checked
+  std::string value{};
+  uint32_t line = 0;      // 1-based
+  uint32_t column = 0;    // of the key, after a '-' prefix
+  std::string problem{};  // "'text': expected KEY=VALUE", else ""
+};
+
+// Splits text in sysctl.d syntax into its assignments: blank lines and '#' and ';' comments are
+// skipped, the '-' prefix ("ignore errors") is dropped, spaces around key and value go.
+std::vector<SysctlDLine> SplitSysctlD(std::string_view text);
 
 // Writes `value` to `key` inside `ns`, reads it back and records it in ns.effective_sysctls().
 // Refuses, with Error, keys that are absent inside the namespace (they are global: writing them
