@@ -33,7 +33,7 @@ CaseResult RunCase(const Case& c, const RunOptions& options) {
     for (const Step& s : c.test->steps) {
       try {
         e.Execute(s);
-        e.CheckListeners();
+        e.scenario()->CheckListeners();
       } catch (const Error& ex) {
         throw Error(fmt::format("{}: step '{}': {}", s.where.ToString(), s.Kind(), ex.what()));
       } catch (const std::exception& ex) {
@@ -55,11 +55,15 @@ CaseResult RunCase(const Case& c, const RunOptions& options) {
   for (const std::string& f : failures) r.detail += f + "\n";
   if (r.status == CaseStatus::kError) r.detail += r.message + "\n";
   std::string log = e.log();
-  e.Diagnose(&log);  // every case's report carries its sysctls, counter changes and listeners
-  if (r.status != CaseStatus::kPassed) {
-    e.LateOutput(&log);
-    e.WriteCaptures(&log);
-    if (options.keep_namespaces) e.KeepNamespaces(&log);
+  if (Scenario* sc = e.scenario()) {
+    log += sc->Context();  // every case's report carries its sysctls, counter changes, listeners
+    if (r.status != CaseStatus::kPassed) {
+      log += sc->LateOutput();
+      log += sc->WriteArtifacts(options.artifacts_dir, c.FullName());
+      if (options.keep_namespaces) log += sc->KeepNamespaces();
+    }
+  } else {
+    log += "(no namespaces: the case stopped before they were made)\n";
   }
   r.log = log;
   r.properties = e.Properties();

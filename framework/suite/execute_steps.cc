@@ -28,28 +28,6 @@ constexpr size_t kMaxDefaultCaptureBuffer = size_t{256} << 20;
 
 }  // namespace
 
-const IpAddress& Execution::AddressOf(const std::string& ns) {
-  auto it = address_.find(ns);
-  if (it == address_.end()) {
-    throw Error(
-        fmt::format("netns '{}' has no link, so no address of its own: link it in the "
-                    "[topology] or give the step an `address`",
-                    ns));
-  }
-  return it->second;
-}
-
-const std::string& Execution::InterfaceOf(const std::string& ns) {
-  auto it = ifname_.find(ns);
-  if (it == ifname_.end()) {
-    throw Error(
-        fmt::format("netns '{}' has no link to capture on: give the capture an "
-                    "`interface` (e.g. \"lo\")",
-                    ns));
-  }
-  return it->second;
-}
-
 void Execution::Execute(const Step& s) {
   std::visit([&](const auto& action) { Do(s, action); }, s.action);
 }
@@ -76,21 +54,21 @@ PacketFilterSpec Execution::Spec(const PacketMatch& p) {
 
 void Execution::Do(const Step&, const ListenStep& a) {
   ListenerOptions lo;
-  lo.address = a.address.empty()    ? AddressOf(a.netns)
+  lo.address = a.address.empty()    ? sc_->AddressOf(a.netns)
                : a.address == "any" ? IpAddress()
                                     : IpAddress::Parse(a.address);
   lo.port = EvalAs<uint16_t>(a.port);
   lo.backlog = EvalAs<int>(a.backlog);
   lo.accept = a.accept;
   lo.accept_limit = a.accept_limit ? EvalAs<int>(*a.accept_limit) : 0;
-  listeners_.push_back(std::make_unique<Listener>(Ns(a.netns), lo));
+  sc_->Listen(a.netns, lo);
   Log(fmt::format("listen(backlog={}) on {} in netns '{}', accept {}", lo.backlog,
                   FormatEndpoint(lo.address, lo.port), a.netns, AcceptPolicyName(a.accept)));
 }
 
 void Execution::Do(const Step&, const ConnectStep& a) {
   ConnectOptions o;
-  o.address = a.address.empty() ? AddressOf(a.to) : IpAddress::Parse(a.address);
+  o.address = a.address.empty() ? sc_->AddressOf(a.to) : IpAddress::Parse(a.address);
   o.port = EvalAs<uint16_t>(a.port);
   o.count = EvalAs<int>(a.count);
   o.mode = a.mode;
@@ -103,11 +81,11 @@ void Execution::Do(const Step&, const ConnectStep& a) {
   Log(fmt::format("connect {}x to {} from netns '{}' ({}): {}", o.count,
                   FormatEndpoint(o.address, o.port), a.from, ConnectModes().Name(a.mode),
                   c.Summary()));
-  connections_[a.label].push_back(std::move(c));
+  sc_->AddConnections(a.label, std::move(c));
 }
 
 void Execution::Do(const Step&, const ReadStep& a) {
-  for (Connections& c : connections_.at(a.label)) {
+  for (Connections& c : sc_->Labelled(a.label)) {
     c.Read(Millis(a.timeout_ms));
     Log(fmt::format("read from '{}': {}", a.label, c.Summary()));
   }
@@ -115,14 +93,14 @@ void Execution::Do(const Step&, const ReadStep& a) {
 
 void Execution::Do(const Step&, const CloseStep& a) {
   int closed = 0;
-  for (Connections& c : connections_.at(a.label)) closed += c.Close(a.abort);
+  for (Connections& c : sc_->Labelled(a.label)) closed += c.Close(a.abort);
   Log(fmt::format("closed {} connections of '{}'{}", closed, a.label,
                   a.abort ? " with a RST (SO_LINGER 0)" : ""));
 }
 
 void Execution::Do(const Step&, const AcceptStep& a) {
   auto port = EvalAs<uint16_t>(a.port);
-  for (auto& l : listeners_) {
+  for (const auto& l : sc_->listeners()) {
     if (l->port() == port && l->netns_name() == a.netns) {
       int n = l->Accept(EvalAs<int>(a.count), Millis(a.timeout_ms));
       Log(fmt::format("accepted {} on port {}", n, port));
@@ -134,11 +112,11 @@ void Execution::Do(const Step&, const AcceptStep& a) {
 
 void Execution::Do(const Step&, const SynsStep& a) {
   if (!spoofed_) {
-    PrepareSpoofedSource(Ns(a.to), Ns(a.from), AddressOf(a.from));
+    PrepareSpoofedSource(Ns(a.to), Ns(a.from), sc_->AddressOf(a.from));
     spoofed_ = true;
   }
   SynOptions so;
-  so.destination = AddressOf(a.to);
+  so.destination = sc_->AddressOf(a.to);
   so.port = EvalAs<uint16_t>(a.port);
   so.count = EvalAs<int>(a.count);
   so.source_addresses = a.sources ? EvalAs<int>(*a.sources) : so.count;
@@ -166,32 +144,32 @@ void Execution::Do(const Step&, const SynsStep& a) {
 
 void Execution::Do(const Step&, const DropStep& a) {
   TcpMatch m = Match(a.hook, a.packets);
-  Filter(a.netns).Drop(m);
+  sc_->Filter(a.netns).Drop(m);
   Log(fmt::format("drop '{}' in netns '{}'", m.Expression(), a.netns));
 }
 
 void Execution::Do(const Step&, const HoldStep& a) {
   TcpMatch m = Match(a.hook, a.packets);
-  holds_[a.name] = std::make_unique<PacketHold>(Filter(a.netns), m, next_queue_++);
+  sc_->Hold(a.name, a.netns, m);
   Log(fmt::format("hold '{}' in netns '{}' as '{}'", m.Expression(), a.netns, a.name));
 }
 
 void Execution::Do(const Step&, const ReleaseStep& a) {
-  PacketHold& h = *holds_.at(a.hold);
+  PacketHold& h = sc_->held(a.hold);
   if (!a.keep_holding) h.StopHolding();
   size_t n = h.Release(a.count ? EvalAs<size_t>(*a.count) : SIZE_MAX);
   Log(fmt::format("released {} packets of '{}'", n, a.hold));
 }
 
 void Execution::Do(const Step&, const CaptureStep& a) {
-  std::string ifname = a.interface.empty() ? InterfaceOf(a.netns) : a.interface;
+  std::string ifname = a.interface.empty() ? sc_->InterfaceOf(a.netns) : a.interface;
   CaptureOptions co;
   co.filter = a.filter;
   co.snaplen = EvalAs<int>(a.snaplen);
   co.buffer_bytes = a.buffer_kb ? EvalAs<size_t>(*a.buffer_kb) * 1024
                                 : std::min(kMaxDefaultCaptureBuffer,
                                            Capture::BufferBytesFor(LargestBurst(), co.snaplen));
-  captures_[a.name] = std::make_unique<Capture>(Ns(a.netns), ifname, co);
+  sc_->StartCapture(a.name, a.netns, ifname, co);
   Log(fmt::format("capture '{}' on '{}' in netns '{}' ({} KiB buffer, snaplen {})", a.name, ifname,
                   a.netns, co.buffer_bytes / 1024, co.snaplen));
 }
@@ -225,7 +203,9 @@ void Execution::Do(const Step& s, const RunStep& a) {
   }
   std::string command = Join(a.argv, ' ');
   Log(fmt::format("run '{}' in netns '{}': {}\n{}", command, a.netns, r.Describe(), output));
-  run_outputs_.push_back(RunOutput{s.where, command, std::move(file), at_exit});
+  sc_->AddOutput(fmt::format("run-{}.log", s.where.line),
+                 fmt::format("run '{}' ({})", command, s.where.ToString()), std::move(file),
+                 at_exit);
   int64_t want = Eval(a.exit);
   if (r.timed_out || r.exit_code != want) {
     Fail(s, fmt::format("'{}': expected exit status {}, got: {}", command, want, r.Describe()));
@@ -256,24 +236,22 @@ Execution::Awaited Execution::Condition(const WaitQueue& q) {
 
 Execution::Awaited Execution::Condition(const WaitCounter& c) {
   int64_t delta = Eval(c.delta);
-  Netns& ns = Ns(c.netns);
-  const Counters& start = start_.at(c.netns);
+  Scenario* sc = sc_.get();
+  const std::string& ns = c.netns;
   const std::string& name = c.name;
-  return {
-      "counter",
-      [&ns, &start, &name, delta] { return Counters::Read(ns).Since(start).Get(name) >= delta; },
-      [&ns, &start] { return Counters::Read(ns).Since(start).ToString(); }, nullptr};
+  return {"counter", [sc, &ns, &name, delta] { return sc->CounterChanges(ns).Get(name) >= delta; },
+          [sc, &ns] { return sc->CounterChanges(ns).ToString(); }, nullptr};
 }
 
 Execution::Awaited Execution::Condition(const WaitHeld& h) {
-  PacketHold& hold = *holds_.at(h.hold);
+  PacketHold& hold = sc_->held(h.hold);
   auto n = EvalAs<size_t>(h.count);
   return {"held", [&hold, n] { return hold.held() >= n; },
           [&hold] { return fmt::format("{} held", hold.held()); }, nullptr};
 }
 
 Execution::Awaited Execution::Condition(const WaitPackets& p) {
-  Capture& cap = *captures_.at(p.capture);
+  Capture& cap = sc_->capture(p.capture);
   PacketFilterSpec spec = Spec(p.packets);
   auto n = EvalAs<size_t>(p.count);
   return {"packets", [&cap, spec, n] { return cap.Count(spec) >= n; },
@@ -299,7 +277,7 @@ void Execution::Do(const Step& s, const ExpectStep& a) {
 void Execution::Check(const Step& s, const ExpectConnections& e) {
   for (const auto& [outcome, want] : e.counts) {
     int got = 0;
-    for (const Connections& c : connections_[e.label]) got += c.Count(outcome);
+    for (const Connections& c : sc_->Labelled(e.label)) got += c.Count(outcome);
     Expect(s, fmt::format("{} connections ({})", ConnectOutcomeKey(outcome), e.label), Eval(want),
            got);
   }
@@ -314,7 +292,7 @@ void Execution::Check(const Step& s, const ExpectListener& e) {
 }
 
 void Execution::Check(const Step& s, const ExpectCounters& e) {
-  CounterDelta d = Counters::Read(Ns(e.netns)).Since(start_.at(e.netns));
+  CounterDelta d = sc_->CounterChanges(e.netns);
   for (const auto& [name, bounds] : e.bounds) {
     int64_t got = d.Get(name);
     std::optional<int64_t> lo, hi;
@@ -331,7 +309,7 @@ void Execution::Check(const Step& s, const ExpectCounters& e) {
 }
 
 void Execution::Check(const Step& s, const ExpectPackets& e) {
-  Capture& cap = *captures_.at(e.capture);
+  Capture& cap = sc_->capture(e.capture);
   PacketFilterSpec spec = Spec(e.packets);
   // Packets reach the capture a little after the kernel sent them (the capture thread reads the
   // packet socket): give it until the expected count arrives, then compare exactly.

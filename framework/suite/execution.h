@@ -1,5 +1,6 @@
-// One suite case being executed: its namespaces, peers and observations, and one Do() per step
-// kind (execute_steps.cc). Private to the case runner.
+// One suite case being executed: the steps against its Scenario (which owns the namespaces and
+// everything made in them), one Do() per step kind (execute_steps.cc). Private to the case
+// runner.
 #ifndef NSTEST_SUITE_EXECUTION_H_
 #define NSTEST_SUITE_EXECUTION_H_
 
@@ -17,29 +18,22 @@
 #include "nstest/counters.h"
 #include "nstest/impair.h"
 #include "nstest/peer.h"
+#include "nstest/scenario.h"
 #include "nstest/suite.h"
 
 namespace nstest {
 
-// Members are destroyed in reverse order: holds, captures and peers before the filters and
-// namespaces they live in.
 class Execution {
  public:
   Execution(const Case& c, const RunOptions& o) : c_(c), o_(o) {}
 
-  // Creates the namespaces and links, applies the sysctls and takes the counter baselines.
+  // Builds the scenario (namespaces and links), applies the sysctls and takes the counter
+  // baselines.
   void Build();
   // Runs one step; a failed expectation is recorded, anything else throws.
   void Execute(const Step& s);
-  // Throws Error if a listener's acceptor stopped early (out of descriptors or memory).
-  void CheckListeners();
-  // Each namespace's sysctls, counter changes and listeners.
-  void Diagnose(std::string* log);
-  void KeepNamespaces(std::string* log);
-  // Writes the captures and the output of `run` steps into the artifacts folder.
-  void WriteCaptures(std::string* log);
-  // The last lines processes left running by `run` steps wrote after their step.
-  void LateOutput(std::string* log);
+  // The scenario, once Build() made it (else nullptr).
+  Scenario* scenario() { return sc_.get(); }
   const std::vector<std::string>& failures() const { return failures_; }
   std::vector<std::pair<std::string, std::string>> Properties() const;
   void Log(const std::string& line) { log_ += line + "\n"; }
@@ -77,10 +71,7 @@ class Execution {
   void Check(const Step& s, const ExpectCounters& e);
   void Check(const Step& s, const ExpectPackets& e);
 
-  Netns& Ns(const std::string& name) { return *ns_.at(name); }
-  // The namespace's address and veth (those of its first link); Error if it has no link.
-  const IpAddress& AddressOf(const std::string& ns);
-  const std::string& InterfaceOf(const std::string& ns);
+  Netns& Ns(const std::string& name) { return sc_->ns(name); }
   int64_t Eval(const Value& v);
   template <typename T>
   T EvalAs(const Value& v) {
@@ -89,7 +80,6 @@ class Execution {
   std::chrono::milliseconds Millis(const Value& v) { return std::chrono::milliseconds(Eval(v)); }
   TcpMatch Match(Hook hook, const PacketMatch& m);
   PacketFilterSpec Spec(const PacketMatch& m);
-  PacketFilter& Filter(const std::string& ns);
   void Fail(const Step& s, const std::string& what) {
     failures_.push_back(fmt::format("{}: {}", s.where.ToString(), what));
   }
@@ -100,37 +90,18 @@ class Execution {
   size_t LargestBurst();
   // The capture `name` with every packet it took decoded; throws Error if it dropped any.
   Capture& SyncedCapture(const std::string& name);
-  std::string ArtifactPath(const std::string& what) const;
 
   const Case& c_;
   const RunOptions& o_;
   std::string log_;
   std::vector<std::string> failures_;
-  std::map<std::string, std::unique_ptr<Netns>> ns_;
-  std::vector<std::string> order_;
-  std::map<std::string, IpAddress> address_;
-  std::map<std::string, std::string> ifname_;
-  std::map<std::string, Counters> start_;
-  std::map<std::string, std::unique_ptr<PacketFilter>> filters_;
-  std::vector<std::unique_ptr<Listener>> listeners_;
-  std::map<std::string, std::vector<Connections>> connections_;
-  std::map<std::string, std::unique_ptr<Capture>> captures_;
-  std::map<std::string, std::unique_ptr<PacketHold>> holds_;
-  uint16_t next_queue_ = 1;
+  std::unique_ptr<Scenario> sc_;
   bool spoofed_ = false;
   // Where the next `syns` step's sources start, so that no SYN of a case reuses the source
   // address and port of an earlier one (the server would answer it as a retransmission).
   uint32_t syn_port_ = 0;
   uint32_t syn_address_ = 1;
   uint32_t syn_addresses_used_ = 0;
-  // Output of `run` steps: what their commands, and processes they left running, wrote.
-  struct RunOutput {
-    SourcePos where;
-    std::string command;
-    Fd file;
-    size_t at_exit = 0;  // bytes written until the command exited
-  };
-  std::vector<RunOutput> run_outputs_;
 };
 
 }  // namespace nstest

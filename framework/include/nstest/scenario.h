@@ -1,0 +1,164 @@
+// One test's world: its namespaces and links, and everything the test made in them (listeners,
+// labelled connections, packet filters and holds, captures, the output of processes it started,
+// counter baselines), with the failure context, artifacts and properties they leave. Suites
+// (`nstest run`) and GoogleTest (nstest::NetnsTest) are both thin layers over it, so a test can
+// build the same topology either way and gets the same diagnostics.
+//
+//   ScenarioSpec spec;
+//   spec.namespaces = {"client", "lb", "server"};
+//   spec.links = {{.a = "client", .b = "lb"}, {.a = "lb", .b = "server"}};
+//   Scenario s(spec);                    // lb: eth0 198.18.0.2 and eth1 198.18.1.1
+//   Listener& l = s.Listen("server", {.port = 8080, .backlog = 4});
+//   Connections c = Connect(s.ns("lb"), {.address = s.AddressOf("server"), .port = 8080});
+#ifndef NSTEST_SCENARIO_H_
+#define NSTEST_SCENARIO_H_
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nstest/address.h"
+#include "nstest/capture.h"
+#include "nstest/counters.h"
+#include "nstest/fd.h"
+#include "nstest/impair.h"
+#include "nstest/link.h"
+#include "nstest/netns.h"
+#include "nstest/peer.h"
+
+namespace nstest {
+
+struct PairTopologyOptions;
+
+// A veth pair between two namespaces of a scenario.
+struct ScenarioLink {
+  std::string a{};
+  std::string b{};
+  // Interface names; "": eth0, eth1, ... in the order of the namespace's links.
+  std::string a_ifname{};
+  std::string b_ifname{};
+  // Selects the addresses: 198.18.<index>.1 on a, .2 on b, 2001:2:0:<index>::1/::2 with IPv6
+  // (DefaultPairAddresses); -1: the link's position in the list.
+  int index = -1;
+  unsigned mtu = 0;  // 0: the kernel's default
+  bool ipv6 = true;  // also the IPv6 addresses, awaited until usable (no DAD wait left)
+};
+
+struct ScenarioSpec {
+  std::vector<std::string> namespaces{};  // at least one; names as Netns::Create takes them
+  std::vector<ScenarioLink> links{};
+  std::chrono::milliseconds link_timeout{5000};  // for each link to come up
+
+  // The usual preset: `server` and `client` joined by one veth (names, interfaces, MTU, IPv6 and
+  // address index from `options`).
+  static ScenarioSpec Pair(const PairTopologyOptions& options);
+};
+
+// What a link got when it was built.
+struct BuiltLink {
+  ScenarioLink spec{};  // interface names and index filled in
+  VethPair veth{};
+  DefaultAddresses addresses{};
+};
+
+// Owns everything it holds and destroys it in the safe order (holds, captures, peers and
+// connections before the filters and namespaces they live in). Neither copied nor moved: what it
+// made refers to its namespaces. One thread at a time.
+class Scenario {
+ public:
+  // Creates the namespaces, then each link: the veth pair, its addresses, both ends up (awaited
+  // through netlink) and, with IPv6, its addresses usable. Takes the counter baselines. Throws
+  // what Netns::Create, AddVethPair, AddAddress and the waits throw, and Error for a link to a
+  // namespace not in the list.
+  explicit Scenario(const ScenarioSpec& spec);
+  ~Scenario();
+  Scenario(const Scenario&) = delete;
+  Scenario& operator=(const Scenario&) = delete;
+
+  // --- Namespaces and links ---
+  // Throws Error for a name not in the scenario ("no namespace 'sever'; did you mean 'server'?").
+  Netns& ns(const std::string& name);
+  const Netns& ns(const std::string& name) const;
+  bool has(const std::string& name) const { return ns_.count(name) != 0; }
+  // In the order of the spec.
+  const std::vector<std::string>& names() const { return order_; }
+  const std::vector<BuiltLink>& links() const { return links_; }
+  // The namespace's IPv4 / IPv6 address and its veth: those of its first link. Throw Error for a
+  // namespace without a link (or, for the IPv6 one, without IPv6 on it).
+  const IpAddress& AddressOf(const std::string& name) const;
+  const IpAddress& Address6Of(const std::string& name) const;
+  const std::string& InterfaceOf(const std::string& name) const;
+
+  // --- Counters ---
+  // Baselines of every namespace's counters, now.
+  void ResetCounters();
+  // Changes in `name` since the scenario was built or the last ResetCounters().
+  CounterDelta CounterChanges(const std::string& name) const;
+
+  // --- What the test makes ---
+  Listener& Listen(const std::string& name, const ListenerOptions& options);
+  const std::vector<std::unique_ptr<Listener>>& listeners() const { return listeners_; }
+  // Throws Error if a listener's acceptor stopped early (out of descriptors or memory).
+  void CheckListeners() const;
+  // Connections kept under a label (a suite's `label`), in the order they were added.
+  void AddConnections(const std::string& label, Connections c);
+  std::vector<Connections>& Labelled(const std::string& label);
+  // The nftables table of `name`, created on first use.
+  PacketFilter& Filter(const std::string& name);
+  // Holds packets matching `match` in `name` on its own NFQUEUE number (1, 2, ...).
+  PacketHold& Hold(const std::string& hold, const std::string& name, const TcpMatch& match);
+  PacketHold& held(const std::string& hold);
+  // A capture on `ifname` in `name` ("" : the namespace's veth), known by `capture`.
+  Capture& StartCapture(const std::string& capture, const std::string& name,
+                        const std::string& ifname, const CaptureOptions& options);
+  Capture& capture(const std::string& capture);
+  bool has_capture(const std::string& capture) const { return captures_.count(capture) != 0; }
+  // The output file of a process the test started (it may outlive the process, which keeps
+  // writing): shown in the failure context after `shown` bytes, written out as an artifact.
+  void AddOutput(const std::string& artifact, const std::string& what, Fd file, size_t shown);
+
+  // --- What it leaves ---
+  // Each namespace's effective sysctls, counter changes and listeners (as `ss` shows them), one
+  // line each, indented by two spaces under "netns 'NAME':".
+  std::string Context() const;
+  // What processes the test started wrote after `shown` (the last 20 lines of each).
+  std::string LateOutput() const;
+  // Writes each capture as `<dir>/<prefix>.<capture>.pcap` and each output as
+  // `<dir>/<prefix>.<artifact>`, file names made safe; returns a line per file.
+  std::string WriteArtifacts(const std::string& dir, const std::string& prefix) const;
+  // Bind-mounts every namespace for `ip netns exec` and keeps the mounts; a line per namespace.
+  std::string KeepNamespaces();
+  // "sysctl.<netns>.<key>" -> effective value, for every namespace.
+  std::vector<std::pair<std::string, std::string>> Properties() const;
+
+ private:
+  struct Output {
+    std::string artifact;
+    std::string what;
+    Fd file;
+    size_t shown = 0;
+  };
+
+  std::map<std::string, std::unique_ptr<Netns>> ns_;
+  std::vector<std::string> order_;
+  std::vector<BuiltLink> links_;
+  std::map<std::string, Counters> baseline_;
+  std::map<std::string, std::unique_ptr<PacketFilter>> filters_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::map<std::string, std::vector<Connections>> connections_;
+  std::map<std::string, std::unique_ptr<Capture>> captures_;
+  std::map<std::string, std::unique_ptr<PacketHold>> holds_;
+  std::vector<Output> outputs_;
+  uint16_t next_queue_ = 1;
+};
+
+// `text` with every character but [A-Za-z0-9._-] replaced by '_', for a file name.
+std::string SafeFileName(std::string text);
+
+}  // namespace nstest
+
+#endif  // NSTEST_SCENARIO_H_

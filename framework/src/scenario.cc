@@ -1,0 +1,278 @@
+#include "nstest/scenario.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "nstest/error.h"
+#include "nstest/sockdiag.h"
+#include "nstest/topology.h"
+#include "src/strings.h"
+
+namespace nstest {
+namespace {
+
+constexpr size_t kLateOutputLines = 20;
+constexpr size_t kLateOutputBytes = 64 * 1024;
+
+template <typename Map>
+auto& Find(Map& map, const std::string& key, const char* what) {
+  auto it = map.find(key);
+  if (it == map.end()) {
+    std::vector<std::string> names;
+    for (const auto& [k, v] : map) names.push_back(k);
+    std::string near = ClosestName(key, names);
+    throw Error(fmt::format("no {} '{}'{}", what, key,
+                            near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
+  }
+  return it->second;
+}
+
+}  // namespace
+
+ScenarioSpec ScenarioSpec::Pair(const PairTopologyOptions& o) {
+  ScenarioSpec spec;
+  spec.namespaces = {o.server_name, o.client_name};
+  spec.links = {ScenarioLink{o.server_name, o.client_name, o.server_ifname, o.client_ifname,
+                             o.pair_index, o.mtu, o.ipv6}};
+  spec.link_timeout = o.link_timeout;
+  return spec;
+}
+
+Scenario::Scenario(const ScenarioSpec& spec) {
+  for (const std::string& n : spec.namespaces) {
+    ns_[n] = std::make_unique<Netns>(Netns::Create(n));
+    order_.push_back(n);
+  }
+  std::map<std::string, int> interfaces;
+  for (const ScenarioLink& l : spec.links) {
+    BuiltLink b{l, {}, {}};
+    Netns& a = ns(l.a);
+    Netns& z = ns(l.b);
+    if (b.spec.a_ifname.empty()) b.spec.a_ifname = fmt::format("eth{}", interfaces[l.a]);
+    if (b.spec.b_ifname.empty()) b.spec.b_ifname = fmt::format("eth{}", interfaces[l.b]);
+    ++interfaces[l.a];
+    ++interfaces[l.b];
+    if (b.spec.index < 0) b.spec.index = static_cast<int>(links_.size());
+    b.addresses = DefaultPairAddresses(b.spec.index);
+    VethOptions vo;
+    vo.mtu = l.mtu;
+    b.veth = AddVethPair(a, b.spec.a_ifname, z, b.spec.b_ifname, vo);
+    AddAddress(a, b.spec.a_ifname, b.addresses.a_v4);
+    AddAddress(z, b.spec.b_ifname, b.addresses.b_v4);
+    if (l.ipv6) {
+      AddAddress(a, b.spec.a_ifname, b.addresses.a_v6);
+      AddAddress(z, b.spec.b_ifname, b.addresses.b_v6);
+    }
+    WaitLinkOperUp(a, b.spec.a_ifname, spec.link_timeout);
+    WaitLinkOperUp(z, b.spec.b_ifname, spec.link_timeout);
+    if (l.ipv6) {
+      WaitAddressUsable(a, b.spec.a_ifname, b.addresses.a_v6, spec.link_timeout);
+      WaitAddressUsable(z, b.spec.b_ifname, b.addresses.b_v6, spec.link_timeout);
+    }
+    links_.push_back(std::move(b));
+  }
+  ResetCounters();
+}
+
+Scenario::~Scenario() {
+  // What lives in the namespaces goes before them, holds and captures first.
+  holds_.clear();
+  captures_.clear();
+  listeners_.clear();
+  connections_.clear();
+  filters_.clear();
+}
+
+Netns& Scenario::ns(const std::string& name) { return *Find(ns_, name, "namespace"); }
+const Netns& Scenario::ns(const std::string& name) const { return *Find(ns_, name, "namespace"); }
+
+const IpAddress& Scenario::AddressOf(const std::string& name) const {
+  for (const BuiltLink& l : links_) {
+    if (l.spec.a == name) return l.addresses.a_v4.address;
+    if (l.spec.b == name) return l.addresses.b_v4.address;
+  }
+  throw Error(fmt::format(
+      "netns '{}' has no link, so no address of its own: link it in the [topology] or give the "
+      "step an `address`",
+      name));
+}
+
+const IpAddress& Scenario::Address6Of(const std::string& name) const {
+  for (const BuiltLink& l : links_) {
+    if (l.spec.a != name && l.spec.b != name) continue;
+    if (!l.spec.ipv6) {
+      throw Error(fmt::format("netns '{}': its first link has no IPv6 (ipv6 = false)", name));
+    }
+    return l.spec.a == name ? l.addresses.a_v6.address : l.addresses.b_v6.address;
+  }
+  throw Error(fmt::format("netns '{}' has no link, so no IPv6 address of its own", name));
+}
+
+const std::string& Scenario::InterfaceOf(const std::string& name) const {
+  for (const BuiltLink& l : links_) {
+    if (l.spec.a == name) return l.spec.a_ifname;
+    if (l.spec.b == name) return l.spec.b_ifname;
+  }
+  throw Error(fmt::format(
+      "netns '{}' has no link to capture on: give the capture an `interface` (e.g. \"lo\")", name));
+}
+
+void Scenario::ResetCounters() {
+  baseline_.clear();
+  for (const std::string& n : order_) baseline_.emplace(n, Counters::Read(ns(n)));
+}
+
+CounterDelta Scenario::CounterChanges(const std::string& name) const {
+  return Counters::Read(ns(name)).Since(Find(baseline_, name, "namespace"));
+}
+
+Listener& Scenario::Listen(const std::string& name, const ListenerOptions& options) {
+  listeners_.push_back(std::make_unique<Listener>(ns(name), options));
+  return *listeners_.back();
+}
+
+void Scenario::CheckListeners() const {
+  for (const auto& l : listeners_) {
+    if (std::string why = l->error(); !why.empty()) {
+      throw Error(
+          fmt::format("listener on port {} in netns '{}': {}", l->port(), l->netns_name(), why));
+    }
+  }
+}
+
+void Scenario::AddConnections(const std::string& label, Connections c) {
+  connections_[label].push_back(std::move(c));
+}
+
+std::vector<Connections>& Scenario::Labelled(const std::string& label) {
+  return Find(connections_, label, "connections labelled");
+}
+
+PacketFilter& Scenario::Filter(const std::string& name) {
+  auto& f = filters_[name];
+  if (!f) f = std::make_unique<PacketFilter>(ns(name));
+  return *f;
+}
+
+PacketHold& Scenario::Hold(const std::string& hold, const std::string& name,
+                           const TcpMatch& match) {
+  auto& h = holds_[hold];
+  h = std::make_unique<PacketHold>(Filter(name), match, next_queue_++);
+  return *h;
+}
+
+PacketHold& Scenario::held(const std::string& hold) { return *Find(holds_, hold, "hold"); }
+
+Capture& Scenario::StartCapture(const std::string& capture, const std::string& name,
+                                const std::string& ifname, const CaptureOptions& options) {
+  auto& c = captures_[capture];
+  c = std::make_unique<Capture>(ns(name), ifname.empty() ? InterfaceOf(name) : ifname, options);
+  return *c;
+}
+
+Capture& Scenario::capture(const std::string& capture) {
+  return *Find(captures_, capture, "capture");
+}
+
+void Scenario::AddOutput(const std::string& artifact, const std::string& what, Fd file,
+                         size_t shown) {
+  outputs_.push_back(Output{artifact, what, std::move(file), shown});
+}
+
+std::string Scenario::Context() const {
+  std::string out;
+  for (const std::string& n : order_) {
+    const Netns& space = ns(n);
+    out += fmt::format("netns '{}':\n", n);
+    for (const auto& [k, v] : space.effective_sysctls())
+      out += fmt::format("  sysctl {} = {}\n", k, v);
+    try {
+      out += "  counters: " + CounterChanges(n).ToString() + "\n";
+      for (const TcpSocketInfo& t :
+           SockDiag(space).Dump(1u << static_cast<int>(TcpState::kListen))) {
+        out += "  " + GetListener(space, t.local_port).ToString() + "\n";
+      }
+    } catch (const std::exception& e) {
+      out += fmt::format("  ({})\n", e.what());
+    }
+  }
+  return out;
+}
+
+std::string Scenario::LateOutput() const {
+  std::string out;
+  for (const Output& o : outputs_) {
+    std::string late = ReadTail(o.file.get(), o.shown, kLateOutputBytes);
+    if (late.empty()) continue;
+    std::vector<std::string> lines = Split(late, '\n');
+    if (!lines.empty() && lines.back().empty()) lines.pop_back();
+    size_t first = lines.size() > kLateOutputLines ? lines.size() - kLateOutputLines : 0;
+    out += fmt::format("output of {} after it exited, from what it left running (last {} lines):\n",
+                       o.what, lines.size() - first);
+    for (size_t i = first; i < lines.size(); ++i) out += "  " + lines[i] + "\n";
+  }
+  return out;
+}
+
+std::string Scenario::WriteArtifacts(const std::string& dir, const std::string& prefix) const {
+  if (dir.empty() || (captures_.empty() && outputs_.empty())) return "";
+  ::mkdir(dir.c_str(), 0755);
+  std::string out;
+  for (const auto& [name, cap] : captures_) {
+    std::string path = dir + "/" + SafeFileName(prefix + "." + name + ".pcap");
+    try {
+      cap->WritePcap(path);
+      out += fmt::format("capture '{}' ({} packets) written to {}\n", name, cap->Packets().size(),
+                         path);
+    } catch (const Error& e) {
+      out += fmt::format("capture '{}': {}\n", name, e.what());
+    }
+  }
+  for (const Output& o : outputs_) {
+    std::string path = dir + "/" + SafeFileName(prefix + "." + o.artifact);
+    std::ofstream file(path, std::ios::binary);
+    file << ReadTail(o.file.get(), 0, SIZE_MAX);
+    out += file ? fmt::format("output of {} written to {}\n", o.what, path)
+                : fmt::format("output of {}: cannot write {}\n", o.what, path);
+  }
+  return out;
+}
+
+std::string Scenario::KeepNamespaces() {
+  std::string tag = MakeRunTag();
+  std::string out;
+  for (const std::string& n : order_) {
+    try {
+      std::string path = ns(n).BindMount(tag);
+      ns(n).KeepBindMount();
+      out += fmt::format("kept netns '{}': ip netns exec {} bash\n", n,
+                         path.substr(path.rfind('/') + 1));
+    } catch (const Error& e) {
+      out += fmt::format("could not keep netns '{}': {}\n", n, e.what());
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Scenario::Properties() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& n : order_) {
+    for (const auto& [k, v] : ns(n).effective_sysctls()) {
+      out.emplace_back(fmt::format("sysctl.{}.{}", n, k), v);
+    }
+  }
+  return out;
+}
+
+std::string SafeFileName(std::string text) {
+  for (char& c : text) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) c = '_';
+  }
+  return text;
+}
+
+}  // namespace nstest
