@@ -1,7 +1,6 @@
 #include "nstest/gtest.h"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cstdlib>
@@ -14,26 +13,11 @@
 namespace nstest {
 namespace {
 
-std::string SanitizeFileName(std::string s) {
-  for (char& c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) c = '_';
-  }
-  return s;
-}
-
 std::string ArtifactDir() {
   for (const char* var : {"NSTEST_ARTIFACTS_DIR", "TEST_UNDECLARED_OUTPUTS_DIR"}) {
     if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return v;
   }
   return "nstest-artifacts";
-}
-
-std::string SysctlLines(const Netns& ns) {
-  std::string out;
-  for (const auto& [k, v] : ns.effective_sysctls()) out += fmt::format("    {} = {}\n", k, v);
-  return out.empty() ? "    (none set)\n" : out;
 }
 
 }  // namespace
@@ -45,27 +29,28 @@ void NetnsTest::SetUp() {
   const PreflightReport& preflight = CachedPreflight();
   if (std::string why = preflight.NamespaceSkipReason(); !why.empty()) GTEST_SKIP() << why;
   RecordProperty("kernel_release", preflight.kernel_release);
-  topology_.emplace(PairTopology::Create(TopologyOptions()));
+  scenario_ = std::make_unique<Scenario>(Topology());
   ResetCounters();
 }
 
 void NetnsTest::TearDown() {
-  if (!topology_) return;
-  for (Netns* ns : {&server(), &client()}) {
-    for (const auto& [k, v] : ns->effective_sysctls()) {
-      RecordProperty(fmt::format("sysctl.{}.{}", ns->name(), k), v);
-    }
-  }
+  if (!scenario_) return;
+  for (const auto& [k, v] : scenario_->Properties()) RecordProperty(k, v);
   if (HasFailure()) {
     std::string context = Context();
     std::cout << context << std::flush;
     RecordProperty("nstest_context", context);
   }
-  // Peers, captures and rules go before the namespaces they live in.
-  captures_.clear();
-  filters_.clear();
-  listeners_.clear();
-  topology_.reset();
+  pair_.reset();
+  scenario_.reset();  // what lives in the namespaces first, then the namespaces
+}
+
+PairTopology& NetnsTest::topology() {
+  if (!pair_) {
+    PairTopologyOptions o = TopologyOptions();
+    pair_.emplace(PairTopology::Of(*scenario_, o.server_name, o.client_name));
+  }
+  return *pair_;
 }
 
 void NetnsTest::SetSysctl(Netns& ns, const std::string& key, const std::string& value) {
@@ -85,9 +70,12 @@ long NetnsTest::SysctlNumber(const Netns& ns, const std::string& key) const {
 }
 
 Listener& NetnsTest::Listen(ListenerOptions options) {
-  if (options.address == IpAddress()) options.address = topology_->server_v4();
-  listeners_.push_back(std::make_unique<Listener>(server(), options));
-  return *listeners_.back();
+  return Listen(TopologyOptions().server_name, options);
+}
+
+Listener& NetnsTest::Listen(const std::string& name, ListenerOptions options) {
+  if (options.address == IpAddress()) options.address = scenario_->AddressOf(name);
+  return scenario_->Listen(name, options);
 }
 
 Listener& NetnsTest::Listen(uint16_t port, int backlog, AcceptPolicy accept) {
@@ -101,7 +89,6 @@ Listener& NetnsTest::Listen(uint16_t port, int backlog, AcceptPolicy accept) {
 Connections NetnsTest::ConnectToServer(uint16_t port, int count, ConnectMode mode,
                                        std::chrono::milliseconds deadline) {
   ConnectOptions o;
-  o.address = topology_->server_v4();
   o.port = port;
   o.count = count;
   o.mode = mode;
@@ -110,11 +97,21 @@ Connections NetnsTest::ConnectToServer(uint16_t port, int count, ConnectMode mod
 }
 
 Connections NetnsTest::Connect(ConnectOptions options) {
-  if (options.address == IpAddress()) options.address = topology_->server_v4();
-  return nstest::Connect(client(), options);
+  PairTopologyOptions t = TopologyOptions();
+  return Connect(t.client_name, t.server_name, options);
+}
+
+Connections NetnsTest::Connect(const std::string& from, const std::string& to,
+                               ConnectOptions options) {
+  if (options.address == IpAddress()) options.address = scenario_->AddressOf(to);
+  return nstest::Connect(ns(from), options);
 }
 
 ListenerQueues NetnsTest::ServerListener(uint16_t port) { return GetListener(server(), port); }
+
+ListenerQueues NetnsTest::ListenerIn(const std::string& name, uint16_t port) {
+  return GetListener(ns(name), port);
+}
 
 namespace {
 
@@ -165,14 +162,10 @@ bool NetnsTest::WaitForSockets(const Netns& ns, TcpState state, int n,
 }
 
 CounterDelta NetnsTest::CounterChanges(const Netns& ns) const {
-  const Counters& start = &ns == &topology_->server() ? *server_start_ : *client_start_;
-  return Counters::Read(ns).Since(start);
+  return scenario_->CounterChanges(ns.name());
 }
 
-void NetnsTest::ResetCounters() {
-  server_start_.emplace(Counters::Read(server()));
-  client_start_.emplace(Counters::Read(client()));
-}
+void NetnsTest::ResetCounters() { scenario_->ResetCounters(); }
 
 bool NetnsTest::WaitForCounter(const Netns& ns, const std::string& counter, int64_t delta,
                                std::chrono::milliseconds timeout, std::source_location where) {
@@ -189,56 +182,20 @@ Capture& NetnsTest::StartCapture(const Netns& ns, const std::string& filter) {
 }
 
 Capture& NetnsTest::StartCapture(const Netns& ns, const CaptureOptions& options) {
-  const std::string& ifname = &ns == &topology_->server() ? TopologyOptions().server_ifname
-                                                          : TopologyOptions().client_ifname;
-  captures_.emplace_back(ns.name(), std::make_unique<Capture>(ns, ifname, options));
-  return *captures_.back().second;
+  return scenario_->StartCapture(fmt::format("{}-{}", ns.name(), captures_++), ns.name(), "",
+                                 options);
 }
 
-PacketFilter& NetnsTest::Filter(const Netns& ns) {
-  auto& f = filters_[&ns];
-  if (!f) f = std::make_unique<PacketFilter>(ns);
-  return *f;
-}
-
-std::string NetnsTest::ArtifactPath(const std::string& what) const {
-  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string dir = ArtifactDir();
-  ::mkdir(dir.c_str(), 0755);
-  std::string name =
-      info != nullptr ? fmt::format("{}.{}.{}", info->test_suite_name(), info->name(), what) : what;
-  return dir + "/" + SanitizeFileName(name);
-}
+PacketFilter& NetnsTest::Filter(const Netns& ns) { return scenario_->Filter(ns.name()); }
 
 std::string NetnsTest::Context() {
   std::string out = "nstest context:\n";
-  if (!topology_) return out + "  (no topology)\n";
-  for (Netns* ns : {&server(), &client()}) {
-    out += fmt::format("  netns '{}' sysctls:\n{}", ns->name(), SysctlLines(*ns));
-    try {
-      out += fmt::format("  netns '{}' counters since SetUp: {}\n", ns->name(),
-                         CounterChanges(*ns).ToString());
-    } catch (const Error& e) {
-      out += fmt::format("  netns '{}' counters: {}\n", ns->name(), e.what());
-    }
-  }
-  for (const auto& l : listeners_) {
-    try {
-      out += "  " + ServerListener(l->port()).ToString() + "\n";
-    } catch (const Error& e) {
-      out += fmt::format("  listener on port {}: {}\n", l->port(), e.what());
-    }
-  }
-  for (size_t i = 0; i < captures_.size(); ++i) {
-    std::string path = ArtifactPath(fmt::format("{}-{}.pcap", captures_[i].first, i));
-    try {
-      captures_[i].second->WritePcap(path);
-      out += fmt::format("  {}: {} packets written to {}\n", captures_[i].second->description(),
-                         captures_[i].second->Packets().size(), path);
-    } catch (const Error& e) {
-      out += fmt::format("  {}: {}\n", captures_[i].second->description(), e.what());
-    }
-  }
+  if (!scenario_) return out + "(no namespaces)\n";
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string prefix =
+      info != nullptr ? fmt::format("{}.{}", info->test_suite_name(), info->name()) : "test";
+  out += scenario_->Context();
+  out += scenario_->WriteArtifacts(ArtifactDir(), prefix);
   return out;
 }
 

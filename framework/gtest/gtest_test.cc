@@ -24,11 +24,13 @@ TEST(ListenerMatchersTest, MatchAndExplainWithTheSsView) {
   EXPECT_THAT(q, BacklogIs(2));
   EXPECT_THAT(q, SynRecvIs(1));
   EXPECT_THAT(q, Not(AcceptQueueIs(5)));
+  // The listener once, then the check in the words a suite's `expect.listener` fails with.
   EXPECT_NONFATAL_FAILURE(EXPECT_THAT(q, AcceptQueueIs(5)),
-                          "Expected: accept queue (Recv-Q) is 5\n"
-                          "  Actual: LISTEN 198.18.0.1:8080 Recv-Q 3 Send-Q 2 SYN-RECV 1");
-  EXPECT_NONFATAL_FAILURE(EXPECT_THAT(q, BacklogIs(4)), "effective backlog (Send-Q) is 4");
-  EXPECT_NONFATAL_FAILURE(EXPECT_THAT(q, SynRecvIs(0)), "SYN-RECV request sockets number 0");
+                          "Expected: Recv-Q (accept queue) is 5\n"
+                          "  Actual: LISTEN 198.18.0.1:8080 Recv-Q 3 Send-Q 2 SYN-RECV 1 (of type "
+                          "nstest::ListenerQueues), Recv-Q (accept queue): expected 5, got 3");
+  EXPECT_NONFATAL_FAILURE(EXPECT_THAT(q, BacklogIs(4)), "Send-Q (backlog): expected 4, got 2");
+  EXPECT_NONFATAL_FAILURE(EXPECT_THAT(q, SynRecvIs(0)), "SYN-RECV: expected 0, got 1");
 }
 
 TEST(CounterMatchersTest, ShowEveryChangedCounter) {
@@ -39,12 +41,16 @@ TEST(CounterMatchersTest, ShowEveryChangedCounter) {
   CounterDelta d = after.Since(before);
   EXPECT_THAT(d, CounterIs("TcpExtListenOverflows", 2));
   EXPECT_THAT(d, CounterAtLeast("TcpExtListenDrops", 3));
+  // Every change, then the check in the words a suite's `expect.counters` fails with.
   EXPECT_NONFATAL_FAILURE(EXPECT_THAT(d, CounterIs("TcpExtListenOverflows", 1)),
                           "counter changes in netns 'server': TcpExtListenDrops +3, "
-                          "TcpExtListenOverflows +2 (of type nstest::CounterDelta), where "
-                          "TcpExtListenOverflows changed by 2");
+                          "TcpExtListenOverflows +2 (of type nstest::CounterDelta), "
+                          "TcpExtListenOverflows in netns 'server': expected 1, got 2");
   EXPECT_NONFATAL_FAILURE(EXPECT_THAT(d, CounterAtLeast("TcpExtListenDrops", 4)),
-                          "counter TcpExtListenDrops grew by at least 4");
+                          "Expected: TcpExtListenDrops grew by at least 4\n  Actual: counter "
+                          "changes in netns 'server': TcpExtListenDrops +3, TcpExtListenOverflows "
+                          "+2 (of type nstest::CounterDelta), TcpExtListenDrops in netns 'server': "
+                          "expected at least 4, got 3");
 }
 
 TEST(ConnectionMatchersTest, SummariseOutcomes) {

@@ -73,7 +73,6 @@ Scenario::Scenario(const ScenarioSpec& spec) {
     }
     links_.push_back(std::move(b));
   }
-  ResetCounters();
 }
 
 Scenario::~Scenario() {
@@ -125,7 +124,12 @@ void Scenario::ResetCounters() {
 }
 
 CounterDelta Scenario::CounterChanges(const std::string& name) const {
-  return Counters::Read(ns(name)).Since(Find(baseline_, name, "namespace"));
+  const Netns& space = ns(name);
+  auto base = baseline_.find(name);
+  if (base == baseline_.end()) {
+    throw Error(fmt::format("no counter baseline in netns '{}' yet (ResetCounters())", name));
+  }
+  return Counters::Read(space).Since(base->second);
 }
 
 Listener& Scenario::Listen(const std::string& name, const ListenerOptions& options) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <variant>
 
+#include "nstest/checks.h"
 #include "nstest/process.h"
 #include "nstest/sockdiag.h"
 #include "nstest/synsource.h"
@@ -278,33 +279,26 @@ void Execution::Check(const Step& s, const ExpectConnections& e) {
   for (const auto& [outcome, want] : e.counts) {
     int got = 0;
     for (const Connections& c : sc_->Labelled(e.label)) got += c.Count(outcome);
-    Expect(s, fmt::format("{} connections ({})", ConnectOutcomeKey(outcome), e.label), Eval(want),
-           got);
+    Report(s, CheckCount(fmt::format("{} connections ({})", ConnectOutcomeKey(outcome), e.label),
+                         Eval(want), got));
   }
 }
 
 void Execution::Check(const Step& s, const ExpectListener& e) {
   ListenerQueues q = GetListener(Ns(e.netns), EvalAs<uint16_t>(e.port));
   Log(q.ToString());
-  if (e.recv_q) Expect(s, "Recv-Q (accept queue)", Eval(*e.recv_q), q.accept_queue);
-  if (e.send_q) Expect(s, "Send-Q (backlog)", Eval(*e.send_q), q.max_accept_queue);
-  if (e.syn_recv) Expect(s, "SYN-RECV", Eval(*e.syn_recv), q.syn_recv);
+  if (e.recv_q) Report(s, CheckAcceptQueue(q, Eval(*e.recv_q)));
+  if (e.send_q) Report(s, CheckBacklog(q, Eval(*e.send_q)));
+  if (e.syn_recv) Report(s, CheckSynRecv(q, Eval(*e.syn_recv)));
 }
 
 void Execution::Check(const Step& s, const ExpectCounters& e) {
   CounterDelta d = sc_->CounterChanges(e.netns);
   for (const auto& [name, bounds] : e.bounds) {
-    int64_t got = d.Get(name);
     std::optional<int64_t> lo, hi;
     if (bounds.min) lo = Eval(*bounds.min);
     if (bounds.max) hi = Eval(*bounds.max);
-    if (lo && hi && *lo == *hi) {
-      Expect(s, fmt::format("{} in netns '{}'", name, e.netns), *lo, got);
-    } else if ((lo && got < *lo) || (hi && got > *hi)) {
-      Fail(s,
-           fmt::format("{} in netns '{}': expected {} to {}, got {}", name, e.netns,
-                       lo ? std::to_string(*lo) : "-inf", hi ? std::to_string(*hi) : "inf", got));
-    }
+    Report(s, CheckCounter(d, name, lo, hi));
   }
 }
 
@@ -322,8 +316,8 @@ void Execution::Check(const Step& s, const ExpectPackets& e) {
   // Every packet the capture socket took is decoded now, and none was dropped (or this throws).
   SyncedCapture(e.capture);
   if (e.count) {
-    Expect(s, fmt::format("packets '{}'", spec.ToString()), Eval(*e.count),
-           static_cast<int64_t>(cap.Count(spec)));
+    Report(s, CheckCount(fmt::format("packets '{}'", spec.ToString()), Eval(*e.count),
+                         static_cast<int64_t>(cap.Count(spec))));
   }
   if (e.intervals_ms.empty()) return;
   std::vector<double> gaps = cap.IntervalsMs(spec);

@@ -15,6 +15,7 @@
 
 #include "nstest/capture.h"
 #include "nstest/case_runner.h"
+#include "nstest/checks.h"
 #include "nstest/counters.h"
 #include "nstest/impair.h"
 #include "nstest/peer.h"
@@ -83,8 +84,8 @@ class Execution {
   void Fail(const Step& s, const std::string& what) {
     failures_.push_back(fmt::format("{}: {}", s.where.ToString(), what));
   }
-  void Expect(const Step& s, const std::string& what, int64_t expected, int64_t actual) {
-    if (expected != actual) Fail(s, fmt::format("{}: expected {}, got {}", what, expected, actual));
+  void Report(const Step& s, const CheckResult& c) {
+    if (!c.ok) Fail(s, c.Failure());
   }
   // The packets the case's largest burst can make, to size a capture's buffer.
   size_t LargestBurst();

@@ -150,10 +150,11 @@ TEST_F(FixtureFailureTest, FailureReportsContextAndKeepsThePcap) {
   ProcessResult r = RunProcess(nullptr, o);
   EXPECT_EQ(r.exit_code, 1) << r.Describe() << "\n" << r.stdout_text;
   const std::string& out = r.stdout_text;
-  EXPECT_NE(out.find("Expected: accept queue (Recv-Q) is 5"), std::string::npos) << out;
-  // The listener once, as gtest's PrintTo shows it (it used to be printed twice).
+  EXPECT_NE(out.find("Expected: Recv-Q (accept queue) is 5"), std::string::npos) << out;
+  // The listener once, as gtest's PrintTo shows it (it used to be printed twice), then the check
+  // as a suite words it.
   EXPECT_NE(out.find("  Actual: LISTEN 198.18.0.1:8080 Recv-Q 1 Send-Q 2 SYN-RECV 0 (of type "
-                     "nstest::ListenerQueues)\n"),
+                     "nstest::ListenerQueues), Recv-Q (accept queue): expected 5, got 1\n"),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("nstest context:"), std::string::npos) << out;

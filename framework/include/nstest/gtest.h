@@ -9,13 +9,15 @@
 //     EXPECT_THAT(ServerListener(8080), nstest::AcceptQueueIs(3));
 //   }
 //
-// A failing matcher prints the listener once, as `ss` shows it (gtest adds the type), e.g.
+// A failing matcher prints the listener once, as `ss` shows it (gtest adds the type), and the
+// check in the words a suite's `expect` step uses (checks.h), e.g.
 //   Value of: ServerListener(8080)
-//   Expected: accept queue (Recv-Q) is 5
-//     Actual: LISTEN 198.18.0.1:8080 Recv-Q 3 Send-Q 2 SYN-RECV 0 (of type nstest::ListenerQueues)
-// and on any failure the fixture adds the context a kernel engineer needs: the effective sysctls
-// and the counter deltas of both namespaces since SetUp(), the listeners it created, and the paths
-// of the pcap files written for its captures.
+//   Expected: Recv-Q (accept queue) is 5
+//     Actual: LISTEN 198.18.0.1:8080 Recv-Q 3 Send-Q 2 SYN-RECV 0 (of type nstest::ListenerQueues),
+//   Recv-Q (accept queue): expected 5, got 3
+// and on any failure the fixture adds the context a kernel engineer needs, as a failed suite case
+// shows it: each namespace's effective sysctls, counter changes since SetUp() and listeners, and
+// the paths of the pcap files written for its captures.
 #ifndef NSTEST_GTEST_H_
 #define NSTEST_GTEST_H_
 
@@ -32,11 +34,13 @@
 #include <vector>
 
 #include "nstest/capture.h"
+#include "nstest/checks.h"
 #include "nstest/counters.h"
 #include "nstest/error.h"
 #include "nstest/impair.h"
 #include "nstest/peer.h"
 #include "nstest/preflight.h"
+#include "nstest/scenario.h"
 #include "nstest/sockdiag.h"
 #include "nstest/sysctl.h"
 #include "nstest/topology.h"
@@ -52,24 +56,42 @@ namespace nstest {
     }                                                                     \
   } while (0)
 
-// A test with a `server` and a `client` namespace joined by a veth (see PairTopology), created in
-// SetUp() and destroyed after the test. Skipped, with the reason, where namespaces cannot be made.
+// A test over a Scenario (scenario.h) built in SetUp() and destroyed after the test: by default a
+// `server` and a `client` namespace joined by a veth (see PairTopology); override Topology() for
+// any topology a suite can have. Skipped, with the reason, where namespaces cannot be made.
 // Records the kernel release and every sysctl set through it as test properties (they land in
 // gtest's XML).
+//
+// Order: SetUp() builds the scenario and takes the counter baselines; TearDown() records the
+// properties, prints the context on failure (writing the captures), then destroys the scenario:
+// holds, captures, listeners and connections first, then the filters, then the namespaces. A
+// derived fixture's members are destroyed after that, so peers it owns itself must not outlive
+// the test body (reset them in its own TearDown() before calling NetnsTest::TearDown()).
 class NetnsTest : public ::testing::Test {
  protected:
   NetnsTest();
   ~NetnsTest() override;
 
-  // Override to change the topology (names, MTU, IPv6, address index).
+  // Override to change the pair (names, MTU, IPv6, address index).
   virtual PairTopologyOptions TopologyOptions() const { return {}; }
+  // Override for another topology, e.g. three namespaces in a row:
+  //   ScenarioSpec Topology() const override {
+  //     return {.namespaces = {"client", "lb", "server"},
+  //             .links = {{.a = "client", .b = "lb"}, {.a = "lb", .b = "server"}}};
+  //   }
+  // Then server() and client() are the namespaces TopologyOptions() names, if the topology has
+  // them (else they throw); ns("lb") reaches any.
+  virtual ScenarioSpec Topology() const { return ScenarioSpec::Pair(TopologyOptions()); }
 
   void SetUp() override;
   void TearDown() override;
 
-  PairTopology& topology() { return *topology_; }
-  Netns& server() { return topology_->server(); }
-  Netns& client() { return topology_->client(); }
+  Scenario& scenario() { return *scenario_; }
+  Netns& ns(const std::string& name) { return scenario_->ns(name); }
+  // The server/client pair; Error if the topology has no link between them.
+  PairTopology& topology();
+  Netns& server() { return ns(TopologyOptions().server_name); }
+  Netns& client() { return ns(TopologyOptions().client_name); }
 
   // Sets a sysctl in one namespace and records it as the property "sysctl.<netns>.<key>".
   void SetSysctl(Netns& ns, const std::string& key, const std::string& value);
@@ -79,13 +101,19 @@ class NetnsTest : public ::testing::Test {
   // A listener in the server namespace on the server's IPv4 address (unless options.address is
   // set), owned by the fixture.
   Listener& Listen(ListenerOptions options);
+  // The same in namespace `name`, on its address (that of its first link) unless set.
+  Listener& Listen(const std::string& name, ListenerOptions options);
   Listener& Listen(uint16_t port, int backlog, AcceptPolicy accept = AcceptPolicy::kNever);
   // Connects from the client namespace to the server's IPv4 address.
   Connections ConnectToServer(uint16_t port, int count, ConnectMode mode = ConnectMode::kSequential,
                               std::chrono::milliseconds deadline = std::chrono::seconds(5));
   Connections Connect(ConnectOptions options);
+  // Connects from namespace `from` to options.address (the address of namespace `to` if unset).
+  Connections Connect(const std::string& from, const std::string& to, ConnectOptions options);
   // The server's listener on `port`, as `ss -ltn` shows it, plus its SYN-RECV count.
   ListenerQueues ServerListener(uint16_t port);
+  // The same for namespace `name`.
+  ListenerQueues ListenerIn(const std::string& name, uint16_t port);
   // The waits return true once their condition holds. When the timeout passes they record an
   // ordinary (non-fatal) gtest failure at the caller's file and line, saying what was awaited
   // and what was last seen, and return false; ASSERT_TRUE(Wait...(...)) stops the test there:
@@ -117,45 +145,48 @@ class NetnsTest : public ::testing::Test {
   // The nftables table of `ns`, created on first use and removed after the test.
   PacketFilter& Filter(const Netns& ns);
 
-  // The context printed on failure (also available to tests that want to log it).
+  // The context printed on failure (also available to tests that want to log it); writes the
+  // captures' pcap files.
   std::string Context();
 
  private:
-  std::string ArtifactPath(const std::string& what) const;
-
-  std::optional<PairTopology> topology_;
-  std::optional<Counters> server_start_;
-  std::optional<Counters> client_start_;
-  std::vector<std::unique_ptr<Listener>> listeners_;
-  std::vector<std::pair<std::string, std::unique_ptr<Capture>>> captures_;
-  std::map<const Netns*, std::unique_ptr<PacketFilter>> filters_;
+  std::unique_ptr<Scenario> scenario_;
+  std::optional<PairTopology> pair_;
+  int captures_ = 0;
 };
 
 // Matchers on ListenerQueues (ServerListener(port), SockDiag::Listener(port)).
-// gtest prints the listener itself (PrintTo below); the matchers add nothing to it.
-MATCHER_P(AcceptQueueIs, n, "accept queue (Recv-Q) is " + ::testing::PrintToString(n)) {
-  return arg.accept_queue == static_cast<uint32_t>(n);
+// gtest prints the listener itself (PrintTo below); the matchers add the check's sentence.
+MATCHER_P(AcceptQueueIs, n, "Recv-Q (accept queue) is " + ::testing::PrintToString(n)) {
+  ::nstest::CheckResult c = ::nstest::CheckAcceptQueue(arg, static_cast<int64_t>(n));
+  if (!c.ok) *result_listener << c.Failure();
+  return c.ok;
 }
-MATCHER_P(BacklogIs, n, "effective backlog (Send-Q) is " + ::testing::PrintToString(n)) {
-  return arg.max_accept_queue == static_cast<uint32_t>(n);
+MATCHER_P(BacklogIs, n, "Send-Q (backlog) is " + ::testing::PrintToString(n)) {
+  ::nstest::CheckResult c = ::nstest::CheckBacklog(arg, static_cast<int64_t>(n));
+  if (!c.ok) *result_listener << c.Failure();
+  return c.ok;
 }
-MATCHER_P(SynRecvIs, n, "SYN-RECV request sockets number " + ::testing::PrintToString(n)) {
-  return arg.syn_recv == static_cast<uint32_t>(n);
+MATCHER_P(SynRecvIs, n, "SYN-RECV is " + ::testing::PrintToString(n)) {
+  ::nstest::CheckResult c = ::nstest::CheckSynRecv(arg, static_cast<int64_t>(n));
+  if (!c.ok) *result_listener << c.Failure();
+  return c.ok;
 }
 
 // Matchers on CounterDelta: EXPECT_THAT(CounterChanges(server()), CounterIs("TcpExtListenDrops",
 // 2)).
-MATCHER_P2(CounterIs, name, n,
-           std::string("counter ") + name + " changed by " + ::testing::PrintToString(n)) {
-  int64_t got = arg.Get(name);
-  *result_listener << "where " << name << " changed by " << got;
-  return got == static_cast<int64_t>(n);
+MATCHER_P2(CounterIs, name, n, std::string(name) + " changed by " + ::testing::PrintToString(n)) {
+  ::nstest::CheckResult c =
+      ::nstest::CheckCounter(arg, name, static_cast<int64_t>(n), static_cast<int64_t>(n));
+  *result_listener << c.Failure();
+  return c.ok;
 }
 MATCHER_P2(CounterAtLeast, name, n,
-           std::string("counter ") + name + " grew by at least " + ::testing::PrintToString(n)) {
-  int64_t got = arg.Get(name);
-  *result_listener << "where " << name << " changed by " << got;
-  return got >= static_cast<int64_t>(n);
+           std::string(name) + " grew by at least " + ::testing::PrintToString(n)) {
+  ::nstest::CheckResult c =
+      ::nstest::CheckCounter(arg, name, static_cast<int64_t>(n), std::nullopt);
+  *result_listener << c.Failure();
+  return c.ok;
 }
 
 // Matcher on Connections: EXPECT_THAT(c, HasOutcomes(ConnectResult::kEstablished, 3)).

@@ -71,7 +71,7 @@ struct BuiltLink {
 class Scenario {
  public:
   // Creates the namespaces, then each link: the veth pair, its addresses, both ends up (awaited
-  // through netlink) and, with IPv6, its addresses usable. Takes the counter baselines. Throws
+  // through netlink) and, with IPv6, its addresses usable. Throws
   // what Netns::Create, AddVethPair, AddAddress and the waits throw, and Error for a link to a
   // namespace not in the list.
   explicit Scenario(const ScenarioSpec& spec);
@@ -94,9 +94,10 @@ class Scenario {
   const std::string& InterfaceOf(const std::string& name) const;
 
   // --- Counters ---
-  // Baselines of every namespace's counters, now.
+  // Takes every namespace's counters as the baseline (after the test's sysctls, before its
+  // traffic).
   void ResetCounters();
-  // Changes in `name` since the scenario was built or the last ResetCounters().
+  // Changes in `name` since the last ResetCounters(); Error if there was none.
   CounterDelta CounterChanges(const std::string& name) const;
 
   // --- What the test makes ---

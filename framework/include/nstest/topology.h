@@ -3,11 +3,13 @@
 #define NSTEST_TOPOLOGY_H_
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "nstest/address.h"
 #include "nstest/link.h"
 #include "nstest/netns.h"
+#include "nstest/scenario.h"
 
 namespace nstest {
 
@@ -23,31 +25,42 @@ struct PairTopologyOptions {
 };
 
 // Two namespaces and the veth between them, both ends up and addressed, operationally up (awaited
-// through netlink) and their IPv6 addresses usable (WaitAddressUsable) when Create() returns.
-// Everything is released on destruction.
+// through netlink) and their IPv6 addresses usable (WaitAddressUsable) when Create() returns: a
+// Scenario (scenario.h) of ScenarioSpec::Pair(options), or a view of one link of a larger one.
+// Everything Create() made is released on destruction. Move-only.
 class PairTopology {
  public:
   // Throws what Netns::Create, AddVethPair, AddAddress and WaitLinkOperUp throw.
   static PairTopology Create(const PairTopologyOptions& options = {});
+  // The first link between `server` and `client` of `scenario`, which must outlive the view.
+  // Throws Error if they have no link.
+  static PairTopology Of(Scenario& scenario, const std::string& server, const std::string& client);
 
-  Netns& server() { return server_; }
-  Netns& client() { return client_; }
-  const Netns& server() const { return server_; }
-  const Netns& client() const { return client_; }
-  const VethPair& veth() const { return veth_; }
-  const IpAddress& server_v4() const { return addresses_.a_v4.address; }
-  const IpAddress& client_v4() const { return addresses_.b_v4.address; }
-  const IpAddress& server_v6() const { return addresses_.a_v6.address; }
-  const IpAddress& client_v6() const { return addresses_.b_v6.address; }
+  PairTopology(PairTopology&&) noexcept;
+  PairTopology& operator=(PairTopology&&) noexcept;
+  ~PairTopology();
+
+  Netns& server() { return *server_; }
+  Netns& client() { return *client_; }
+  const Netns& server() const { return *server_; }
+  const Netns& client() const { return *client_; }
+  const VethPair& veth() const { return link_->veth; }
+  const IpAddress& server_v4() const { return Address(true, false); }
+  const IpAddress& client_v4() const { return Address(false, false); }
+  const IpAddress& server_v6() const { return Address(true, true); }
+  const IpAddress& client_v6() const { return Address(false, true); }
+  Scenario& scenario() { return *scenario_; }
 
  private:
-  PairTopology(Netns server, Netns client)
-      : server_(std::move(server)), client_(std::move(client)) {}
+  PairTopology() = default;
+  const IpAddress& Address(bool server, bool v6) const;
 
-  Netns server_;
-  Netns client_;
-  VethPair veth_;
-  DefaultAddresses addresses_;
+  std::unique_ptr<Scenario> owned_;
+  Scenario* scenario_ = nullptr;
+  Netns* server_ = nullptr;
+  Netns* client_ = nullptr;
+  const BuiltLink* link_ = nullptr;
+  bool server_is_a_ = true;  // the server is the link's `a` end
 };
 
 }  // namespace nstest
