@@ -27,7 +27,8 @@ export PKG_CONFIG_PATH=$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH
 # designated-initialised, compile with -Wall -Wextra -Werror and nothing but pkg-config's flags.
 strict=(-std=c++20 -Wall -Wextra -Werror)
 # The docs' C++ blocks: the library example of docs/library.md (statements, run inside main())
-# and the GoogleTest example (a whole test file) of the README, the same as docs/gtest.md's.
+# and the GoogleTest examples (whole test files): the README's, the same as docs/gtest.md's first,
+# and docs/gtest.md's topology example.
 cpp_block() { awk -v want="$2" '/^```cpp$/ {n++; on = n == want; next} /^```$/ {on = 0} on' "$1"; }
 cpp_block docs/library.md 1 > "$work/library_block.cc"
 cpp_block README.md 1 > "$work/readme_gtest.cc"
@@ -51,6 +52,13 @@ c++ "${strict[@]}" "$work/readme_gtest.cc" -o "$work/readme_gtest" $(pkg-config 
 "$work/readme_gtest" --gtest_brief=0 | tee "$work/readme_gtest.log"
 grep -q '^\[  PASSED  \] 1 test' "$work/readme_gtest.log" || [ "$(id -u)" != 0 ] || {
   echo "consumer: the GoogleTest example did not pass as root"; exit 1; }
+# The topology example of docs/gtest.md (a whole test file): three namespaces in a row.
+cpp_block docs/gtest.md 2 > "$work/topology_gtest.cc"
+# shellcheck disable=SC2046
+c++ "${strict[@]}" "$work/topology_gtest.cc" -o "$work/topology_gtest" $(pkg-config --cflags --libs nstest-gtest gtest_main)
+"$work/topology_gtest" --gtest_brief=0 | tee "$work/topology_gtest.log"
+grep -q '^\[  PASSED  \] 1 test' "$work/topology_gtest.log" || [ "$(id -u)" != 0 ] || {
+  echo "consumer: the GoogleTest topology example did not pass as root"; exit 1; }
 if [ "$(id -u)" = 0 ]; then
   # As root the library example runs too: it proves backlog+1 and prints nothing.
   "$work/readme_library"
