@@ -2,6 +2,7 @@
 #include "suite/execution.h"
 
 #include "nstest/sysctl.h"
+#include "suite/step_fields.h"
 
 namespace nstest {
 
@@ -56,6 +57,48 @@ int64_t Execution::Eval(const Value& v) {
     return n;
   };
   return v.expr.Evaluate(ctx);
+}
+
+void Execution::Execute(const Step& s) {
+  registry::EntryOf(registry::Kinds(), s.action).run(*this, s, s.action);
+}
+
+TcpMatch Execution::Match(Hook hook, const PacketMatch& p) {
+  TcpMatch m;
+  m.hook = hook;
+  TcpFlagBits bits = FlagBitsOf(p.match);
+  m.flags_mask = bits.mask;
+  m.flags_value = bits.value;
+  m.dport = p.dport ? EvalAs<uint16_t>(*p.dport) : 0;
+  uint16_t sport = p.sport ? EvalAs<uint16_t>(*p.sport) : 0;
+  m.sport_min = p.sport_min ? EvalAs<uint16_t>(*p.sport_min) : sport;
+  m.sport_max = p.sport_max ? EvalAs<uint16_t>(*p.sport_max) : p.sport ? sport : m.sport_min;
+  return m;
+}
+
+PacketFilterSpec Execution::Spec(const PacketMatch& p) {
+  PacketFilterSpec spec = PacketFilterSpec::Of(p.match);
+  if (p.dport && Eval(*p.dport) != 0) spec.dport = EvalAs<uint16_t>(*p.dport);
+  if (p.sport && Eval(*p.sport) != 0) spec.sport = EvalAs<uint16_t>(*p.sport);
+  return spec;
+}
+
+size_t Execution::LargestBurst() {
+  // Packets one step can make at once, with room: a SYN and a SYN-ACK per `syns` SYN; a SYN,
+  // SYN-ACK, ACK and some data and teardown per connection.
+  size_t packets = 0;
+  for (const Step& st : c_.test->steps) {
+    try {
+      if (const auto* y = std::get_if<SynsStep>(&st.action)) {
+        packets = std::max(packets, 3 * EvalAs<size_t>(y->count));
+      } else if (const auto* c = std::get_if<ConnectStep>(&st.action)) {
+        packets = std::max(packets, 5 * EvalAs<size_t>(c->count));
+      }
+    } catch (const std::exception&) {
+      // An expression that cannot be evaluated yet (a sysctl set later): not a burst we can size.
+    }
+  }
+  return packets + 64;
 }
 
 Capture& Execution::SyncedCapture(const std::string& name) {

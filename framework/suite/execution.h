@@ -1,14 +1,14 @@
-// One suite case being executed: the steps against its Scenario (which owns the namespaces and
-// everything made in them), one Do() per step kind (execute_steps.cc). Private to the case
-// runner.
+// One suite case being executed: its Scenario (which owns the namespaces and everything made in
+// them) and what the steps share while the case runs. What each step kind does is beside its
+// fields, in its family's file under steps/. Private to the suite engine.
 #ifndef NSTEST_SUITE_EXECUTION_H_
 #define NSTEST_SUITE_EXECUTION_H_
 
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,13 +16,19 @@
 #include "nstest/capture.h"
 #include "nstest/case_runner.h"
 #include "nstest/checks.h"
-#include "nstest/counters.h"
 #include "nstest/impair.h"
-#include "nstest/peer.h"
 #include "nstest/scenario.h"
 #include "nstest/suite.h"
 
 namespace nstest {
+
+// What a wait step waits for: when it is done, what was last seen, and the capture it reads.
+struct Awaited {
+  std::string subject;
+  std::function<bool()> done;
+  std::function<std::string()> seen;
+  const std::string* capture = nullptr;
+};
 
 class Execution {
  public:
@@ -31,7 +37,8 @@ class Execution {
   // Builds the scenario (namespaces and links), applies the sysctls and takes the counter
   // baselines.
   void Build();
-  // Runs one step; a failed expectation is recorded, anything else throws.
+  // Runs one step through its kind's entry in the registry; a failed expectation is recorded,
+  // anything else throws.
   void Execute(const Step& s);
   // The scenario, once Build() made it (else nullptr).
   Scenario* scenario() { return sc_.get(); }
@@ -40,38 +47,9 @@ class Execution {
   void Log(const std::string& line) { log_ += line + "\n"; }
   const std::string& log() const { return log_; }
 
- private:
-  // One per step kind and subject; std::visit makes a missing one a compile error.
-  void Do(const Step& s, const ListenStep& a);
-  void Do(const Step& s, const ConnectStep& a);
-  void Do(const Step& s, const ReadStep& a);
-  void Do(const Step& s, const CloseStep& a);
-  void Do(const Step& s, const AcceptStep& a);
-  void Do(const Step& s, const SynsStep& a);
-  void Do(const Step& s, const DropStep& a);
-  void Do(const Step& s, const HoldStep& a);
-  void Do(const Step& s, const ReleaseStep& a);
-  void Do(const Step& s, const CaptureStep& a);
-  void Do(const Step& s, const SysctlStep& a);
-  void Do(const Step& s, const RunStep& a);
-  void Do(const Step& s, const WaitStep& a);
-  void Do(const Step& s, const ExpectStep& a);
-  // What a wait step waits for: when it is done, what was last seen, and the capture it reads.
-  struct Awaited {
-    std::string subject;
-    std::function<bool()> done;
-    std::function<std::string()> seen;
-    const std::string* capture = nullptr;
-  };
-  Awaited Condition(const WaitQueue& q);
-  Awaited Condition(const WaitCounter& c);
-  Awaited Condition(const WaitHeld& h);
-  Awaited Condition(const WaitPackets& p);
-  void Check(const Step& s, const ExpectConnections& e);
-  void Check(const Step& s, const ExpectListener& e);
-  void Check(const Step& s, const ExpectCounters& e);
-  void Check(const Step& s, const ExpectPackets& e);
-
+  // --- For the steps (steps/*.cc). ---
+  const Case& test_case() const { return c_; }
+  Scenario& sc() { return *sc_; }
   Netns& Ns(const std::string& name) { return sc_->ns(name); }
   int64_t Eval(const Value& v);
   template <typename T>
@@ -79,6 +57,7 @@ class Execution {
     return static_cast<T>(Eval(v));
   }
   std::chrono::milliseconds Millis(const Value& v) { return std::chrono::milliseconds(Eval(v)); }
+  // A packet match as an nftables rule (drop, hold) and as a question to a capture.
   TcpMatch Match(Hook hook, const PacketMatch& m);
   PacketFilterSpec Spec(const PacketMatch& m);
   void Fail(const Step& s, const std::string& what) {
@@ -92,17 +71,23 @@ class Execution {
   // The capture `name` with every packet it took decoded; throws Error if it dropped any.
   Capture& SyncedCapture(const std::string& name);
 
+  // Where the next `syns` step's sources start, so that no SYN of a case reuses the source
+  // address and port of an earlier one (the server would answer it as a retransmission).
+  struct SynSources {
+    bool spoofing = false;  // the answers are routed into the sending namespace
+    uint32_t port = 0;
+    uint32_t address = 1;
+    uint32_t addresses_used = 0;
+  };
+  SynSources& syn_sources() { return syns_; }
+
+ private:
   const Case& c_;
   const RunOptions& o_;
   std::string log_;
   std::vector<std::string> failures_;
   std::unique_ptr<Scenario> sc_;
-  bool spoofed_ = false;
-  // Where the next `syns` step's sources start, so that no SYN of a case reuses the source
-  // address and port of an earlier one (the server would answer it as a retransmission).
-  uint32_t syn_port_ = 0;
-  uint32_t syn_address_ = 1;
-  uint32_t syn_addresses_used_ = 0;
+  SynSources syns_;
 };
 
 }  // namespace nstest

@@ -1,6 +1,7 @@
 // The machinery of the step registry: a field of a step struct is declared once, with its
 // documentation and how it is read from TOML; an Entry is a step kind (or a wait/expect subject)
-// made of such fields. Private to the suite engine (suite_steps.cc, step_subjects.cc).
+// made of such fields, with what it does when a case runs. Private to the suite engine
+// (suite_steps.cc and the families under steps/).
 #ifndef NSTEST_SUITE_STEP_FIELDS_H_
 #define NSTEST_SUITE_STEP_FIELDS_H_
 
@@ -16,6 +17,7 @@
 #include "nstest/names.h"
 #include "nstest/steps.h"
 #include "src/strings.h"
+#include "suite/execution.h"
 #include "suite/suite_reader.h"
 
 namespace nstest::registry {
@@ -179,7 +181,6 @@ std::vector<Field<S>> Concat(std::vector<Field<S>> a, const std::vector<Field<S>
   return a;
 }
 
-// An entry of a family (step kinds, wait subjects, expect subjects) producing a `V`.
 // The index of alternative `S` in variant `V`, at compile time.
 template <typename V, typename S, size_t I = 0>
 constexpr size_t AlternativeIndex() {
@@ -191,7 +192,9 @@ constexpr size_t AlternativeIndex() {
   }
 }
 
-template <typename V>
+// An entry of a family (step kinds, wait subjects, expect subjects): how it reads into its
+// alternative of `V`, and what it does with one when the case runs, returning `R`.
+template <typename V, typename R = void>
 struct Entry {
   size_t index;  // the alternative of V it produces
   const char* name;
@@ -199,14 +202,16 @@ struct Entry {
   std::vector<FieldDoc> fields;
   std::function<V(TableReader&, const Ctx&)> parse;
   std::function<void(const V&, std::vector<const Value*>*)> values;
+  std::function<R(Execution&, const Step&, const V&)> run;
 };
 
 // Declares a member of a family: struct `S` (an alternative of `V`) read field by field, then
-// `check` for what relates fields to each other.
-template <typename V, typename S>
-Entry<V> Declare(const char* name, const char* summary, std::vector<Field<S>> fields,
-                 std::function<void(TableReader&, const Ctx&, S&)> check = {}) {
-  Entry<V> e{AlternativeIndex<V, S>(), name, summary, {}, {}, {}};
+// `check` for what relates fields to each other; `run` is what it does when the case runs.
+template <typename V, typename S, typename R>
+Entry<V, R> Declare(const char* name, const char* summary, std::vector<Field<S>> fields,
+                    R (*run)(Execution&, const Step&, const S&),
+                    std::function<void(TableReader&, const Ctx&, S&)> check = {}) {
+  Entry<V, R> e{AlternativeIndex<V, S>(), name, summary, {}, {}, {}, {}};
   for (const Field<S>& f : fields) e.fields.push_back(f.doc);
   e.parse = [fields, check](TableReader& r, const Ctx& c) -> V {
     S s;
@@ -219,30 +224,33 @@ Entry<V> Declare(const char* name, const char* summary, std::vector<Field<S>> fi
       if (f.values) f.values(std::get<S>(v), out);
     }
   };
+  e.run = [run](Execution& x, const Step& step, const V& v) {
+    return run(x, step, std::get<S>(v));
+  };
   return e;
 }
 
-template <typename V>
-const Entry<V>* FindEntry(const std::vector<Entry<V>>& family, const std::string& name) {
-  for (const Entry<V>& e : family) {
+template <typename V, typename R>
+const Entry<V, R>* FindEntry(const std::vector<Entry<V, R>>& family, const std::string& name) {
+  for (const Entry<V, R>& e : family) {
     if (name == e.name) return &e;
   }
   return nullptr;
 }
 
-template <typename V>
-std::vector<std::string> EntryNames(const std::vector<Entry<V>>& family) {
+template <typename V, typename R>
+std::vector<std::string> EntryNames(const std::vector<Entry<V, R>>& family) {
   std::vector<std::string> out;
-  for (const Entry<V>& e : family) out.emplace_back(e.name);
+  for (const Entry<V, R>& e : family) out.emplace_back(e.name);
   return out;
 }
 
-template <typename V>
-V ReadSubject(TableReader& r, const Ctx& c, const std::vector<Entry<V>>& subjects, const char* step,
-              std::function<void()> before_subject = {}) {
+template <typename V, typename R>
+V ReadSubject(TableReader& r, const Ctx& c, const std::vector<Entry<V, R>>& subjects,
+              const char* step, std::function<void()> before_subject = {}) {
   const toml::table* found = nullptr;
-  const Entry<V>* entry = nullptr;
-  for (const Entry<V>& e : subjects) {
+  const Entry<V, R>* entry = nullptr;
+  for (const Entry<V, R>& e : subjects) {
     if (const toml::table* t = r.Table(e.name)) {
       if (found != nullptr) r.FailKey(e.name, "one subject per step");
       found = t;
@@ -260,24 +268,34 @@ V ReadSubject(TableReader& r, const Ctx& c, const std::vector<Entry<V>>& subject
 }
 
 // The entry that produced `v`.
-template <typename V>
-const Entry<V>& EntryOf(const std::vector<Entry<V>>& family, const V& v) {
-  for (const Entry<V>& e : family) {
+template <typename V, typename R>
+const Entry<V, R>& EntryOf(const std::vector<Entry<V, R>>& family, const V& v) {
+  for (const Entry<V, R>& e : family) {
     if (e.index == v.index()) return e;
   }
   throw Error("internal error: no entry for a parsed alternative");
 }
 
-template <typename V>
-void SubjectValues(const std::vector<Entry<V>>& subjects, const V& v,
+template <typename V, typename R>
+void SubjectValues(const std::vector<Entry<V, R>>& subjects, const V& v,
                    std::vector<const Value*>* out) {
   EntryOf(subjects, v).values(v, out);
 }
 
+using Kind = Entry<StepAction>;
 using WaitSubject = decltype(WaitStep::subject);
 using ExpectSubject = decltype(ExpectStep::subject);
-// The subjects of `wait` and `expect` (step_subjects.cc).
-const std::vector<Entry<WaitSubject>>& WaitSubjects();
+
+// The families, each in its own file under steps/ with the execution of its members; Kinds()
+// (suite_steps.cc) lists them all, in the reference's order.
+std::vector<Kind> ConnectionKinds();  // listen, connect, read, close, accept
+std::vector<Kind> PacketKinds();      // syns, drop, hold, release, capture
+std::vector<Kind> CommandKinds();     // sysctl, run
+Kind WaitKind();
+Kind ExpectKind();
+const std::vector<Kind>& Kinds();
+// The subjects of `wait` and `expect` (steps/wait.cc, steps/expect.cc).
+const std::vector<Entry<WaitSubject, Awaited>>& WaitSubjects();
 const std::vector<Entry<ExpectSubject>>& ExpectSubjects();
 // Outcome names as `expect.connections` takes them ("timed_out").
 const NameTable<ConnectResult>& OutcomeKeys();

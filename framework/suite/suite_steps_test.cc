@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <variant>
 
 #include "nstest/suite.h"
+#include "suite/step_fields.h"
 
 namespace nstest {
 namespace {
@@ -72,6 +74,28 @@ name = "all"
   EXPECT_EQ(expect.counts.count(ConnectResult::kTimedOut), 1u);
   // Every expression-valued field is visible to the range checks.
   EXPECT_EQ(StepValues(steps[0]).size(), 3u);  // port, backlog, accept_limit
+}
+
+// Every alternative of the step and subject variants has an entry (step kinds exactly one, since a
+// step names its kind by it; subjects may share a type, as accept_queue and syn_recv do), and
+// every entry knows what to do when a case runs: a type added to a variant without its entry
+// fails here.
+template <typename V, typename R>
+void ExpectRunnableEntries(const std::vector<registry::Entry<V, R>>& family, bool one_each) {
+  std::set<size_t> seen;
+  for (const registry::Entry<V, R>& e : family) {
+    bool first = seen.insert(e.index).second;
+    EXPECT_TRUE(first || !one_each) << e.name << " is a second entry of its alternative";
+    EXPECT_TRUE(static_cast<bool>(e.run)) << e.name << " has nothing to run";
+    EXPECT_TRUE(static_cast<bool>(e.parse)) << e.name;
+  }
+  EXPECT_EQ(seen.size(), std::variant_size_v<V>);
+}
+
+TEST(StepRegistryTest, EveryAlternativeHasOneEntryThatRuns) {
+  ExpectRunnableEntries(registry::Kinds(), true);
+  ExpectRunnableEntries(registry::WaitSubjects(), false);
+  ExpectRunnableEntries(registry::ExpectSubjects(), false);
 }
 
 TEST(StepRegistryTest, PacketQuestionsTakeExactPortsOnly) {

@@ -1,7 +1,8 @@
 // The typed steps of a suite test: one struct per step kind (and per `wait`/`expect` subject),
-// with its fields and their defaults. The loader fills them from TOML (see suite_steps.cc, where
-// each kind's fields are declared once, with their documentation) and the case runner executes
-// them. `nstest steps` prints the reference derived from the same declarations.
+// with its fields and their defaults. Each kind is declared once in its family's file under
+// framework/suite/steps/ (its fields with their documentation, and what it does when a case
+// runs); suite_steps.cc lists the families. `nstest steps` prints the reference derived from the
+// same declarations.
 #ifndef NSTEST_STEPS_H_
 #define NSTEST_STEPS_H_
 

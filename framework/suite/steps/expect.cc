@@ -1,75 +1,82 @@
-// The subjects of `wait` and `expect` steps, each declared once with its fields.
+// The `expect` step and its subjects: each subject declared once with its fields, and beside it
+// the check it makes (worded by nstest/checks.h, as the GoogleTest matchers are).
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 
-#include "nstest/sysctl.h"
+#include "nstest/checks.h"
+#include "nstest/sockdiag.h"
+#include "nstest/wait.h"
 #include "suite/step_fields.h"
 
 namespace nstest::registry {
+namespace {
 
-// --- wait subjects ---
+using std::chrono::milliseconds;
 
-const std::vector<Entry<WaitSubject>>& WaitSubjects() {
-  auto queue = [](const char* name, ListenerQueue q, const char* summary) {
-    return Declare<WaitSubject, WaitQueue>(
-        name, summary,
-        {NetnsField(&WaitQueue::netns, "netns", "server", "the listener's namespace"),
-         Required(&WaitQueue::port, "port", kPort, "the listener's port"),
-         Required(&WaitQueue::value, "value", kNonNegativeCount, "the number to wait for")},
-        [q](TableReader&, const Ctx&, WaitQueue& w) { w.queue = q; });
-  };
-  static const std::vector<Entry<WaitSubject>> subjects = {
-      queue("accept_queue", ListenerQueue::kAcceptQueue,
-            "until the listener's accept queue (Recv-Q) holds `value` connections; while nothing "
-            "listens on the port yet, it waits for that too"),
-      queue("syn_recv", ListenerQueue::kSynRecv,
-            "until the listener has `value` request sockets in SYN-RECV; waits for the listener "
-            "too"),
-      Declare<WaitSubject, WaitCounter>(
-          "counter", "until a counter has grown by at least `delta` since the case began",
-          {NetnsField(&WaitCounter::netns, "netns", "server", "whose counter"),
-           {{"name", "counter name", "required", "nstat's name, e.g. TcpExtListenOverflows"},
-            [](TableReader& r, const Ctx& c, WaitCounter& w) {
-              std::optional<std::string> name = r.String("name");
-              if (!name) r.Fail(r.table(), "missing 'name'");
-              const std::vector<std::string>& known = KnownCounterNames();
-              if (!c.scope.newer_kernel &&
-                  std::find(known.begin(), known.end(), *name) == known.end()) {
-                std::string near = ClosestName(*name, known);
-                r.FailKey(
-                    "name",
-                    fmt::format("unknown counter '{}'{}", *name,
-                                near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
-              }
-              w.name = *name;
-            },
-            {}},
-           Required(&WaitCounter::delta, "delta", kAny, "the growth to wait for")}),
-      Declare<WaitSubject, WaitHeld>(
-          "held", "until a hold has held `count` packets",
-          {Earlier(&WaitHeld::hold, "hold", &Ctx::holds, "hold named", "the hold's name"),
-           Required(&WaitHeld::count, "count", kCount, "packets held")}),
-      Declare<WaitSubject, WaitPackets>(
-          "packets", "until a capture has `count` matching packets",
-          Concat({Earlier(&WaitPackets::capture, "capture", &Ctx::captures, "capture named",
-                          "the capture's name")},
-                 Concat(MatchFields(&WaitPackets::packets, false),
-                        {Required(&WaitPackets::count, "count", kNonNegativeCount,
-                                  "matching packets")}))),
-  };
-  return subjects;
+constexpr milliseconds kCaptureSettle{2000};
+
+void CheckConnections(Execution& x, const Step& s, const ExpectConnections& e) {
+  for (const auto& [outcome, want] : e.counts) {
+    int got = 0;
+    for (const Connections& c : x.sc().Labelled(e.label)) got += c.Count(outcome);
+    x.Report(s, CheckCount(fmt::format("{} connections ({})", ConnectOutcomeKey(outcome), e.label),
+                           x.Eval(want), got));
+  }
 }
 
-// --- expect subjects ---
+void CheckListener(Execution& x, const Step& s, const ExpectListener& e) {
+  ListenerQueues q = GetListener(x.Ns(e.netns), x.EvalAs<uint16_t>(e.port));
+  x.Log(q.ToString());
+  if (e.recv_q) x.Report(s, CheckAcceptQueue(q, x.Eval(*e.recv_q)));
+  if (e.send_q) x.Report(s, CheckBacklog(q, x.Eval(*e.send_q)));
+  if (e.syn_recv) x.Report(s, CheckSynRecv(q, x.Eval(*e.syn_recv)));
+}
 
-const NameTable<ConnectResult>& OutcomeKeys() {
-  static const NameTable<ConnectResult> keys = {
-      {ConnectResult::kEstablished, "established"}, {ConnectResult::kRefused, "refused"},
-      {ConnectResult::kTimedOut, "timed_out"},      {ConnectResult::kReset, "reset"},
-      {ConnectResult::kPending, "pending"},         {ConnectResult::kError, "error"},
-  };
-  return keys;
+void CheckCounters(Execution& x, const Step& s, const ExpectCounters& e) {
+  CounterDelta d = x.sc().CounterChanges(e.netns);
+  for (const auto& [name, bounds] : e.bounds) {
+    std::optional<int64_t> lo, hi;
+    if (bounds.min) lo = x.Eval(*bounds.min);
+    if (bounds.max) hi = x.Eval(*bounds.max);
+    x.Report(s, CheckCounter(d, name, lo, hi));
+  }
+}
+
+void CheckPackets(Execution& x, const Step& s, const ExpectPackets& e) {
+  Capture& cap = x.sc().capture(e.capture);
+  PacketFilterSpec spec = x.Spec(e.packets);
+  // Packets reach the capture a little after the kernel sent them (the capture thread reads the
+  // packet socket): give it until the expected count arrives, then compare exactly.
+  size_t settle = e.count ? x.EvalAs<size_t>(*e.count) : e.intervals_ms.size() + 1;
+  try {
+    cap.WaitFor(spec, settle, kCaptureSettle);
+  } catch (const TimeoutError&) {
+    // Compared below, with the numbers.
+  }
+  // Every packet the capture socket took is decoded now, and none was dropped (or this throws).
+  x.SyncedCapture(e.capture);
+  if (e.count) {
+    x.Report(s, CheckCount(fmt::format("packets '{}'", spec.ToString()), x.Eval(*e.count),
+                           static_cast<int64_t>(cap.Count(spec))));
+  }
+  if (e.intervals_ms.empty()) return;
+  std::vector<double> gaps = cap.IntervalsMs(spec);
+  int64_t tolerance = x.Eval(e.tolerance_ms);
+  if (gaps.size() != e.intervals_ms.size()) {
+    x.Fail(s, fmt::format("intervals of '{}': expected {}, got {}", spec.ToString(),
+                          e.intervals_ms.size(), gaps.size()));
+    return;
+  }
+  for (size_t i = 0; i < gaps.size(); ++i) {
+    int64_t want = x.Eval(e.intervals_ms[i]);
+    if (std::abs(gaps[i] - static_cast<double>(want)) > static_cast<double>(tolerance)) {
+      x.Fail(s, fmt::format("interval {} of '{}': expected {} ms +- {}, got {:.1f} ms", i + 1,
+                            spec.ToString(), want, tolerance, gaps[i]));
+    }
+  }
 }
 
 std::vector<Field<ExpectConnections>> OutcomeFields() {
@@ -167,11 +174,22 @@ Field<ExpectPackets> IntervalsField() {
           }};
 }
 
+}  // namespace
+
+const NameTable<ConnectResult>& OutcomeKeys() {
+  static const NameTable<ConnectResult> keys = {
+      {ConnectResult::kEstablished, "established"}, {ConnectResult::kRefused, "refused"},
+      {ConnectResult::kTimedOut, "timed_out"},      {ConnectResult::kReset, "reset"},
+      {ConnectResult::kPending, "pending"},         {ConnectResult::kError, "error"},
+  };
+  return keys;
+}
+
 const std::vector<Entry<ExpectSubject>>& ExpectSubjects() {
   static const std::vector<Entry<ExpectSubject>> subjects = {
       Declare<ExpectSubject, ExpectConnections>(
           "connections", "how the connections of a label ended (only the outcomes named)",
-          OutcomeFields()),
+          OutcomeFields(), CheckConnections),
       Declare<ExpectSubject, ExpectListener>(
           "listener", "a listener's queues as `ss -lnt` shows them (only the fields named)",
           {NetnsField(&ExpectListener::netns, "netns", "server", "the listener's namespace"),
@@ -181,11 +199,13 @@ const std::vector<Entry<ExpectSubject>>& ExpectSubjects() {
            Optional(&ExpectListener::send_q, "send_q", kAny, "unchecked",
                     "Send-Q: the effective backlog"),
            Optional(&ExpectListener::syn_recv, "syn_recv", kAny, "unchecked",
-                    "request sockets in SYN-RECV")}),
+                    "request sockets in SYN-RECV")},
+          CheckListener),
       Declare<ExpectSubject, ExpectCounters>(
           "counters", "counter changes since the case began",
           {NetnsField(&ExpectCounters::netns, "netns", "server", "whose counters"),
-           CounterBoundsField()}),
+           CounterBoundsField()},
+          CheckCounters),
       Declare<ExpectSubject, ExpectPackets>(
           "packets", "what a capture saw (an ERROR if it dropped packets)",
           Concat({Earlier(&ExpectPackets::capture, "capture", &Ctx::captures, "capture named",
@@ -197,11 +217,28 @@ const std::vector<Entry<ExpectSubject>>& ExpectSubjects() {
                          {{"tolerance_ms", RangeText(kMillis), "required with intervals_ms",
                            "how far each interval may be off"},
                           [](TableReader&, const Ctx&, ExpectPackets&) {},
-                          {}}}))),
+                          {}}})),
+          CheckPackets),
   };
   return subjects;
 }
 
-// Reads the one subject table of a wait or expect step.
+Kind ExpectKind() {
+  return {AlternativeIndex<StepAction, ExpectStep>(),
+          "expect",
+          "checks one subject now, written `expect.<subject> = { ... }`; every failed check is "
+          "reported with what was expected and what was seen",
+          {{"<subject>", Alternatives(EntryNames(ExpectSubjects())), "required", "what to check"}},
+          [](TableReader& r, const Ctx& c) -> StepAction {
+            return ExpectStep{ReadSubject(r, c, ExpectSubjects(), "expect")};
+          },
+          [](const StepAction& a, std::vector<const Value*>* out) {
+            SubjectValues(ExpectSubjects(), std::get<ExpectStep>(a).subject, out);
+          },
+          [](Execution& x, const Step& s, const StepAction& a) {
+            const ExpectSubject& subject = std::get<ExpectStep>(a).subject;
+            EntryOf(ExpectSubjects(), subject).run(x, s, subject);
+          }};
+}
 
 }  // namespace nstest::registry

@@ -1,0 +1,134 @@
+// The step kinds about sockets: listen, connect, read, close, accept. Each is declared once,
+// with its fields, and what it does when a case runs is beside it.
+#include <fmt/format.h>
+
+#include "suite/step_fields.h"
+
+namespace nstest::registry {
+namespace {
+
+void DoListen(Execution& x, const Step&, const ListenStep& a) {
+  ListenerOptions lo;
+  lo.address = a.address.empty()    ? x.sc().AddressOf(a.netns)
+               : a.address == "any" ? IpAddress()
+                                    : IpAddress::Parse(a.address);
+  lo.port = x.EvalAs<uint16_t>(a.port);
+  lo.backlog = x.EvalAs<int>(a.backlog);
+  lo.accept = a.accept;
+  lo.accept_limit = a.accept_limit ? x.EvalAs<int>(*a.accept_limit) : 0;
+  x.sc().Listen(a.netns, lo);
+  x.Log(fmt::format("listen(backlog={}) on {} in netns '{}', accept {}", lo.backlog,
+                    FormatEndpoint(lo.address, lo.port), a.netns, AcceptPolicyName(a.accept)));
+}
+
+void DoConnect(Execution& x, const Step&, const ConnectStep& a) {
+  ConnectOptions o;
+  o.address = a.address.empty() ? x.sc().AddressOf(a.to) : IpAddress::Parse(a.address);
+  o.port = x.EvalAs<uint16_t>(a.port);
+  o.count = x.EvalAs<int>(a.count);
+  o.mode = a.mode;
+  o.deadline = x.Millis(a.deadline_ms);
+  o.source_port = a.source_port ? x.EvalAs<uint16_t>(*a.source_port) : 0;
+  o.read_for = x.Millis(a.read_ms);
+  o.send = a.send;
+  o.stop_at_first_failure = a.stop_at_first_failure;
+  Connections c = nstest::Connect(x.Ns(a.from), o);
+  x.Log(fmt::format("connect {}x to {} from netns '{}' ({}): {}", o.count,
+                    FormatEndpoint(o.address, o.port), a.from, ConnectModes().Name(a.mode),
+                    c.Summary()));
+  x.sc().AddConnections(a.label, std::move(c));
+}
+
+void DoRead(Execution& x, const Step&, const ReadStep& a) {
+  for (Connections& c : x.sc().Labelled(a.label)) {
+    c.Read(x.Millis(a.timeout_ms));
+    x.Log(fmt::format("read from '{}': {}", a.label, c.Summary()));
+  }
+}
+
+void DoClose(Execution& x, const Step&, const CloseStep& a) {
+  int closed = 0;
+  for (Connections& c : x.sc().Labelled(a.label)) closed += c.Close(a.abort);
+  x.Log(fmt::format("closed {} connections of '{}'{}", closed, a.label,
+                    a.abort ? " with a RST (SO_LINGER 0)" : ""));
+}
+
+void DoAccept(Execution& x, const Step&, const AcceptStep& a) {
+  auto port = x.EvalAs<uint16_t>(a.port);
+  for (const auto& l : x.sc().listeners()) {
+    if (l->port() == port && l->netns_name() == a.netns) {
+      int n = l->Accept(x.EvalAs<int>(a.count), x.Millis(a.timeout_ms));
+      x.Log(fmt::format("accepted {} on port {}", n, port));
+      return;
+    }
+  }
+  throw Error(fmt::format("accept: no listener on port {} in netns '{}'", port, a.netns));
+}
+
+}  // namespace
+
+std::vector<Kind> ConnectionKinds() {
+  return {
+      Declare<StepAction, ListenStep>(
+          "listen", "a listening socket, and when it accepts",
+          {NetnsField(&ListenStep::netns, "netns", "server", "where it listens"),
+           TextField(&ListenStep::address, "address", "",
+                     "the address to bind: empty for the namespace's, \"any\" for the wildcard"),
+           Required(&ListenStep::port, "port", kPort, "the port"),
+           Required(&ListenStep::backlog, "backlog", kBacklog,
+                    "passed to listen() as given (-1 and values above somaxconn included)"),
+           Choice(&ListenStep::accept, "accept", AcceptPolicies(), AcceptPolicy::kNever,
+                  "never, every connection (all), the first accept_limit (first-n), or on "
+                  "`accept` steps (on-demand)"),
+           Optional(&ListenStep::accept_limit, "accept_limit", kCount, "-",
+                    "how many connections first-n accepts")},
+          DoListen,
+          [](TableReader& r, const Ctx&, ListenStep& l) {
+            if (l.accept == AcceptPolicy::kFirstN && !l.accept_limit) {
+              r.FailKey("accept", "accept = \"first-n\" needs 'accept_limit'");
+            }
+          }),
+      Declare<StepAction, ConnectStep>(
+          "connect", "TCP connections, each with its outcome",
+          {NetnsField(&ConnectStep::from, "from", "client", "where the connections start"),
+           NetnsField(&ConnectStep::to, "to", "server", "whose address they go to"),
+           TextField(&ConnectStep::address, "address", "", "an address instead of `to`'s"),
+           Required(&ConnectStep::port, "port", kPort, "the destination port"),
+           Defaulted(&ConnectStep::count, "count", kCount, 1, "how many connections"),
+           Choice(&ConnectStep::mode, "mode", ConnectModes(), ConnectMode::kSequential,
+                  "one after another, or all connect() calls first (burst)"),
+           Defaulted(&ConnectStep::deadline_ms, "deadline_ms", kMillis, 5000,
+                     "how long each may take; then it is *pending*"),
+           Optional(&ConnectStep::source_port, "source_port", kPort, "ephemeral",
+                    "connection i binds source_port + i"),
+           Defaulted(&ConnectStep::read_ms, "read_ms", kMillis, 0,
+                     "read from each established connection this long"),
+           TextField(&ConnectStep::send, "send", "", "written on each once established"),
+           Flag(&ConnectStep::stop_at_first_failure, "stop_at_first_failure",
+                "stop after the first connection that is not established"),
+           TextField(&ConnectStep::label, "label", "connections",
+                     "the name later steps use for these connections")},
+          DoConnect, [](TableReader&, const Ctx& c, ConnectStep& s) { c.labels->insert(s.label); }),
+      Declare<StepAction, ReadStep>(
+          "read", "reads from a label's connections; a RST makes them *reset*",
+          {Earlier(&ReadStep::label, "label", &Ctx::labels, "connect step labelled",
+                   "the connect steps' label"),
+           Required(&ReadStep::timeout_ms, "timeout_ms", kMillis, "how long to read")},
+          DoRead),
+      Declare<StepAction, CloseStep>(
+          "close", "closes a label's open connections: a FIN, or with `abort` a RST",
+          {Earlier(&CloseStep::label, "label", &Ctx::labels, "connect step labelled",
+                   "the connect steps' label"),
+           Flag(&CloseStep::abort, "abort", "close with SO_LINGER 0: the kernel sends a RST")},
+          DoClose),
+      Declare<StepAction, AcceptStep>(
+          "accept", "accepts from an on-demand listener",
+          {NetnsField(&AcceptStep::netns, "netns", "server", "the listener's namespace"),
+           Required(&AcceptStep::port, "port", kPort, "the listener's port"),
+           Defaulted(&AcceptStep::count, "count", kCount, 1, "connections to accept"),
+           Defaulted(&AcceptStep::timeout_ms, "timeout_ms", kMillis, 5000,
+                     "how long to wait for them")},
+          DoAccept)};
+}
+
+}  // namespace nstest::registry

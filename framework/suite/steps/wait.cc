@@ -1,0 +1,155 @@
+// The `wait` step and its subjects: each subject declared once with its fields, and beside it
+// the condition it waits for.
+#include "nstest/wait.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "nstest/sockdiag.h"
+#include "suite/step_fields.h"
+
+namespace nstest::registry {
+namespace {
+
+Awaited AwaitQueue(Execution& x, const Step&, const WaitQueue& q) {
+  auto diag = std::make_shared<SockDiag>(x.Ns(q.netns));
+  auto port = x.EvalAs<uint16_t>(q.port);
+  auto want = x.EvalAs<uint32_t>(q.value);
+  bool aq = q.queue == ListenerQueue::kAcceptQueue;
+  // Until the listener exists (a server started by a `run` step may listen later), the wait goes
+  // on and says so.
+  auto last = std::make_shared<std::string>();
+  auto done = [diag, port, want, aq, last] {
+    ListenerQueues lq;
+    try {
+      lq = diag->Listener(port);
+    } catch (const Error&) {
+      *last = fmt::format("no listener on port {} yet", port);
+      return false;
+    }
+    *last = lq.ToString();
+    return (aq ? lq.accept_queue : lq.syn_recv) == want;
+  };
+  return {aq ? "accept_queue" : "syn_recv", done, [last] { return *last; }, nullptr};
+}
+
+Awaited AwaitCounter(Execution& x, const Step&, const WaitCounter& c) {
+  int64_t delta = x.Eval(c.delta);
+  Scenario* sc = &x.sc();
+  const std::string& ns = c.netns;
+  const std::string& name = c.name;
+  return {"counter", [sc, &ns, &name, delta] { return sc->CounterChanges(ns).Get(name) >= delta; },
+          [sc, &ns] { return sc->CounterChanges(ns).ToString(); }, nullptr};
+}
+
+Awaited AwaitHeld(Execution& x, const Step&, const WaitHeld& h) {
+  PacketHold& hold = x.sc().held(h.hold);
+  auto n = x.EvalAs<size_t>(h.count);
+  return {"held", [&hold, n] { return hold.held() >= n; },
+          [&hold] { return fmt::format("{} held", hold.held()); }, nullptr};
+}
+
+Awaited AwaitPackets(Execution& x, const Step&, const WaitPackets& p) {
+  Capture& cap = x.sc().capture(p.capture);
+  PacketFilterSpec spec = x.Spec(p.packets);
+  auto n = x.EvalAs<size_t>(p.count);
+  return {"packets", [&cap, spec, n] { return cap.Count(spec) >= n; },
+          [&cap, spec] { return fmt::format("{} matching", cap.Count(spec)); }, &p.capture};
+}
+
+void DoWait(Execution& x, const Step& s, const WaitStep& a) {
+  Awaited w = EntryOf(WaitSubjects(), a.subject).run(x, s, a.subject);
+  try {
+    WaitUntil(w.subject, x.Millis(a.timeout_ms), w.done, w.seen);
+  } catch (const TimeoutError& e) {
+    // A capture that dropped packets is the reason, not the timeout.
+    if (w.capture != nullptr) x.SyncedCapture(*w.capture);
+    x.Fail(s, e.what());
+  }
+  if (w.capture != nullptr) x.SyncedCapture(*w.capture);
+}
+
+}  // namespace
+
+const std::vector<Entry<WaitSubject, Awaited>>& WaitSubjects() {
+  auto queue = [](const char* name, ListenerQueue q, const char* summary) {
+    return Declare<WaitSubject, WaitQueue>(
+        name, summary,
+        {NetnsField(&WaitQueue::netns, "netns", "server", "the listener's namespace"),
+         Required(&WaitQueue::port, "port", kPort, "the listener's port"),
+         Required(&WaitQueue::value, "value", kNonNegativeCount, "the number to wait for")},
+        AwaitQueue, [q](TableReader&, const Ctx&, WaitQueue& w) { w.queue = q; });
+  };
+  static const std::vector<Entry<WaitSubject, Awaited>> subjects = {
+      queue("accept_queue", ListenerQueue::kAcceptQueue,
+            "until the listener's accept queue (Recv-Q) holds `value` connections; while nothing "
+            "listens on the port yet, it waits for that too"),
+      queue("syn_recv", ListenerQueue::kSynRecv,
+            "until the listener has `value` request sockets in SYN-RECV; waits for the listener "
+            "too"),
+      Declare<WaitSubject, WaitCounter>(
+          "counter", "until a counter has grown by at least `delta` since the case began",
+          {NetnsField(&WaitCounter::netns, "netns", "server", "whose counter"),
+           {{"name", "counter name", "required", "nstat's name, e.g. TcpExtListenOverflows"},
+            [](TableReader& r, const Ctx& c, WaitCounter& w) {
+              std::optional<std::string> name = r.String("name");
+              if (!name) r.Fail(r.table(), "missing 'name'");
+              const std::vector<std::string>& known = KnownCounterNames();
+              if (!c.scope.newer_kernel &&
+                  std::find(known.begin(), known.end(), *name) == known.end()) {
+                std::string near = ClosestName(*name, known);
+                r.FailKey(
+                    "name",
+                    fmt::format("unknown counter '{}'{}", *name,
+                                near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
+              }
+              w.name = *name;
+            },
+            {}},
+           Required(&WaitCounter::delta, "delta", kAny, "the growth to wait for")},
+          AwaitCounter),
+      Declare<WaitSubject, WaitHeld>(
+          "held", "until a hold has held `count` packets",
+          {Earlier(&WaitHeld::hold, "hold", &Ctx::holds, "hold named", "the hold's name"),
+           Required(&WaitHeld::count, "count", kCount, "packets held")},
+          AwaitHeld),
+      Declare<WaitSubject, WaitPackets>(
+          "packets", "until a capture has `count` matching packets",
+          Concat({Earlier(&WaitPackets::capture, "capture", &Ctx::captures, "capture named",
+                          "the capture's name")},
+                 Concat(MatchFields(&WaitPackets::packets, false),
+                        {Required(&WaitPackets::count, "count", kNonNegativeCount,
+                                  "matching packets")})),
+          AwaitPackets),
+  };
+  return subjects;
+}
+
+Kind WaitKind() {
+  return {
+      AlternativeIndex<StepAction, WaitStep>(),
+      "wait",
+      "waits for one subject, written `wait.<subject> = { ... }`, with `wait.timeout_ms` beside "
+      "it; when the deadline passes the step fails, saying what it last saw",
+      {{"<subject>", Alternatives(EntryNames(WaitSubjects())), "required", "what to wait for"},
+       {"timeout_ms", RangeText(kMillis), "5000", "the deadline"}},
+      [](TableReader& r, const Ctx& c) -> StepAction {
+        WaitStep w;
+        w.subject = ReadSubject(r, c, WaitSubjects(), "wait", [&] {
+          w.timeout_ms = r.Number("timeout_ms", c.params, kMillis).value_or(Value::Constant(5000));
+        });
+        return w;
+      },
+      [](const StepAction& a, std::vector<const Value*>* out) {
+        const WaitStep& w = std::get<WaitStep>(a);
+        out->push_back(&w.timeout_ms);
+        SubjectValues(WaitSubjects(), w.subject, out);
+      },
+      [](Execution& x, const Step& s, const StepAction& a) {
+        DoWait(x, s, std::get<WaitStep>(a));
+      }};
+}
+
+}  // namespace nstest::registry
