@@ -264,6 +264,29 @@ std::string Connections::Summary() const {
   return out;
 }
 
+int Connections::Send(const std::string& data) {
+  int whole = 0;
+  for (size_t i = 0; i < results_.size(); ++i) {
+    if (results_[i].outcome != ConnectResult::kEstablished || !sockets_[i]) continue;
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::send(sockets_[i].get(), data.data() + done, data.size() - done,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        if (errno != EAGAIN) {
+          results_[i].error = errno;
+          results_[i].outcome = ConnectResultFromErrno(errno);
+        }
+        break;
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (done == data.size()) ++whole;
+  }
+  return whole;
+}
+
 int Connections::Close(bool abort) {
   int closed = 0;
   for (Fd& fd : sockets_) {

@@ -288,7 +288,7 @@ using ExpectSubject = decltype(ExpectStep::subject);
 
 // The families, each in its own file under steps/ with the execution of its members; Kinds()
 // (suite_steps.cc) lists them all, in the reference's order.
-std::vector<Kind> ConnectionKinds();  // listen, connect, read, close, accept
+std::vector<Kind> ConnectionKinds();  // listen, connect, send, read, close, accept
 std::vector<Kind> PacketKinds();      // syns, drop, hold, release, capture
 std::vector<Kind> CommandKinds();     // sysctl, run
 Kind WaitKind();

@@ -92,10 +92,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"unknown_hold.toml", "4:22: no hold named 'acks' before this step"},
         BadSuite{"unknown_top_key.toml",
                  "1:1: unknown key 'nmae' in the suite; did you mean 'name'?"},
-        BadSuite{
-            "two_actions.toml",
-            "3:3: a step has exactly one action (listen,connect,read,close,accept,syns,drop,hold,"
-            "release,capture,sysctl,run,wait,expect), this one has 2"},
+        BadSuite{"two_actions.toml",
+                 "3:3: a step has exactly one action "
+                 "(listen,connect,send,read,close,accept,syns,drop,hold,"
+                 "release,capture,sysctl,run,wait,expect), this one has 2"},
         // Regression: toml++ 3.3 reached __builtin_unreachable() on this (found by the fuzzer).
         BadSuite{"non_ascii_key.toml",
                  "1:7: a non-ASCII character outside a string or comment (TOML allows them only "

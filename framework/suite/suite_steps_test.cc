@@ -2,6 +2,7 @@
 // the one in docs/.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -21,6 +22,8 @@ name = "all"
   listen = { port = 8080, backlog = 2, accept = "first-n", accept_limit = 1 }
   [[test.step]]
   connect = { port = 8080, count = 2, mode = "burst", label = "c" }
+  [[test.step]]
+  send = { label = "c", data = "ping" }
   [[test.step]]
   read = { label = "c", timeout_ms = 10 }
   [[test.step]]
@@ -51,11 +54,13 @@ name = "all"
   std::vector<Step> steps = suite.tests.at(0).steps;
   std::vector<std::string> kinds;
   for (const Step& s : steps) kinds.emplace_back(s.Kind());
-  EXPECT_EQ(kinds, (std::vector<std::string>{"listen", "connect", "read", "close", "accept", "syns",
-                                             "drop", "hold", "release", "capture", "sysctl", "run",
-                                             "wait", "expect"}));
-  EXPECT_TRUE(std::get<CloseStep>(steps[3].action).abort);
-  steps.erase(steps.begin() + 3);  // the indexes below are those without it
+  EXPECT_EQ(kinds, (std::vector<std::string>{"listen", "connect", "send", "read", "close", "accept",
+                                             "syns", "drop", "hold", "release", "capture", "sysctl",
+                                             "run", "wait", "expect"}));
+  EXPECT_EQ(std::get<SendStep>(steps[2].action).data, "ping");
+  EXPECT_TRUE(std::get<CloseStep>(steps[4].action).abort);
+  steps.erase(steps.begin() + 4);  // the indexes below are those without close and send
+  steps.erase(steps.begin() + 2);
   const auto& listen = std::get<ListenStep>(steps[0].action);
   EXPECT_EQ(listen.netns, "server");
   EXPECT_EQ(listen.accept, AcceptPolicy::kFirstN);
@@ -121,8 +126,18 @@ TEST(StepRegistryTest, DocsStepsIsTheGeneratedReference) {
   std::ifstream in(std::string(NSTEST_DOCS_DIR) + "/steps.md");
   std::stringstream text;
   text << in.rdbuf();
-  EXPECT_EQ(text.str(), StepReference())
-      << "docs/steps.md is out of date: run `build/framework/nstest steps > docs/steps.md`";
+  // Compared without printing both texts whole: the first differing line says enough.
+  const std::string want = StepReference();
+  const std::string got = text.str();
+  size_t at = 0;
+  while (at < want.size() && at < got.size() && want[at] == got[at]) ++at;
+  size_t line_start = want.rfind('\n', at == 0 ? 0 : at - 1);
+  line_start = line_start == std::string::npos ? 0 : line_start + 1;
+  EXPECT_TRUE(got == want) << "docs/steps.md is out of date from line "
+                           << std::count(want.begin(), want.begin() + line_start, '\n') + 1
+                           << " on (the registry says: \""
+                           << want.substr(line_start, want.find('\n', line_start) - line_start)
+                           << "\"): run `build/framework/nstest steps > docs/steps.md`";
 }
 
 }  // namespace

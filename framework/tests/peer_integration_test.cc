@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -91,6 +92,24 @@ TEST_F(PeerTest, SendsAndReads) {
   WaitUntil("the data", kTimeout, [&] { return l.accepted_count() == 1; });
   std::string got;
   WaitUntil("the data", kTimeout, [&] { return (got += l.ReadFrom(0)) == "hello"; });
+}
+
+TEST_F(PeerTest, SendAfterThePeerResetIsAReset) {
+  std::optional<Listener> l(std::in_place, t_->server(), At(4, AcceptPolicy::kNever));
+  Connections c = Connect(t_->client(), To(*l, 2));
+  ASSERT_EQ(c.Count(ConnectResult::kEstablished), 2) << c.Summary();
+  EXPECT_EQ(c.Send("hello"), 2);  // queued in the server's unaccepted sockets
+  EXPECT_EQ(c.Count(ConnectResult::kEstablished), 2) << c.Summary();
+  // Closing the listener resets the connections still in its accept queue (they have unread data).
+  l.reset();
+  for (size_t i = 0; i < 2; ++i) {
+    pollfd p{c.socket(i).get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 5000), 1) << "no RST for connection " << i;
+  }
+  EXPECT_EQ(c.Send("again"), 0);
+  EXPECT_EQ(c.Count(ConnectResult::kReset), 2) << c.Summary();
+  for (const ConnectionResult& r : c.results()) EXPECT_EQ(r.error, ECONNRESET);
+  EXPECT_EQ(c.Send("and again"), 0) << "a reset connection is not written again";
 }
 
 TEST_F(PeerTest, RefusedWhenNothingListens) {

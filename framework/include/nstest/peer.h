@@ -127,6 +127,11 @@ class Connections {
   // Reads from every established connection until `duration` has passed: received bytes are
   // appended to `received`, and a connection the peer reset becomes kReset (ECONNRESET).
   void Read(std::chrono::milliseconds duration);
+  // Writes `data` on every established connection still open and returns on how many it was
+  // written whole. A connection the peer reset becomes kReset (ECONNRESET, or EPIPE once the
+  // reset was seen), with its errno; a write that would block writes what fits and counts as not
+  // whole. Never raises SIGPIPE.
+  int Send(const std::string& data);
   // Closes every connection still open and returns how many it closed. With `abort` each is
   // closed with SO_LINGER 0, so the kernel sends a RST instead of a FIN.
   int Close(bool abort);

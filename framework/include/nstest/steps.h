@@ -72,6 +72,11 @@ struct ConnectStep {
   std::string label{};
 };
 
+struct SendStep {
+  std::string label{};
+  std::string data{};
+};
+
 struct ReadStep {
   std::string label{};
   Value timeout_ms{};
@@ -199,9 +204,9 @@ struct ExpectStep {
   std::variant<ExpectConnections, ExpectListener, ExpectCounters, ExpectPackets> subject{};
 };
 
-using StepAction =
-    std::variant<ListenStep, ConnectStep, ReadStep, CloseStep, AcceptStep, SynsStep, DropStep,
-                 HoldStep, ReleaseStep, CaptureStep, SysctlStep, RunStep, WaitStep, ExpectStep>;
+using StepAction = std::variant<ListenStep, ConnectStep, SendStep, ReadStep, CloseStep, AcceptStep,
+                                SynsStep, DropStep, HoldStep, ReleaseStep, CaptureStep, SysctlStep,
+                                RunStep, WaitStep, ExpectStep>;
 
 // One step of a test: where it is written and what it does.
 struct Step {

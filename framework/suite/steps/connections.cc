@@ -1,4 +1,4 @@
-// The step kinds about sockets: listen, connect, read, close, accept. Each is declared once,
+// The step kinds about sockets: listen, connect, send, read, close, accept. Each is declared once,
 // with its fields, and what it does when a case runs is beside it.
 #include <fmt/format.h>
 
@@ -37,6 +37,14 @@ void DoConnect(Execution& x, const Step&, const ConnectStep& a) {
                     FormatEndpoint(o.address, o.port), a.from, ConnectModes().Name(a.mode),
                     c.Summary()));
   x.sc().AddConnections(a.label, std::move(c));
+}
+
+void DoSend(Execution& x, const Step&, const SendStep& a) {
+  for (Connections& c : x.sc().Labelled(a.label)) {
+    int whole = c.Send(a.data);
+    x.Log(fmt::format("sent {} bytes on {} connections of '{}': {}", a.data.size(), whole, a.label,
+                      c.Summary()));
+  }
 }
 
 void DoRead(Execution& x, const Step&, const ReadStep& a) {
@@ -109,6 +117,20 @@ std::vector<Kind> ConnectionKinds() {
            TextField(&ConnectStep::label, "label", "connections",
                      "the name later steps use for these connections")},
           DoConnect, [](TableReader&, const Ctx& c, ConnectStep& s) { c.labels->insert(s.label); }),
+      Declare<StepAction, SendStep>(
+          "send",
+          "writes on every established connection of a label; one the peer reset becomes *reset* "
+          "(the write fails with ECONNRESET or EPIPE)",
+          {Earlier(&SendStep::label, "label", &Ctx::labels, "connect step labelled",
+                   "the connect steps' label"),
+           {{"data", "string", "required", "the bytes to write"},
+            [](TableReader& r, const Ctx&, SendStep& s) {
+              std::optional<std::string> data = r.String("data");
+              if (!data || data->empty()) r.Fail(r.table(), "missing 'data' (the bytes to write)");
+              s.data = *data;
+            },
+            {}}},
+          DoSend),
       Declare<StepAction, ReadStep>(
           "read", "reads from a label's connections; a RST makes them *reset*",
           {Earlier(&ReadStep::label, "label", &Ctx::labels, "connect step labelled",
