@@ -161,6 +161,52 @@ bool NetnsTest::WaitForSockets(const Netns& ns, TcpState state, int n,
   });
 }
 
+Process& NetnsTest::StartServer(const std::string& name, std::vector<std::string> argv,
+                                const ServerOptions& options) {
+  return StartServer(name, server(), std::move(argv), options);
+}
+
+Process& NetnsTest::StartServer(const std::string& name, const Netns& ns,
+                                std::vector<std::string> argv, const ServerOptions& options) {
+  ProcessOptions po;
+  po.argv = std::move(argv);
+  po.env = options.env;
+  return scenario_->Start(name, ns.name(), po, options.stop_signal, options.grace);
+}
+
+const ProcessResult& NetnsTest::StopServer(const std::string& name, int signal) {
+  return scenario_->Stop(name, signal);
+}
+
+bool NetnsTest::WaitForListening(uint16_t port, size_t count, std::chrono::milliseconds timeout,
+                                 std::source_location where) {
+  return WaitForListening(server(), port, count, timeout, where);
+}
+
+bool NetnsTest::WaitForListening(const Netns& ns, uint16_t port, size_t count,
+                                 std::chrono::milliseconds timeout, std::source_location where) {
+  std::string last;
+  try {
+    return WaitAt(where, [&] {
+      WaitUntil(
+          fmt::format("{} listening on port {} in netns '{}'", count, port, ns.name()), timeout,
+          [&] {
+            if (std::string died = scenario_->Died(); !died.empty()) {
+              throw Error("a started process ended: " + died);
+            }
+            size_t n = scenario_->ListeningCount(ns.name(), port);
+            last = fmt::format("{} listening", n);
+            return n >= count;
+          },
+          [&] { return last; });
+    });
+  } catch (const Error& e) {
+    GTEST_MESSAGE_AT_(where.file_name(), static_cast<int>(where.line()), e.what(),
+                      ::testing::TestPartResult::kNonFatalFailure);
+    return false;
+  }
+}
+
 CounterDelta NetnsTest::CounterChanges(const Netns& ns) const {
   return scenario_->CounterChanges(ns.name());
 }
@@ -195,6 +241,7 @@ std::string NetnsTest::Context() {
   std::string prefix =
       info != nullptr ? fmt::format("{}.{}", info->test_suite_name(), info->name()) : "test";
   out += scenario_->Context();
+  out += scenario_->Processes();
   out += scenario_->WriteArtifacts(ArtifactDir(), prefix);
   return out;
 }

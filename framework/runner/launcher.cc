@@ -25,8 +25,6 @@
 namespace nstest {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // The part of a crashed or hung case's output shown in its log.
 constexpr size_t kOutputInLog = 64 * 1024;
 
@@ -341,47 +339,14 @@ CaseResult ForkLauncher::Run(size_t index) {
     auto [mine, theirs] = SocketPair();
     Fd output = MemoryFile("nstest-case-output");
     Fd result = MemoryFile("nstest-case-result");
-    Request req{index};
-    int fds[kRequestFds] = {theirs.get(), output.get(), result.get()};
-    if (!Send(control_.get(), &req, sizeof req, fds, kRequestFds)) {
-      throw Error(LauncherGone("before this case: no case can start any more"));
-    }
-    theirs.reset();
-    Reply started;
-    std::vector<Fd> pidfds;
-    if (!Receive(mine.get(), &started, sizeof started, &pidfds) ||
-        started.kind != Reply::kStarted) {
-      throw Error(LauncherGone("before it started the case"));
-    }
-    if (started.value < 0 || pidfds.size() != 1) {
-      throw Error(fmt::format("start the case's process: {}", std::strerror(-started.value)));
-    }
-    const int pidfd = pidfds[0].get();
-    Register(pidfd);
+    Fd pidfd = Launch(index, std::move(theirs), output.get(), result.get(), mine.get());
+    Register(pidfd.get());
     struct Unregister {  // out of the set before the pidfd closes, however this ends
       ForkLauncher* launcher;
       int pidfd;
       ~Unregister() { launcher->Unregister(pidfd); }
-    } unregister{this, pidfd};
-    ProcessResult p;
-    pollfd done{mine.get(), POLLIN, 0};
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      int n = ::poll(&done, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
-      if (n > 0 || (n < 0 && errno != EINTR)) break;
-      if (n == 0) {
-        PidfdSendSignal(pidfd, SIGKILL);
-        p.timed_out = true;
-        break;
-      }
-    }
-    Reply exited;
-    if (!Receive(mine.get(), &exited, sizeof exited, nullptr) || exited.kind != Reply::kExited) {
-      PidfdSendSignal(pidfd, SIGKILL);
-      throw Error(LauncherGone("while the case ran"));
-    }
-    if (WIFEXITED(exited.value)) p.exit_code = WEXITSTATUS(exited.value);
-    if (WIFSIGNALED(exited.value)) p.signal = WTERMSIG(exited.value);
+    } unregister{this, pidfd.get()};
+    ProcessResult p = AwaitExit(mine.get(), pidfd.get(), deadline);
     p.stderr_text = ReadTail(output.get(), 0, kOutputInLog);
     r = DecodeResult(p, ReadTail(result.get(), 0, SIZE_MAX), timeout_s);
   } catch (const Error& e) {
@@ -389,6 +354,47 @@ CaseResult ForkLauncher::Run(size_t index) {
     r.message = e.what();
   }
   return r;
+}
+
+Fd ForkLauncher::Launch(size_t index, Fd theirs, int output, int result, int reply) {
+  Request req{index};
+  int fds[kRequestFds] = {theirs.get(), output, result};
+  if (!Send(control_.get(), &req, sizeof req, fds, kRequestFds)) {
+    throw Error(LauncherGone("before this case: no case can start any more"));
+  }
+  theirs.reset();  // the launcher holds it now; its end of the reply socket closes with it
+  Reply started;
+  std::vector<Fd> pidfds;
+  if (!Receive(reply, &started, sizeof started, &pidfds) || started.kind != Reply::kStarted) {
+    throw Error(LauncherGone("before it started the case"));
+  }
+  if (started.value < 0 || pidfds.size() != 1) {
+    throw Error(fmt::format("start the case's process: {}", std::strerror(-started.value)));
+  }
+  return std::move(pidfds[0]);
+}
+
+ProcessResult ForkLauncher::AwaitExit(int reply, int pidfd, Clock::time_point deadline) {
+  ProcessResult p;
+  pollfd done{reply, POLLIN, 0};
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    int n = ::poll(&done, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+    if (n > 0 || (n < 0 && errno != EINTR)) break;
+    if (n == 0) {
+      PidfdSendSignal(pidfd, SIGKILL);
+      p.timed_out = true;
+      break;
+    }
+  }
+  Reply exited;
+  if (!Receive(reply, &exited, sizeof exited, nullptr) || exited.kind != Reply::kExited) {
+    PidfdSendSignal(pidfd, SIGKILL);
+    throw Error(LauncherGone("while the case ran"));
+  }
+  if (WIFEXITED(exited.value)) p.exit_code = WEXITSTATUS(exited.value);
+  if (WIFSIGNALED(exited.value)) p.signal = WTERMSIG(exited.value);
+  return p;
 }
 
 }  // namespace nstest

@@ -18,11 +18,13 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <string>
 
 #include "nstest/fd.h"
+#include "nstest/process.h"
 #include "nstest/runner.h"
 
 namespace nstest {
@@ -40,6 +42,13 @@ class ForkLauncher : public CaseLauncher {
   void KillAll() override;
 
  private:
+  using Clock = std::chrono::steady_clock;
+
+  // Asks the launcher to fork plan case `index` (`theirs`: the launcher's end of the reply
+  // socket, `reply` ours) and returns the child's pidfd.
+  Fd Launch(size_t index, Fd theirs, int output, int result, int reply);
+  // Waits for the child's end (killing it at `deadline`) as the launcher reports it.
+  ProcessResult AwaitExit(int reply, int pidfd, Clock::time_point deadline);
   // The case child's pidfd while it runs, so that KillAll() reaches it.
   void Register(int pidfd);
   void Unregister(int pidfd);

@@ -1,14 +1,18 @@
 #include "nstest/scenario.h"
 
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <fstream>
+#include <thread>
 
 #include "nstest/error.h"
 #include "nstest/sockdiag.h"
 #include "nstest/topology.h"
 #include "src/strings.h"
+#include "src/wait_util.h"
 
 namespace nstest {
 namespace {
@@ -76,7 +80,14 @@ Scenario::Scenario(const ScenarioSpec& spec) {
 }
 
 Scenario::~Scenario() {
-  // What lives in the namespaces goes before them, holds and captures first.
+  // What lives in the namespaces goes before them: started processes (stopped gracefully), then
+  // holds and captures.
+  try {
+    (void)StopAll("", "");
+  } catch (const std::exception&) {
+    // Teardown never throws; the processes die with their owner anyway.
+  }
+  started_.clear();
   holds_.clear();
   captures_.clear();
   listeners_.clear();
@@ -183,6 +194,114 @@ Capture& Scenario::capture(const std::string& capture) {
 void Scenario::AddOutput(const std::string& artifact, const std::string& what, Fd file,
                          size_t shown) {
   outputs_.push_back(Output{artifact, what, std::move(file), shown});
+}
+
+Process& Scenario::Start(const std::string& process, const std::string& name,
+                         ProcessOptions options, int stop_signal, std::chrono::milliseconds grace) {
+  if (started_.count(process) != 0) {
+    throw Error(fmt::format("a process named '{}' was started already", process));
+  }
+  Fd file(::memfd_create("nstest-started-output", MFD_CLOEXEC));
+  if (!file) ThrowErrno(fmt::format("start '{}': create its output file (memfd_create)", process));
+  options.output_fd = file.get();
+  options.timeout = std::chrono::hours(24 * 365);  // it runs until stopped
+  // The command as messages show it: one line, at most 120 characters.
+  std::string command = NormalizeSpaces(Join(options.argv, ' '));
+  if (command.size() > 120) command = command.substr(0, 117) + "...";
+  auto s = std::make_unique<Started>(
+      Started{command, Process::Start(&ns(name), options), stop_signal, grace, std::move(file)});
+  return started_.emplace(process, std::move(s)).first->second->process;
+}
+
+Scenario::Started& Scenario::started(const std::string& process) const {
+  return *Find(started_, process, "started process");
+}
+
+const ProcessResult& Scenario::Stop(const std::string& process, int signal) {
+  Started& s = started(process);
+  s.stopped = true;
+  if (s.process.Running()) {
+    s.process.Kill(signal);
+    Deadline grace(s.grace);
+    while (s.process.Running() && !grace.Passed()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (s.process.Running()) s.process.Kill(SIGKILL);
+  }
+  return s.process.Wait();
+}
+
+bool Scenario::Running(const std::string& process) const {
+  return started(process).process.Running();
+}
+
+const ProcessResult& Scenario::Ended(const std::string& process) {
+  Started& s = started(process);
+  if (s.process.Running()) throw Error(fmt::format("process '{}' is still running", process));
+  return s.process.Wait();
+}
+
+std::string Scenario::OutputTail(const std::string& process, size_t lines) const {
+  std::string tail = ReadTail(started(process).output.get(), 0, kLateOutputBytes);
+  std::vector<std::string> all = Split(tail, '\n');
+  if (!all.empty() && all.back().empty()) all.pop_back();
+  size_t first = all.size() > lines ? all.size() - lines : 0;
+  std::string out;
+  for (size_t i = first; i < all.size(); ++i) out += "  " + all[i] + "\n";
+  return out;
+}
+
+std::string Scenario::Died() {
+  std::string out;
+  for (auto& [name, s] : started_) {
+    if (s->stopped || s->process.Running()) continue;
+    out += fmt::format("process '{}' ({}) {}; its last output:\n{}", name, s->command,
+                       s->process.Wait().Describe(), OutputTail(name, kLateOutputLines));
+  }
+  return out;
+}
+
+std::string Scenario::Processes() {
+  std::string out;
+  for (auto& [name, s] : started_) {
+    bool running = s->process.Running();
+    out += fmt::format("process '{}' ({}) {}; its last output:\n{}", name, s->command,
+                       running ? "is running" : s->process.Wait().Describe(),
+                       OutputTail(name, kLateOutputLines));
+  }
+  return out;
+}
+
+size_t Scenario::ListeningCount(const std::string& name, uint16_t port,
+                                const std::optional<IpAddress>& address) const {
+  size_t n = 0;
+  for (const TcpSocketInfo& t :
+       SockDiag(ns(name)).Dump(1u << static_cast<int>(TcpState::kListen))) {
+    if (t.local_port == port && (!address || t.local == *address)) ++n;
+  }
+  return n;
+}
+
+std::string Scenario::StopAll(const std::string& dir, const std::string& prefix) {
+  std::string out;
+  for (auto& [name, s] : started_) {
+    bool was_running = s->process.Running();
+    const ProcessResult& r =
+        s->stopped || !was_running ? s->process.Wait() : Stop(name, s->stop_signal);
+    out += fmt::format("process '{}' ({}) {}{}; its last output:\n{}", name, s->command,
+                       was_running ? "stopped: " : "", r.Describe(),
+                       OutputTail(name, kLateOutputLines));
+    if (dir.empty()) continue;
+    std::string folder = dir + "/" + SafeFileName(prefix);
+    ::mkdir(dir.c_str(), 0755);
+    ::mkdir(folder.c_str(), 0755);
+    std::string path = folder + "/" + SafeFileName(name) + ".log";
+    std::ofstream file(path, std::ios::binary);
+    file << ReadTail(s->output.get(), 0, SIZE_MAX);
+    out += file ? fmt::format("  (all of it: {})\n", path)
+                : fmt::format("  (cannot write {})\n", path);
+  }
+  return out;
 }
 
 std::string Scenario::Context() const {

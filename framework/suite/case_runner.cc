@@ -20,14 +20,10 @@ std::string CaseSkipReason(const Case& c) {
   return "";
 }
 
-CaseResult RunCase(const Case& c, const RunOptions& options) {
-  CaseResult r;
-  if (std::string why = options.skip_checked ? "" : CaseSkipReason(c); !why.empty()) {
-    r.status = CaseStatus::kSkipped;
-    r.message = why;
-    return r;
-  }
-  Execution e(c, options);
+namespace {
+
+// Builds the scenario and runs every step; the first error ends the case.
+void RunSteps(const Case& c, Execution& e, CaseResult* r) {
   try {
     e.Build();
     for (const Step& s : c.test->steps) {
@@ -43,41 +39,68 @@ CaseResult RunCase(const Case& c, const RunOptions& options) {
       }
     }
   } catch (const std::exception& ex) {
-    r.status = CaseStatus::kError;
-    r.message = ex.what();
+    r->status = CaseStatus::kError;
+    r->message = ex.what();
   }
-  const std::vector<std::string>& failures = e.failures();
-  if (r.status != CaseStatus::kError && !failures.empty()) {
-    r.status = CaseStatus::kFailed;
-    r.message = failures[0] +
-                (failures.size() > 1 ? fmt::format(" (and {} more)", failures.size() - 1) : "");
+}
+
+// The verdict from the failed expectations: the first one as the message, all in the detail.
+void Judge(const std::vector<std::string>& failures, CaseResult* r) {
+  if (r->status != CaseStatus::kError && !failures.empty()) {
+    r->status = CaseStatus::kFailed;
+    r->message = failures[0] +
+                 (failures.size() > 1 ? fmt::format(" (and {} more)", failures.size() - 1) : "");
   }
-  for (const std::string& f : failures) r.detail += f + "\n";
-  if (r.status == CaseStatus::kError) r.detail += r.message + "\n";
-  std::string log = e.log();
-  if (Scenario* sc = e.scenario()) {
-    log += sc->Context();  // every case's report carries its sysctls, counter changes, listeners
-    if (r.status != CaseStatus::kPassed) {
-      log += sc->LateOutput();
-      log += sc->WriteArtifacts(options.artifacts_dir, c.FullName());
-      if (options.keep_namespaces) log += sc->KeepNamespaces();
-    }
-  } else {
-    log += "(no namespaces: the case stopped before they were made)\n";
+  for (const std::string& f : failures) r->detail += f + "\n";
+  if (r->status == CaseStatus::kError) r->detail += r->message + "\n";
+}
+
+// What every case's log carries after its steps, and what a case that did not pass leaves.
+std::string Aftermath(const Case& c, const RunOptions& options, Scenario* sc, bool passed) {
+  if (sc == nullptr) return "(no namespaces: the case stopped before they were made)\n";
+  std::string log = sc->Context();  // sysctls, counter changes, listeners
+  // Started processes (servers under test) end with the case; their output is kept.
+  try {
+    log += sc->StopAll(options.artifacts_dir, c.FullName());
+  } catch (const std::exception& ex) {
+    log += fmt::format("(stopping the started processes: {})\n", ex.what());
   }
-  r.log = log;
+  if (!passed) {
+    log += sc->LateOutput();
+    log += sc->WriteArtifacts(options.artifacts_dir, c.FullName());
+    if (options.keep_namespaces) log += sc->KeepNamespaces();
+  }
+  return log;
+}
+
+// A test marked as an expected failure: its failure is a skip, its pass a failure.
+void ApplyXfail(const std::string& xfail, CaseResult* r) {
+  if (xfail.empty()) return;
+  if (r->status == CaseStatus::kFailed) {
+    r->status = CaseStatus::kSkipped;
+    r->message = fmt::format("expected failure ({}): {}", xfail, r->message);
+  } else if (r->status == CaseStatus::kPassed) {
+    r->status = CaseStatus::kFailed;
+    r->message =
+        fmt::format("passed, but is marked as an expected failure ({}); remove the mark", xfail);
+  }
+}
+
+}  // namespace
+
+CaseResult RunCase(const Case& c, const RunOptions& options) {
+  CaseResult r;
+  if (std::string why = options.skip_checked ? "" : CaseSkipReason(c); !why.empty()) {
+    r.status = CaseStatus::kSkipped;
+    r.message = why;
+    return r;
+  }
+  Execution e(c, options);
+  RunSteps(c, e, &r);
+  Judge(e.failures(), &r);
+  r.log = e.log() + Aftermath(c, options, e.scenario(), r.status == CaseStatus::kPassed);
   r.properties = e.Properties();
-  const std::string& xfail = c.test->xfail;
-  if (!xfail.empty()) {
-    if (r.status == CaseStatus::kFailed) {
-      r.status = CaseStatus::kSkipped;
-      r.message = fmt::format("expected failure ({}): {}", xfail, r.message);
-    } else if (r.status == CaseStatus::kPassed) {
-      r.status = CaseStatus::kFailed;
-      r.message =
-          fmt::format("passed, but is marked as an expected failure ({}); remove the mark", xfail);
-    }
-  }
+  ApplyXfail(c.test->xfail, &r);
   return r;
 }
 

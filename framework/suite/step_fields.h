@@ -38,6 +38,7 @@ struct Ctx {
   std::set<std::string>* holds;
   std::set<std::string>* captures;
   std::set<std::string>* labels;
+  std::set<std::string>* processes;  // names of `start` steps so far
 };
 
 // What the reference says of a field.
@@ -290,7 +291,7 @@ using ExpectSubject = decltype(ExpectStep::subject);
 // (suite_steps.cc) lists them all, in the reference's order.
 std::vector<Kind> ConnectionKinds();  // listen, connect, send, read, close, accept
 std::vector<Kind> PacketKinds();      // syns, drop, hold, release, capture
-std::vector<Kind> CommandKinds();     // sysctl, run
+std::vector<Kind> CommandKinds();     // sysctl, run, start, stop
 Kind WaitKind();
 Kind ExpectKind();
 const std::vector<Kind>& Kinds();

@@ -256,11 +256,11 @@ TestSpec ReadTest(const toml::table& t, const Suite& suite, SysctlKeyChecker& ke
   const toml::array* steps = r.Array("step");
   if (steps == nullptr || steps->empty()) r.Fail(t, "a test needs at least one [[test.step]]");
   if (steps->size() > 1000) r.FailKey("step", "more than 1000 steps");
-  std::set<std::string> holds, captures, labels;
+  std::set<std::string> holds, captures, labels, processes;
   for (const toml::node& s : *steps) {
     if (!s.is_table()) r.Fail(s, "each step must be a table");
     test.steps.push_back(ParseStep(*s.as_table(), suite.file, params, namespaces, scope, &holds,
-                                   &captures, &labels));
+                                   &captures, &labels, &processes));
   }
   r.Done();
   return test;

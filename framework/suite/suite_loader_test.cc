@@ -95,11 +95,35 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"two_actions.toml",
                  "3:3: a step has exactly one action "
                  "(listen,connect,send,read,close,accept,syns,drop,hold,"
-                 "release,capture,sysctl,run,wait,expect), this one has 2"},
+                 "release,capture,sysctl,run,start,stop,wait,expect), this one has 2"},
         // Regression: toml++ 3.3 reached __builtin_unreachable() on this (found by the fuzzer).
         BadSuite{"non_ascii_key.toml",
                  "1:7: a non-ASCII character outside a string or comment (TOML allows them only "
                  "there)"},
+        BadSuite{"start_unknown_placeholder.toml",
+                 "5:45: '{backlg}' is no matrix parameter of this test; did you mean "
+                 "'{backlog}'? (placeholders are matrix parameters and {env:NAME}; write '{{' "
+                 "for a brace)"},
+        BadSuite{"start_bad_env_placeholder.toml",
+                 "4:35: '{env:NSTEST SERVER}': an environment variable name is "
+                 "[A-Za-z_][A-Za-z0-9_]*"},
+        BadSuite{"start_lone_brace.toml",
+                 "4:27: '{json': a '{' without its '}' (write '{{' for a brace)"},
+        BadSuite{"start_bad_env_name.toml",
+                 "4:58: '1X' is no environment variable name ([A-Za-z_][A-Za-z0-9_]*)"},
+        BadSuite{"duration_unknown_key.toml",
+                 "6:42: unknown key 'mn' in duration_ms; did you mean 'min'?"},
+        BadSuite{"expect_sysctl_no_value.toml", "4:19: missing 'value'"},
+        BadSuite{"start_twice.toml", "6:20: a second process named 'srv' in this test"},
+        BadSuite{"stop_unknown_process.toml",
+                 "6:19: no process started as 'sever' before this step; did you mean 'server'?"},
+        BadSuite{"start_unknown_signal.toml",
+                 "4:64: 'stop_signal' must be one of 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', "
+                 "'SIGUSR1', 'SIGUSR2', 'SIGKILL', not 'SIGTREM'; did you mean 'SIGTERM'?"},
+        BadSuite{"expect_process_needs_a_check.toml",
+                 "6:20: expect.process needs 'running' or 'exit'"},
+        BadSuite{"wait_listening_bad_address.toml",
+                 "4:45: parse address '0.0.0.256': not an IPv4 or IPv6 address"},
         BadSuite{"close_unknown_label.toml",
                  "6:21: no connect step labelled 'conections' before this step; did you mean "
                  "'connections'?"},

@@ -79,7 +79,8 @@ struct TestScope {
 Step ParseStep(const toml::table& table, const std::string& file,
                const std::set<std::string>& params, const std::vector<std::string>& namespaces,
                const TestScope& scope, std::set<std::string>* holds,
-               std::set<std::string>* captures, std::set<std::string>* labels);
+               std::set<std::string>* captures, std::set<std::string>* labels,
+               std::set<std::string>* processes);
 
 }  // namespace nstest
 

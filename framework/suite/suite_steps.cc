@@ -79,8 +79,9 @@ std::string StepReference() {
 Step ParseStep(const toml::table& table, const std::string& file,
                const std::set<std::string>& params, const std::vector<std::string>& namespaces,
                const TestScope& scope, std::set<std::string>* holds,
-               std::set<std::string>* captures, std::set<std::string>* labels) {
-  Ctx c{file, params, namespaces, scope, holds, captures, labels};
+               std::set<std::string>* captures, std::set<std::string>* labels,
+               std::set<std::string>* processes) {
+  Ctx c{file, params, namespaces, scope, holds, captures, labels, processes};
   if (table.size() != 1) {
     throw SuiteError(PosOf(table, file),
                      fmt::format("a step has exactly one action ({}), this one has {}",

@@ -284,6 +284,61 @@ TEST_F(RunnerTest, StepErrorsNameTheirStep) {
 }
 
 // Regression: a narrow --filter said "Running 2 cases from 8 suites", counting every suite loaded.
+// A server under test: started, awaited until it listens, checked, stopped (its SIGTERM handler
+// runs), its output kept; one left running is stopped when its case ends; one that dies before it
+// listens fails its wait at once with its exit status and last output, not at the deadline.
+TEST_F(RunnerTest, StartedServersAreAwaitedStoppedAndKept) {
+  const std::string artifacts =
+      ::testing::TempDir() + "nstest-server-artifacts-" + std::to_string(::getpid());
+  const std::string xml = artifacts + ".xml";
+  ProcessOptions o;
+  o.argv = {NSTEST_BINARY, "run",         "fixtures/runner/server.toml",
+            "-j",          "2",           "--xml",
+            xml,           "--artifacts", artifacts,
+            "--cost-file", "none"};
+  o.working_directory = NSTEST_SOURCE_DIR;
+  o.env["NSTEST_RUNNER_TEST_WHO"] = "me";
+  o.timeout = 120s;
+  ProcessResult r = RunProcess(nullptr, o);
+  const std::string& out = r.stdout_text;
+  EXPECT_EQ(r.exit_code, 1) << out << r.stderr_text;
+  EXPECT_NE(out.find("[       OK ] server.backlog_of_a_started_server/backlog=1"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("[       OK ] server.backlog_of_a_started_server/backlog=3"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("[       OK ] server.left_running_is_stopped_at_the_end"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("[       OK ] server.echo_and_a_sysctl_it_set"), std::string::npos) << out;
+  EXPECT_NE(out.find("[  ERROR   ] server.dies_before_listening"), std::string::npos) << out;
+  EXPECT_NE(out.find("exited with status 3; its last output:\n  cannot read the configuration"),
+            std::string::npos)
+      << out;
+  // At once: the wait's deadline is 30 s.
+  const std::string error_line = "[  ERROR   ] server.dies_before_listening (";
+  size_t at = out.find(error_line);
+  ASSERT_NE(at, std::string::npos);
+  int ms = std::atoi(out.c_str() + at + error_line.size());
+  EXPECT_GT(ms, 0) << out.substr(at, 80);
+  EXPECT_LT(ms, 5000) << out.substr(at, 80);
+  std::string log = Slurp(artifacts + "/server.backlog_of_a_started_server_backlog_3/srv.log");
+  EXPECT_EQ(log, "listening with backlog 3\nbye\n");
+  std::string report = Slurp(xml);
+  EXPECT_NE(report.find("process 'sleeper' (sleep 600) stopped: killed by signal 15"),
+            std::string::npos)
+      << report;
+  // A variable the suite needs and the run lacks is an error that says how to set it.
+  o.env.erase("NSTEST_RUNNER_TEST_WHO");
+  o.argv = {NSTEST_BINARY, "run", "fixtures/runner/server.toml", "--filter", "*left_running*",
+            "--cost-file", "none"};
+  ProcessResult unset = RunProcess(nullptr, o);
+  EXPECT_NE(unset.stdout_text.find("'{env:NSTEST_RUNNER_TEST_WHO}': the environment has no "
+                                   "NSTEST_RUNNER_TEST_WHO (set it for the run"),
+            std::string::npos)
+      << unset.stdout_text;
+}
+
 TEST_F(RunnerTest, FilterCountsOnlySuitesWithASelectedCase) {
   ProcessResult r =
       Nstest({"run", "fixtures/runner", "--filter", "mixed.passes:defects.second*", "-j", "1"});

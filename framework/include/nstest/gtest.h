@@ -23,6 +23,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <map>
@@ -55,6 +56,13 @@ namespace nstest {
       GTEST_SKIP() << ::nstest::CachedPreflight().MissingReason(feature); \
     }                                                                     \
   } while (0)
+
+// How NetnsTest::StartServer() runs a server under test.
+struct ServerOptions {
+  std::map<std::string, std::string> env{};  // on top of the test's environment
+  int stop_signal = SIGTERM;                 // what it gets when the test ends
+  std::chrono::milliseconds grace{2000};     // then SIGKILL
+};
 
 // A test over a Scenario (scenario.h) built in SetUp() and destroyed after the test: by default a
 // `server` and a `client` namespace joined by a veth (see PairTopology); override Topology() for
@@ -144,6 +152,27 @@ class NetnsTest : public ::testing::Test {
   Capture& StartCapture(const Netns& ns, const CaptureOptions& options);
   // The nftables table of `ns`, created on first use and removed after the test.
   PacketFilter& Filter(const Netns& ns);
+
+  // --- A server under test ---
+  // Starts `argv` (a server, or any long-lived command) in the server namespace, or in `ns`,
+  // known as `name`. It runs until StopServer() or the end of the test (then `stop_signal`,
+  // SIGKILL after `grace`); no lifetime limit. Its stdout and stderr are kept: the failure context
+  // shows how it ended and its last lines. Throws Error if it cannot be started.
+  Process& StartServer(const std::string& name, std::vector<std::string> argv,
+                       const ServerOptions& options = {});
+  Process& StartServer(const std::string& name, const Netns& ns, std::vector<std::string> argv,
+                       const ServerOptions& options = {});
+  // Stops it (`signal`, then SIGKILL after its grace) and returns how it ended.
+  const ProcessResult& StopServer(const std::string& name, int signal = SIGTERM);
+  // Waits until `count` sockets listen on `port` in the server namespace (or `ns`): a started
+  // server is ready. Fails at once, not at the timeout, when a started server has ended, with its
+  // exit status and last output. Returns false after recording the failure (as the other waits).
+  bool WaitForListening(uint16_t port, size_t count = 1,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                        std::source_location where = std::source_location::current());
+  bool WaitForListening(const Netns& ns, uint16_t port, size_t count = 1,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                        std::source_location where = std::source_location::current());
 
   // The context printed on failure (also available to tests that want to log it); writes the
   // captures' pcap files.

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "nstest/link.h"
 #include "nstest/netns.h"
 #include "nstest/peer.h"
+#include "nstest/process.h"
 
 namespace nstest {
 
@@ -118,6 +120,36 @@ class Scenario {
                         const std::string& ifname, const CaptureOptions& options);
   Capture& capture(const std::string& capture);
   bool has_capture(const std::string& capture) const { return captures_.count(capture) != 0; }
+  // --- Processes the test starts and lets run (a server under test) ---
+  // Starts `options` in namespace `name`, known as `process`, with its stdout and stderr in a
+  // file the scenario keeps (options.output_fd and options.timeout are set here: it runs until
+  // stopped). When stopped, or when the scenario goes, it gets `stop_signal`, then SIGKILL after
+  // `grace`. Throws Error for a name already used, and what Process::Start throws.
+  Process& Start(const std::string& process, const std::string& name, ProcessOptions options,
+                 int stop_signal, std::chrono::milliseconds grace);
+  // Stops `process` unless it has ended: `signal`, then SIGKILL after its grace. Returns how it
+  // ended.
+  const ProcessResult& Stop(const std::string& process, int signal);
+  // Whether `process` still runs.
+  bool Running(const std::string& process) const;
+  // How `process` ended (reaping it); Error while it runs.
+  const ProcessResult& Ended(const std::string& process);
+  // Started processes that ended without being stopped, e.g. a server that crashed: "'srv'
+  // (python3 srv.py) exited with status 1; its last output:\n  ...", one paragraph each.
+  std::string Died();
+  // The last `lines` lines `process` wrote.
+  std::string OutputTail(const std::string& process, size_t lines) const;
+  // Each started process: running or how it ended, and its last 20 lines (nothing is stopped).
+  std::string Processes();
+  // Sockets listening on `port` in `name` (bound to `address`, if given).
+  size_t ListeningCount(const std::string& name, uint16_t port,
+                        const std::optional<IpAddress>& address = std::nullopt) const;
+  // Stops every started process still running (each with its stop signal and grace), writes
+  // each one's output to `<dir>/<prefix>/<process>.log` (file names made safe; no files when
+  // `dir` is empty) and returns a paragraph per process: how it ended, its last 20 lines, where
+  // the log went.
+  std::string StopAll(const std::string& dir, const std::string& prefix);
+
   // The output file of a process the test started (it may outlive the process, which keeps
   // writing): shown in the failure context after `shown` bytes, written out as an artifact.
   void AddOutput(const std::string& artifact, const std::string& what, Fd file, size_t shown);
@@ -154,6 +186,16 @@ class Scenario {
   std::map<std::string, std::unique_ptr<Capture>> captures_;
   std::map<std::string, std::unique_ptr<PacketHold>> holds_;
   std::vector<Output> outputs_;
+  struct Started {
+    std::string command;
+    Process process;
+    int stop_signal = 15;
+    std::chrono::milliseconds grace{2000};
+    Fd output;
+    bool stopped = false;
+  };
+  Started& started(const std::string& process) const;
+  std::map<std::string, std::unique_ptr<Started>> started_;
   uint16_t next_queue_ = 1;
 };
 

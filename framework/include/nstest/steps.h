@@ -139,9 +139,24 @@ struct SysctlStep {
 
 struct RunStep {
   std::string netns{};
-  std::vector<std::string> argv{};
+  std::vector<std::string> argv{};  // may hold {param} and {env:NAME}, substituted when it runs
   Value timeout_ms{};
   Value exit{};
+};
+
+// A long-lived process (a server under test), stopped at the end of the case or by `stop`.
+struct StartStep {
+  std::string netns{};
+  std::string name{};
+  std::vector<std::string> argv{};           // may hold {param} and {env:NAME}
+  std::map<std::string, std::string> env{};  // on top of the case's environment; same placeholders
+  int stop_signal = 15;                      // SIGTERM
+  Value grace_ms{};
+};
+
+struct StopStep {
+  std::string name{};
+  int signal = 15;
 };
 
 // `wait` subjects.
@@ -166,8 +181,14 @@ struct WaitPackets {
   PacketMatch packets{};
   Value count{};
 };
+struct WaitListening {
+  std::string netns{};
+  Value port{};
+  std::string address{};  // "": any
+  Value count{};
+};
 struct WaitStep {
-  std::variant<WaitQueue, WaitCounter, WaitHeld, WaitPackets> subject{};
+  std::variant<WaitQueue, WaitCounter, WaitHeld, WaitPackets, WaitListening> subject{};
   Value timeout_ms{};
 };
 
@@ -177,6 +198,9 @@ const char* ConnectOutcomeKey(ConnectResult outcome);
 struct ExpectConnections {
   std::string label{};
   std::map<ConnectResult, Value> counts{};  // the outcomes the step names
+  std::optional<std::string> received{};    // what each connection read, exactly
+  std::optional<Value> duration_min{};      // ms from connect() to each one's outcome
+  std::optional<Value> duration_max{};
 };
 struct ExpectListener {
   std::string netns{};
@@ -200,13 +224,25 @@ struct ExpectPackets {
   std::vector<Value> intervals_ms{};
   Value tolerance_ms{};
 };
+struct ExpectSysctl {
+  std::string netns{};
+  std::string key{};
+  std::string value{};  // as the kernel shows it, whitespace runs as one space
+};
+struct ExpectProcess {
+  std::string name{};
+  std::optional<bool> running{};
+  std::optional<Value> exit{};
+};
 struct ExpectStep {
-  std::variant<ExpectConnections, ExpectListener, ExpectCounters, ExpectPackets> subject{};
+  std::variant<ExpectConnections, ExpectListener, ExpectCounters, ExpectPackets, ExpectProcess,
+               ExpectSysctl>
+      subject{};
 };
 
 using StepAction = std::variant<ListenStep, ConnectStep, SendStep, ReadStep, CloseStep, AcceptStep,
                                 SynsStep, DropStep, HoldStep, ReleaseStep, CaptureStep, SysctlStep,
-                                RunStep, WaitStep, ExpectStep>;
+                                RunStep, StartStep, StopStep, WaitStep, ExpectStep>;
 
 // One step of a test: where it is written and what it does.
 struct Step {

@@ -1,7 +1,13 @@
-// The step kinds that change a namespace or run something in it: sysctl, run.
+// The step kinds that change a namespace or run something in it: sysctl, run, start, stop.
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <functional>
+#include <string_view>
 
 #include "nstest/process.h"
 #include "nstest/sysctl.h"
@@ -11,6 +17,115 @@ namespace nstest::registry {
 namespace {
 
 constexpr size_t kRunOutputInLog = 64 * 1024;
+
+const NameTable<int>& Signals() {
+  static const NameTable<int> names = {
+      {SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"},   {SIGHUP, "SIGHUP"},   {SIGQUIT, "SIGQUIT"},
+      {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGKILL, "SIGKILL"},
+  };
+  return names;
+}
+
+// Walks the placeholders of `text`: `literal` gets the text between them ({{ and }} as single
+// braces), `placeholder` each name between braces. Returns a problem, or "".
+std::string WalkPlaceholders(const std::string& text,
+                             const std::function<void(std::string_view)>& literal,
+                             const std::function<void(const std::string&)>& placeholder) {
+  for (size_t i = 0; i < text.size();) {
+    size_t brace = text.find_first_of("{}", i);
+    literal(std::string_view(text).substr(i, brace - i));
+    if (brace == std::string::npos) break;
+    if (brace + 1 < text.size() && text[brace + 1] == text[brace]) {
+      literal(std::string_view(text).substr(brace, 1));
+      i = brace + 2;
+      continue;
+    }
+    if (text[brace] == '}') return "a lone '}' (write '}}' for a brace)";
+    size_t end = text.find('}', brace);
+    if (end == std::string::npos) return "a '{' without its '}' (write '{{' for a brace)";
+    placeholder(text.substr(brace + 1, end - brace - 1));
+    i = end + 1;
+  }
+  return "";
+}
+
+bool ValidEnvName(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+// Refuses, at load time, placeholders that name neither a matrix parameter nor {env:NAME}.
+void CheckPlaceholders(TableReader& r, const Ctx& c, const toml::node& at,
+                       const std::string& text) {
+  std::string problem;
+  std::string why = WalkPlaceholders(
+      text, [](std::string_view) {},
+      [&](const std::string& name) {
+        if (!problem.empty()) return;
+        if (name.rfind("env:", 0) == 0) {
+          if (!ValidEnvName(name.substr(4))) {
+            problem = fmt::format(
+                "'{{{}}}': an environment variable name is [A-Za-z_][A-Za-z0-9_]*", name);
+          }
+        } else if (c.params.count(name) == 0) {
+          std::string near = ClosestName(name, {c.params.begin(), c.params.end()});
+          problem = fmt::format(
+              "'{{{}}}' is no matrix parameter of this test{} (placeholders are matrix "
+              "parameters and {{env:NAME}}; write '{{{{' for a brace)",
+              name, near.empty() ? "" : fmt::format("; did you mean '{{{}}}'?", near));
+        }
+      });
+  if (!why.empty()) problem = fmt::format("'{}': {}", text, why);
+  if (!problem.empty()) r.Fail(at, problem);
+}
+
+// `text` with its placeholders replaced: matrix parameters by their value, {env:NAME} by the
+// variable. Throws Error for a variable that is not set.
+std::string Substitute(const std::string& text, const std::map<std::string, int64_t>& params) {
+  std::string out;
+  (void)WalkPlaceholders(
+      text, [&](std::string_view s) { out += s; },
+      [&](const std::string& name) {
+        if (name.rfind("env:", 0) == 0) {
+          const char* v = std::getenv(name.substr(4).c_str());
+          if (v == nullptr) {
+            throw Error(
+                fmt::format("'{{{}}}': the environment has no {} (set it for the run, "
+                            "e.g. {}=... nstest run ...)",
+                            name, name.substr(4), name.substr(4)));
+          }
+          out += v;
+        } else {
+          out += std::to_string(params.at(name));
+        }
+      });
+  return out;
+}
+
+std::vector<std::string> SubstitutedArgv(const Execution& x, const std::vector<std::string>& argv) {
+  std::vector<std::string> out;
+  for (const std::string& a : argv) out.push_back(Substitute(a, x.test_case().params));
+  return out;
+}
+
+template <typename S>
+Field<S> ArgvField(std::vector<std::string> S::*m) {
+  return {{"argv", "array of strings", "required",
+           "the command and its arguments (no shell); `{param}` is replaced by a matrix "
+           "parameter's value, `{env:NAME}` by an environment variable of the run"},
+          [m](TableReader& r, const Ctx& c, S& s) {
+            s.*m = r.Strings("argv");
+            if ((s.*m).empty()) r.Fail(r.table(), "'argv' must list the command and its arguments");
+            const toml::array& items = *r.table().get("argv")->as_array();
+            for (size_t i = 0; i < items.size(); ++i) {
+              CheckPlaceholders(r, c, items[i], (s.*m)[i]);
+            }
+          },
+          {}};
+}
 
 void DoSysctl(Execution& x, const Step&, const SysctlStep& a) {
   std::string value = a.expr ? std::to_string(x.Eval(*a.expr)) : *a.value;
@@ -24,7 +139,7 @@ void DoRun(Execution& x, const Step& s, const RunStep& a) {
   Fd file(::memfd_create("nstest-run-output", MFD_CLOEXEC));
   if (!file) ThrowErrno("run: create the output file (memfd_create)");
   ProcessOptions po;
-  po.argv = a.argv;
+  po.argv = SubstitutedArgv(x, a.argv);
   po.timeout = x.Millis(a.timeout_ms);
   po.output_fd = file.get();
   ProcessResult r = RunProcess(&x.Ns(a.netns), po);
@@ -39,7 +154,7 @@ void DoRun(Execution& x, const Step& s, const RunStep& a) {
         fmt::format("[... the first {} bytes are not shown here; the artifacts have all]\n", from) +
         output;
   }
-  std::string command = Join(a.argv, ' ');
+  std::string command = Join(po.argv, ' ');
   x.Log(fmt::format("run '{}' in netns '{}': {}\n{}", command, a.netns, r.Describe(), output));
   x.sc().AddOutput(fmt::format("run-{}.log", s.where.line),
                    fmt::format("run '{}' ({})", command, s.where.ToString()), std::move(file),
@@ -48,6 +163,63 @@ void DoRun(Execution& x, const Step& s, const RunStep& a) {
   if (r.timed_out || r.exit_code != want) {
     x.Fail(s, fmt::format("'{}': expected exit status {}, got: {}", command, want, r.Describe()));
   }
+}
+
+// A started process's name, unique in its test.
+Field<StartStep> ProcessNameField() {
+  return {{"name", "string", "required", "the name `stop`, `expect.process` and the log use"},
+          [](TableReader& r, const Ctx& c, StartStep& s) {
+            std::optional<std::string> name = r.String("name");
+            if (!name || name->empty()) {
+              r.Fail(r.table(), "missing 'name' (stop and expect.process use it)");
+            }
+            if (!c.processes->insert(*name).second) {
+              r.FailKey("name", fmt::format("a second process named '{}' in this test", *name));
+            }
+            s.name = *name;
+          },
+          {}};
+}
+
+// `env = { NAME = "value" }`: names as the environment takes them, values with placeholders.
+Field<StartStep> EnvField() {
+  return {
+      {"env", "table of strings", "{}",
+       "variables set on top of the run's environment (placeholders as in argv)"},
+      [](TableReader& r, const Ctx& c, StartStep& s) {
+        const toml::table* env = r.Table("env");
+        if (env == nullptr) return;
+        for (auto&& [key, node] : *env) {
+          std::string k(key.str());
+          if (!ValidEnvName(k)) {
+            throw SuiteError(
+                PosOf(key, c.file),
+                fmt::format("'{}' is no environment variable name ([A-Za-z_][A-Za-z0-9_]*)", k));
+          }
+          if (!node.is_string()) {
+            r.Fail(node, fmt::format("env.{} must be a string, not {}", k, TypeName(node)));
+          }
+          CheckPlaceholders(r, c, node, node.as_string()->get());
+          s.env[k] = node.as_string()->get();
+        }
+      },
+      {}};
+}
+
+void DoStart(Execution& x, const Step&, const StartStep& a) {
+  ProcessOptions po;
+  po.argv = SubstitutedArgv(x, a.argv);
+  for (const auto& [k, v] : a.env) po.env[k] = Substitute(v, x.test_case().params);
+  Process& p = x.sc().Start(a.name, a.netns, po, a.stop_signal, x.Millis(a.grace_ms));
+  x.Log(fmt::format("start '{}' in netns '{}' as '{}' (pid {})", Join(po.argv, ' '), a.netns,
+                    a.name, p.pid()));
+}
+
+void DoStop(Execution& x, const Step&, const StopStep& a) {
+  bool running = x.sc().Running(a.name);
+  const ProcessResult& r = x.sc().Stop(a.name, a.signal);
+  x.Log(fmt::format("stop '{}' with {}: {}", a.name,
+                    running ? Signals().Name(a.signal) : "nothing (it had ended)", r.Describe()));
 }
 
 }  // namespace
@@ -98,18 +270,32 @@ std::vector<Kind> CommandKinds() {
           "runs a command and waits for it to exit; its output goes to a file that lives as "
           "long as the case (a server it starts in the background can keep writing); "
           "`$NSTEST_CASE` holds the case's full name",
-          {NetnsField(&RunStep::netns, "netns", "server", "where"),
-           {{"argv", "array of strings", "required", "the command and its arguments (no shell)"},
-            [](TableReader& r, const Ctx&, RunStep& s) {
-              s.argv = r.Strings("argv");
-              if (s.argv.empty())
-                r.Fail(r.table(), "'argv' must list the command and its arguments");
-            },
-            {}},
+          {NetnsField(&RunStep::netns, "netns", "server", "where"), ArgvField(&RunStep::argv),
            Defaulted(&RunStep::timeout_ms, "timeout_ms", kMillis, 10000,
                      "then it is killed and the step fails"),
            Defaulted(&RunStep::exit, "exit", Range{0, 255}, 0, "the exit status expected")},
-          DoRun)};
+          DoRun),
+      Declare<StepAction, StartStep>(
+          "start",
+          "starts a long-lived command (a server under test) and goes on; it runs in the case's "
+          "PID namespace, its output goes to `<artifacts>/<case>/<name>.log` and its last lines "
+          "to the case's log; when the case ends it gets `stop_signal`, then SIGKILL after "
+          "`grace_ms`",
+          {NetnsField(&StartStep::netns, "netns", "server", "where"), ProcessNameField(),
+           ArgvField(&StartStep::argv), EnvField(),
+           Choice(&StartStep::stop_signal, "stop_signal", Signals(), SIGTERM,
+                  "the signal it gets when the case ends"),
+           Defaulted(&StartStep::grace_ms, "grace_ms", kMillis, 2000,
+                     "how long it may take to exit after that signal; then SIGKILL")},
+          DoStart),
+      Declare<StepAction, StopStep>(
+          "stop",
+          "stops a started process: `signal`, then SIGKILL after its `grace_ms`; the step waits "
+          "until it has exited",
+          {Earlier(&StopStep::name, "name", &Ctx::processes, "process started as",
+                   "the start step's name"),
+           Choice(&StopStep::signal, "signal", Signals(), SIGTERM, "the signal to send")},
+          DoStop)};
 }
 
 }  // namespace nstest::registry

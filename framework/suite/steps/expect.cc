@@ -8,6 +8,7 @@
 
 #include "nstest/checks.h"
 #include "nstest/sockdiag.h"
+#include "nstest/sysctl.h"
 #include "nstest/wait.h"
 #include "suite/step_fields.h"
 
@@ -25,6 +26,33 @@ void CheckConnections(Execution& x, const Step& s, const ExpectConnections& e) {
     x.Report(s, CheckCount(fmt::format("{} connections ({})", ConnectOutcomeKey(outcome), e.label),
                            x.Eval(want), got));
   }
+  std::optional<int64_t> lo, hi;
+  if (e.duration_min) lo = x.Eval(*e.duration_min);
+  if (e.duration_max) hi = x.Eval(*e.duration_max);
+  int index = 0;
+  for (const Connections& c : x.sc().Labelled(e.label)) {
+    for (const ConnectionResult& r : c.results()) {
+      std::string which =
+          fmt::format("connection {} ({}, {})", index++, e.label, ConnectResultName(r.outcome));
+      if (e.received && r.received != *e.received) {
+        x.Fail(s, fmt::format("what {} received: expected '{}', got '{}'", which, *e.received,
+                              r.received));
+      }
+      double ms = r.milliseconds();
+      if ((lo && ms < static_cast<double>(*lo)) || (hi && ms > static_cast<double>(*hi))) {
+        CheckResult range = CheckBounds("", lo, hi, 0);
+        x.Fail(s, fmt::format("duration of {}: expected {} ms, got {:.1f} ms", which,
+                              range.expected, ms));
+      }
+    }
+  }
+}
+
+void CheckSysctlValue(Execution& x, const Step& s, const ExpectSysctl& e) {
+  std::string got = GetSysctl(x.Ns(e.netns), e.key);
+  x.Report(s, CheckResult{NormalizeSpaces(got) == NormalizeSpaces(e.value),
+                          fmt::format("sysctl {} in netns '{}'", e.key, e.netns),
+                          "'" + e.value + "'", "'" + got + "'"});
 }
 
 void CheckListener(Execution& x, const Step& s, const ExpectListener& e) {
@@ -42,6 +70,22 @@ void CheckCounters(Execution& x, const Step& s, const ExpectCounters& e) {
     if (bounds.min) lo = x.Eval(*bounds.min);
     if (bounds.max) hi = x.Eval(*bounds.max);
     x.Report(s, CheckCounter(d, name, lo, hi));
+  }
+}
+
+void CheckProcess(Execution& x, const Step& s, const ExpectProcess& e) {
+  bool running = x.sc().Running(e.name);
+  if (e.running) {
+    x.Report(s, CheckResult{running == *e.running, fmt::format("process '{}'", e.name),
+                            *e.running ? "running" : "ended",
+                            running ? "running" : x.sc().Ended(e.name).Describe()});
+  }
+  if (e.exit) {
+    int64_t want = x.Eval(*e.exit);
+    std::string got = running ? "still running" : x.sc().Ended(e.name).Describe();
+    bool ok = !running && x.sc().Ended(e.name).exit_code == want;
+    x.Report(s, CheckResult{ok, fmt::format("exit status of process '{}'", e.name),
+                            std::to_string(want), got});
   }
 }
 
@@ -77,6 +121,33 @@ void CheckPackets(Execution& x, const Step& s, const ExpectPackets& e) {
                             spec.ToString(), want, tolerance, gaps[i]));
     }
   }
+}
+
+// `received = "text"` and `duration_ms = N | { min, max }`.
+std::vector<Field<ExpectConnections>> ConnectionDetailFields() {
+  return {
+      {{"received", "string", "unchecked", "what each connection read, exactly"},
+       [](TableReader& r, const Ctx&, ExpectConnections& e) { e.received = r.String("received"); },
+       {}},
+      {{"duration_ms", "integer or {min, max}", "unchecked",
+        "each connection's time from connect() to its outcome: at most N, or within bounds"},
+       [](TableReader& r, const Ctx& c, ExpectConnections& e) {
+         const toml::node* n = r.table().get("duration_ms");
+         if (n == nullptr) return;
+         if (const toml::table* t = n->is_table() ? r.Table("duration_ms") : nullptr) {
+           TableReader b(*t, c.file, "duration_ms");
+           e.duration_min = b.Number("min", c.params, kMillis);
+           e.duration_max = b.Number("max", c.params, kMillis);
+           b.Done();
+           if (!e.duration_min && !e.duration_max) b.Fail(*t, "needs 'min' or 'max'");
+         } else {
+           e.duration_max = r.Number("duration_ms", c.params, kMillis);
+         }
+       },
+       [](const ExpectConnections& e, std::vector<const Value*>* out) {
+         if (e.duration_min) out->push_back(&*e.duration_min);
+         if (e.duration_max) out->push_back(&*e.duration_max);
+       }}};
 }
 
 std::vector<Field<ExpectConnections>> OutcomeFields() {
@@ -189,7 +260,7 @@ const std::vector<Entry<ExpectSubject>>& ExpectSubjects() {
   static const std::vector<Entry<ExpectSubject>> subjects = {
       Declare<ExpectSubject, ExpectConnections>(
           "connections", "how the connections of a label ended (only the outcomes named)",
-          OutcomeFields(), CheckConnections),
+          Concat(OutcomeFields(), ConnectionDetailFields()), CheckConnections),
       Declare<ExpectSubject, ExpectListener>(
           "listener", "a listener's queues as `ss -lnt` shows them (only the fields named)",
           {NetnsField(&ExpectListener::netns, "netns", "server", "the listener's namespace"),
@@ -206,6 +277,23 @@ const std::vector<Entry<ExpectSubject>>& ExpectSubjects() {
           {NetnsField(&ExpectCounters::netns, "netns", "server", "whose counters"),
            CounterBoundsField()},
           CheckCounters),
+      Declare<ExpectSubject, ExpectProcess>(
+          "process", "a started process: still running, or ended with an exit status",
+          {Earlier(&ExpectProcess::name, "name", &Ctx::processes, "process started as",
+                   "the start step's name"),
+           {{"running", "boolean", "unchecked", "whether it still runs"},
+            [](TableReader& r, const Ctx&, ExpectProcess& e) { e.running = r.Bool("running"); },
+            {}},
+           Optional(&ExpectProcess::exit, "exit", Range{0, 255}, "unchecked",
+                    "the exit status it ended with (it must have ended)")},
+          CheckProcess,
+          [](TableReader& r, const Ctx&, ExpectProcess& e) {
+            if (!e.running && !e.exit)
+              r.Fail(r.table(), "expect.process needs 'running' or 'exit'");
+            if (e.running && *e.running && e.exit) {
+              r.FailKey("exit", "a process cannot both run and have exited");
+            }
+          }),
       Declare<ExpectSubject, ExpectPackets>(
           "packets", "what a capture saw (an ERROR if it dropped packets)",
           Concat({Earlier(&ExpectPackets::capture, "capture", &Ctx::captures, "capture named",
@@ -219,6 +307,36 @@ const std::vector<Entry<ExpectSubject>>& ExpectSubjects() {
                           [](TableReader&, const Ctx&, ExpectPackets&) {},
                           {}}})),
           CheckPackets),
+      Declare<ExpectSubject, ExpectSysctl>(
+          "sysctl", "a sysctl's value in a namespace now (e.g. after a server under test set it)",
+          {NetnsField(&ExpectSysctl::netns, "netns", "server", "where"),
+           {{"key", "string", "required", "a net.* key"},
+            [](TableReader& r, const Ctx&, ExpectSysctl& e) {
+              std::optional<std::string> key = r.String("key");
+              if (!key) r.Fail(r.table(), "missing 'key'");
+              try {
+                (void)SysctlPath(*key);
+              } catch (const Error& ex) {
+                r.FailKey("key", ex.what());
+              }
+              e.key = *key;
+            },
+            {}},
+           {{"value", "integer or string", "required", "the value expected"},
+            [](TableReader& r, const Ctx&, ExpectSysctl& e) {
+              const toml::node* v = r.Node("value");
+              if (v == nullptr) r.Fail(r.table(), "missing 'value'");
+              if (v->is_integer()) {
+                e.value = std::to_string(v->as_integer()->get());
+              } else if (v->is_string()) {
+                e.value = v->as_string()->get();
+              } else {
+                r.Fail(*v,
+                       fmt::format("'value' must be an integer or a string, not {}", TypeName(*v)));
+              }
+            },
+            {}}},
+          CheckSysctlValue),
   };
   return subjects;
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 #include "nstest/sockdiag.h"
 #include "suite/step_fields.h"
@@ -57,6 +58,26 @@ Awaited AwaitPackets(Execution& x, const Step&, const WaitPackets& p) {
   auto n = x.EvalAs<size_t>(p.count);
   return {"packets", [&cap, spec, n] { return cap.Count(spec) >= n; },
           [&cap, spec] { return fmt::format("{} matching", cap.Count(spec)); }, &p.capture};
+}
+
+Awaited AwaitListening(Execution& x, const Step&, const WaitListening& w) {
+  auto port = x.EvalAs<uint16_t>(w.port);
+  auto want = x.EvalAs<size_t>(w.count);
+  std::optional<IpAddress> address;
+  if (!w.address.empty()) address = IpAddress::Parse(w.address);
+  Scenario* sc = &x.sc();
+  const std::string& netns = w.netns;
+  auto last = std::make_shared<std::string>();
+  auto done = [port, want, address, sc, &netns, last] {
+    // A server that died will not listen: say so now, not at the deadline.
+    if (std::string died = sc->Died(); !died.empty()) {
+      throw Error("a started process ended: " + died);
+    }
+    size_t n = sc->ListeningCount(netns, port, address);
+    *last = fmt::format("{} listening on port {}", n, port);
+    return n >= want;
+  };
+  return {"listening", done, [last] { return *last; }, nullptr};
 }
 
 void DoWait(Execution& x, const Step& s, const WaitStep& a) {
@@ -123,6 +144,26 @@ const std::vector<Entry<WaitSubject, Awaited>>& WaitSubjects() {
                         {Required(&WaitPackets::count, "count", kNonNegativeCount,
                                   "matching packets")})),
           AwaitPackets),
+      Declare<WaitSubject, WaitListening>(
+          "listening",
+          "until `count` sockets listen on the port (a started server is ready); fails at once "
+          "when a started process has ended, with how it ended and its last output",
+          {NetnsField(&WaitListening::netns, "netns", "server", "where"),
+           Required(&WaitListening::port, "port", kPort, "the port"),
+           TextField(&WaitListening::address, "address", "",
+                     "only sockets bound to this address (\"0.0.0.0\", \"::\" for the "
+                     "wildcards); empty for any"),
+           Defaulted(&WaitListening::count, "count", kCount, 1,
+                     "how many (a SO_REUSEPORT group, or IPv4 and IPv6)")},
+          AwaitListening,
+          [](TableReader& r, const Ctx&, WaitListening& w) {
+            if (w.address.empty()) return;
+            try {
+              (void)IpAddress::Parse(w.address);
+            } catch (const Error& e) {
+              r.FailKey("address", e.what());
+            }
+          }),
   };
   return subjects;
 }
