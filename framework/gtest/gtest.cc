@@ -78,8 +78,9 @@ Listener& NetnsTest::Listen(const std::string& name, ListenerOptions options) {
   return scenario_->Listen(name, options);
 }
 
-Listener& NetnsTest::Listen(uint16_t port, int backlog, AcceptPolicy accept) {
+Listener& NetnsTest::Listen(uint16_t port, int backlog, AcceptPolicy accept, Family family) {
   ListenerOptions o;
+  if (family == Family::kIPv6) o.address = scenario_->Address6Of(TopologyOptions().server_name);
   o.port = port;
   o.backlog = backlog;
   o.accept = accept;
@@ -87,8 +88,9 @@ Listener& NetnsTest::Listen(uint16_t port, int backlog, AcceptPolicy accept) {
 }
 
 Connections NetnsTest::ConnectToServer(uint16_t port, int count, ConnectMode mode,
-                                       std::chrono::milliseconds deadline) {
+                                       std::chrono::milliseconds deadline, Family family) {
   ConnectOptions o;
+  if (family == Family::kIPv6) o.address = scenario_->Address6Of(TopologyOptions().server_name);
   o.port = port;
   o.count = count;
   o.mode = mode;

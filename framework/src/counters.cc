@@ -146,4 +146,25 @@ std::string CounterDelta::ToString() const {
   return out.empty() ? "no counter changed" : out;
 }
 
+std::string CounterDelta::Summary() const {
+  std::string tcp, other;
+  int noise = 0;
+  for (const auto& [name, d] : Changed()) {
+    bool is_tcp = name.rfind("Tcp", 0) == 0;
+    if (!is_tcp && (name.rfind("Icmp6", 0) == 0 ||
+                    (name.rfind("Ip6", 0) == 0 && name.find("Mcast") != std::string::npos))) {
+      ++noise;
+      continue;
+    }
+    std::string& list = is_tcp ? tcp : other;
+    if (!list.empty()) list += ", ";
+    list += fmt::format("{} {:+d}", name, d);
+  }
+  if (tcp.empty() && other.empty() && noise == 0) return "no counter changed";
+  std::string out = "TCP: " + (tcp.empty() ? std::string("none changed") : tcp);
+  if (!other.empty()) out += "; other: " + other;
+  if (noise > 0) out += fmt::format("; {} ICMPv6/IPv6-multicast counters left out", noise);
+  return out;
+}
+
 }  // namespace nstest

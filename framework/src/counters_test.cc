@@ -60,6 +60,29 @@ TEST(CountersTest, DeltaReportsChanges) {
   EXPECT_THROW(d.Get("TcpExtListenOverflow"), Error);
 }
 
+// The summary a failure shows: TCP first, neighbour-discovery and MLD noise left out.
+TEST(CountersTest, SummaryPutsTcpFirstAndLeavesOutIpv6LinkNoise) {
+  const std::string snmp6_before =
+      "Ip6InReceives 1\nIp6OutMcastPkts 2\nIcmp6OutNeighborSolicits 0\nIcmp6OutMLDv2Reports 1\n";
+  const std::string snmp6_after =
+      "Ip6InReceives 4\nIp6OutMcastPkts 9\nIcmp6OutNeighborSolicits 2\nIcmp6OutMLDv2Reports 3\n";
+  Counters before = Counters::Parse("client", kNetstat, kSnmp, snmp6_before);
+  Counters after = Counters::Parse(
+      "client", "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 1 3 5\n",
+      "Ip: Forwarding DefaultTTL\nIp: 2 64\nTcp: RtoAlgorithm MaxConn PassiveOpens\nTcp: 1 -1 9\n",
+      snmp6_after);
+  CounterDelta d = after.Since(before);
+  EXPECT_EQ(d.Summary(),
+            "TCP: TcpExtListenDrops +1, TcpPassiveOpens +2; other: Ip6InReceives +3; 3 "
+            "ICMPv6/IPv6-multicast counters left out");
+  EXPECT_EQ(d.Get("Icmp6OutNeighborSolicits"), 2) << "left out of the summary only";
+  EXPECT_EQ(before.Since(before).Summary(), "no counter changed");
+  Counters only_noise = Counters::Parse("client", kNetstat, kSnmp, snmp6_after);
+  EXPECT_EQ(
+      only_noise.Since(before).Summary(),
+      "TCP: none changed; other: Ip6InReceives +3; 3 ICMPv6/IPv6-multicast counters left out");
+}
+
 TEST(CountersTest, MalformedFilesAreErrors) {
   EXPECT_THROW(Counters::Parse("s", "TcpExt: A B\nTcpExt: 1\n", "", ""), Error);
   EXPECT_THROW(Counters::Parse("s", "TcpExt: A\nIpExt: 1\n", "", ""), Error);

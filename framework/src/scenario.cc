@@ -312,7 +312,7 @@ std::string Scenario::Context() const {
     for (const auto& [k, v] : space.effective_sysctls())
       out += fmt::format("  sysctl {} = {}\n", k, v);
     try {
-      out += "  counters: " + CounterChanges(n).ToString() + "\n";
+      out += "  counters: " + CounterChanges(n).Summary() + "\n";
       for (const TcpSocketInfo& t :
            SockDiag(space).Dump(1u << static_cast<int>(TcpState::kListen))) {
         out += "  " + GetListener(space, t.local_port).ToString() + "\n";

@@ -57,5 +57,16 @@ TEST_F(ServerUnderTestTest, AServerLeftRunningIsStoppedWithTheTest) {
   // TearDown() stops it (SIGTERM); a leftover would fail the leak check of this binary.
 }
 
+// The pair's IPv6 addresses, without building a ListenerOptions by hand.
+TEST_F(ServerUnderTestTest, ListenAndConnectOverIPv6) {
+  Listen(8081, /*backlog=*/1, AcceptPolicy::kNever, Family::kIPv6);
+  Connections c = ConnectToServer(8081, 2, ConnectMode::kSequential, 5s, Family::kIPv6);
+  EXPECT_THAT(c, HasOutcomes(ConnectResult::kEstablished, 2));
+  ASSERT_TRUE(WaitForAcceptQueue(8081, 2));
+  ListenerQueues q = ServerListener(8081);
+  EXPECT_THAT(q, AcceptQueueIs(2));
+  EXPECT_EQ(q.address, topology().server_v6()) << q.ToString();
+}
+
 }  // namespace
 }  // namespace nstest

@@ -13,6 +13,9 @@
 namespace nstest {
 
 // An IPv4 or IPv6 address.
+// An address family, as tests choose one.
+enum class Family { kIPv4, kIPv6 };
+
 class IpAddress {
  public:
   IpAddress() = default;

@@ -58,6 +58,11 @@ class CounterDelta {
   std::map<std::string, int64_t> Changed() const;
   // "TcpExtListenDrops +2, TcpExtListenOverflows +2, TcpPassiveOpens +5" ("no counter changed").
   std::string ToString() const;
+  // For a person reading a failure: the TCP counters first, then the others, leaving out the
+  // ICMPv6 and IPv6 multicast ones that neighbour discovery and MLD move on every link
+  // ("TCP: TcpPassiveOpens +5; other: IpInReceives +7; 9 ICMPv6/IPv6-multicast counters left
+  // out"). ToString() has them all.
+  std::string Summary() const;
   const std::string& netns_name() const { return netns_name_; }
 
  private:

@@ -111,10 +111,13 @@ class NetnsTest : public ::testing::Test {
   Listener& Listen(ListenerOptions options);
   // The same in namespace `name`, on its address (that of its first link) unless set.
   Listener& Listen(const std::string& name, ListenerOptions options);
-  Listener& Listen(uint16_t port, int backlog, AcceptPolicy accept = AcceptPolicy::kNever);
+  Listener& Listen(uint16_t port, int backlog, AcceptPolicy accept = AcceptPolicy::kNever,
+                   Family family = Family::kIPv4);
   // Connects from the client namespace to the server's IPv4 address.
+  // Connects from the client namespace to the server's IPv4 address, or its IPv6 one.
   Connections ConnectToServer(uint16_t port, int count, ConnectMode mode = ConnectMode::kSequential,
-                              std::chrono::milliseconds deadline = std::chrono::seconds(5));
+                              std::chrono::milliseconds deadline = std::chrono::seconds(5),
+                              Family family = Family::kIPv4);
   Connections Connect(ConnectOptions options);
   // Connects from namespace `from` to options.address (the address of namespace `to` if unset).
   Connections Connect(const std::string& from, const std::string& to, ConnectOptions options);
