@@ -47,4 +47,10 @@ std::string RangeText(Range range) {
   return fmt::format("integer {}..{}", range.min, range.max);
 }
 
+std::string IntegerOrString(TableReader& r, const toml::node& v) {
+  if (v.is_integer()) return std::to_string(v.as_integer()->get());
+  if (v.is_string()) return v.as_string()->get();
+  r.Fail(v, fmt::format("'value' must be an integer or a string, not {}", TypeName(v)));
+}
+
 }  // namespace nstest::registry

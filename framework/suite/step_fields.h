@@ -69,6 +69,10 @@ std::string Netns(TableReader& r, const Ctx& c, const char* key, const std::stri
 std::string KnownName(TableReader& r, const char* key, const std::set<std::string>& known,
                       const char* what);
 
+// A literal value given as an integer or a string, as text ("128", "cubic"); fails at `v` for
+// any other type.
+std::string IntegerOrString(TableReader& r, const toml::node& v);
+
 // --- Field factories: one per kind of member. ---
 
 template <typename S>

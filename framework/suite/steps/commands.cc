@@ -248,15 +248,7 @@ std::vector<Kind> CommandKinds() {
                 r.Fail(r.table(),
                        "a sysctl step needs either 'value' (a literal) or 'expr' (an expression)");
               }
-              if (v == nullptr) return;
-              if (v->is_integer()) {
-                s.value = std::to_string(v->as_integer()->get());
-              } else if (v->is_string()) {
-                s.value = v->as_string()->get();
-              } else {
-                r.Fail(*v,
-                       fmt::format("'value' must be an integer or a string, not {}", TypeName(*v)));
-              }
+              if (v != nullptr) s.value = IntegerOrString(r, *v);
             },
             [](const SysctlStep& s, std::vector<const Value*>* out) {
               if (s.expr) out->push_back(&*s.expr);

@@ -326,14 +326,7 @@ const std::vector<Entry<ExpectSubject>>& ExpectSubjects() {
             [](TableReader& r, const Ctx&, ExpectSysctl& e) {
               const toml::node* v = r.Node("value");
               if (v == nullptr) r.Fail(r.table(), "missing 'value'");
-              if (v->is_integer()) {
-                e.value = std::to_string(v->as_integer()->get());
-              } else if (v->is_string()) {
-                e.value = v->as_string()->get();
-              } else {
-                r.Fail(*v,
-                       fmt::format("'value' must be an integer or a string, not {}", TypeName(*v)));
-              }
+              e.value = IntegerOrString(r, *v);
             },
             {}}},
           CheckSysctlValue),
