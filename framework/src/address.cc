@@ -75,6 +75,11 @@ std::string IpPrefix::ToString() const {
   return fmt::format("{}/{}", address.ToString(), prefix_len);
 }
 
+IpAddress WildcardAddress(Family family) {
+  static const uint8_t kZero[16] = {};
+  return IpAddress::FromBytes(family == Family::kIPv6 ? AF_INET6 : AF_INET, kZero);
+}
+
 std::string FormatEndpoint(const IpAddress& address, uint16_t port) {
   return address.is_v6() ? fmt::format("[{}]:{}", address.ToString(), port)
                          : fmt::format("{}:{}", address.ToString(), port);

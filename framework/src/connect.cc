@@ -27,6 +27,16 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kMaxConnections = 100000;
 
+// Records the outcome of a connect that poll() reported finished.
+void Finish(ConnectionResult* r, const Fd& fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  r->error = err;
+  r->outcome = ConnectResultFromErrno(err);
+  r->finished = Clock::now();
+}
+
 }  // namespace
 
 double ConnectionResult::milliseconds() const {
@@ -75,6 +85,51 @@ int Connections::Send(const std::string& data) {
     if (done == data.size()) ++whole;
   }
   return whole;
+}
+
+int Connections::Update() {
+  std::vector<pollfd> fds;
+  std::vector<size_t> which;
+  for (size_t i = 0; i < results_.size(); ++i) {
+    ConnectResult o = results_[i].outcome;
+    if (!sockets_[i] || (o != ConnectResult::kPending && o != ConnectResult::kEstablished)) {
+      continue;
+    }
+    // An established socket is asked for nothing: poll() reports POLLERR once it was reset.
+    fds.push_back({sockets_[i].get(), o == ConnectResult::kPending ? short{POLLOUT} : short{0}, 0});
+    which.push_back(i);
+  }
+  if (fds.empty()) return 0;
+  int n;
+  do {
+    n = ::poll(fds.data(), fds.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  int changed = 0;
+  for (size_t k = 0; n > 0 && k < fds.size(); ++k) {
+    ConnectionResult& r = results_[which[k]];
+    if (r.outcome == ConnectResult::kPending && fds[k].revents != 0) {
+      Finish(&r, sockets_[which[k]]);
+      ++changed;
+    } else if (r.outcome == ConnectResult::kEstablished && (fds[k].revents & POLLERR) != 0) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (::getsockopt(sockets_[which[k]].get(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+          err != 0) {
+        r.error = err;
+        r.outcome = ConnectResultFromErrno(err);
+        ++changed;
+      }
+    }
+  }
+  return changed;
+}
+
+int Connections::Unsettled() const {
+  int n = 0;
+  for (size_t i = 0; i < results_.size(); ++i) {
+    n += results_[i].outcome == ConnectResult::kPending && sockets_[i] ? 1 : 0;
+  }
+  return n;
 }
 
 int Connections::Close(bool abort) {
@@ -173,16 +228,6 @@ void StartOne(const ConnectOptions& o, int index, ConnectionResult* r, Fd* fd) {
     r->finished = Clock::now();
   }
   r->local_port = LocalPort(fd->get());
-}
-
-// Records the outcome of a connect that poll() reported finished.
-void Finish(ConnectionResult* r, const Fd& fd) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  r->error = err;
-  r->outcome = ConnectResultFromErrno(err);
-  r->finished = Clock::now();
 }
 
 // Sends options.send and reads for options.read_for on an established connection.

@@ -265,6 +265,24 @@ void AddRoute(const Netns& ns, const IpPrefix& destination, const IpAddress& gat
   if (err < 0) throw NetlinkError(what, err);
 }
 
+void AddBlackholeRoute(const Netns& ns, const IpPrefix& destination) {
+  std::string what =
+      fmt::format("add blackhole route to '{}' in netns '{}'", destination.ToString(), ns.name());
+  using RoutePtr = std::unique_ptr<rtnl_route, NlDeleter<rtnl_route, rtnl_route_put>>;
+  RoutePtr route(rtnl_route_alloc());
+  NlAddrPtr dst(nl_addr_build(destination.address.family(), destination.address.bytes(),
+                              destination.address.size()));
+  if (!route || !dst) throw Error(what + ": out of memory");
+  nl_addr_set_prefixlen(dst.get(), destination.prefix_len);
+  rtnl_route_set_family(route.get(), static_cast<uint8_t>(destination.address.family()));
+  rtnl_route_set_dst(route.get(), dst.get());
+  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+  rtnl_route_set_protocol(route.get(), RTPROT_STATIC);
+  rtnl_route_set_type(route.get(), RTN_BLACKHOLE);
+  int err = rtnl_route_add(ns.route_socket(), route.get(), NLM_F_CREATE | NLM_F_EXCL);
+  if (err < 0) throw NetlinkError(what, err);
+}
+
 void SetLinkUp(const Netns& ns, const std::string& ifname, bool up) {
   LinkPtr change = AllocLink();
   if (up) {

@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -121,7 +122,8 @@ Listener::Listener(const Netns& ns, const ListenerOptions& options)
   }
   State& s = *state_;
   s.netns_name = ns.name();
-  s.listen_fd = TcpListen(ns, options.address, options.port, options.backlog);
+  s.listen_fd = TcpListen(ns, options.address, options.port, options.backlog,
+                          {options.reuseport, options.ipv6_only});
   // Non-blocking, so that accepting "what is queued" never waits.
   if (::fcntl(s.listen_fd.get(), F_SETFL, O_NONBLOCK) != 0) {
     ThrowErrno(fmt::format("start listener in netns '{}': fcntl", ns.name()));
@@ -152,6 +154,10 @@ int Listener::backlog() const { return state_->backlog; }
 AcceptPolicy Listener::policy() const { return state_->policy; }
 const std::string& Listener::netns_name() const { return state_->netns_name; }
 int Listener::fd() const { return state_->listen_fd.get(); }
+uint32_t Listener::inode() const {
+  struct stat st {};
+  return ::fstat(state_->listen_fd.get(), &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+}
 
 int Listener::Accept(int n, std::chrono::milliseconds timeout) {
   State& s = *state_;

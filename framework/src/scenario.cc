@@ -5,8 +5,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
+#include <set>
 #include <thread>
+#include <utility>
 
 #include "nstest/error.h"
 #include "nstest/sockdiag.h"
@@ -272,6 +276,44 @@ std::string Scenario::Processes() {
   return out;
 }
 
+std::vector<ListenerQueues> Scenario::ListenersOn(const std::string& name, uint16_t port) const {
+  std::vector<ListenerQueues> all = SockDiag(ns(name)).Listeners(port);
+  std::map<uint32_t, size_t> made;  // inode -> place among the listeners made here
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (listeners_[i]->netns_name() == name && listeners_[i]->port() == port) {
+      made[listeners_[i]->inode()] = i;
+    }
+  }
+  auto rank = [&made](const ListenerQueues& l) {
+    auto it = made.find(l.inode);
+    return it != made.end() ? std::make_pair(0, static_cast<uint64_t>(it->second))
+                            : std::make_pair(1, static_cast<uint64_t>(l.inode));
+  };
+  // Members of a group are adjacent (SockDiag sorts by address): reorder each group, and keep
+  // its SYN-RECV count on its new member 0.
+  for (size_t first = 0; first < all.size();) {
+    size_t end = first + 1;
+    while (end < all.size() && all[end].address == all[first].address) ++end;
+    uint32_t syn_recv = 0;
+    for (size_t i = first; i < end; ++i) syn_recv += std::exchange(all[i].syn_recv, 0);
+    std::stable_sort(
+        all.begin() + static_cast<std::ptrdiff_t>(first),
+        all.begin() + static_cast<std::ptrdiff_t>(end),
+        [&rank](const ListenerQueues& a, const ListenerQueues& b) { return rank(a) < rank(b); });
+    for (size_t i = first; i < end; ++i) all[i].index = static_cast<uint32_t>(i - first);
+    all[first].syn_recv = syn_recv;
+    first = end;
+  }
+  return all;
+}
+
+ListenerQueues Scenario::ListenerOn(const std::string& name, uint16_t port,
+                                    const ListenerSelector& which, const std::string& how) const {
+  std::string what = fmt::format("read listener on port {} in netns '{}'", port, name);
+  if (how.empty()) return SelectListener(ListenersOn(name, port), which, what);
+  return SelectListener(ListenersOn(name, port), which, what, how);
+}
+
 size_t Scenario::ListeningCount(const std::string& name, uint16_t port,
                                 const std::optional<IpAddress>& address) const {
   size_t n = 0;
@@ -313,9 +355,13 @@ std::string Scenario::Context() const {
       out += fmt::format("  sysctl {} = {}\n", k, v);
     try {
       out += "  counters: " + CounterChanges(n).Summary() + "\n";
+      std::set<uint16_t> ports;
       for (const TcpSocketInfo& t :
            SockDiag(space).Dump(1u << static_cast<int>(TcpState::kListen))) {
-        out += "  " + GetListener(space, t.local_port).ToString() + "\n";
+        ports.insert(t.local_port);
+      }
+      for (uint16_t port : ports) {
+        for (const ListenerQueues& l : ListenersOn(n, port)) out += "  " + l.ToString() + "\n";
       }
     } catch (const std::exception& e) {
       out += fmt::format("  ({})\n", e.what());

@@ -8,6 +8,7 @@
 #include <netlink/msg.h>
 #include <netlink/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "nstest/error.h"
@@ -87,8 +88,52 @@ const char* TcpStateName(TcpState state) {
 }
 
 std::string ListenerQueues::ToString() const {
-  return fmt::format("LISTEN {} Recv-Q {} Send-Q {} SYN-RECV {}", FormatEndpoint(address, port),
-                     accept_queue, max_accept_queue, syn_recv);
+  std::string out =
+      fmt::format("LISTEN {} Recv-Q {} Send-Q {} SYN-RECV {}", FormatEndpoint(address, port),
+                  accept_queue, max_accept_queue, syn_recv);
+  if (group > 1) out += fmt::format(", SO_REUSEPORT {} of {}", index, group);
+  return out;
+}
+
+std::vector<ListenerQueues> FilterListeners(const std::vector<ListenerQueues>& all,
+                                            const ListenerSelector& which) {
+  std::vector<ListenerQueues> out;
+  for (const ListenerQueues& l : all) {
+    if (which.address && !(l.address == *which.address)) continue;
+    if (which.family && (*which.family == Family::kIPv6) != l.address.is_v6()) continue;
+    if (which.index && l.index != *which.index) continue;
+    out.push_back(l);
+  }
+  return out;
+}
+
+ListenerQueues SelectListener(const std::vector<ListenerQueues>& all, const ListenerSelector& which,
+                              const std::string& what, const std::string& how) {
+  std::vector<ListenerQueues> chosen = FilterListeners(all, which);
+  if (chosen.size() == 1) return chosen[0];
+  std::string list;
+  for (const ListenerQueues& l : all) list += (list.empty() ? "" : "; ") + l.ToString();
+  if (chosen.empty()) {
+    if (all.empty()) throw Error(what + ": no listening socket");
+    throw Error(fmt::format("{}: none of the {} listening sockets is the one asked for ({})", what,
+                            all.size(), list));
+  }
+  throw Error(fmt::format("{}: {} listening sockets ({}); {}", what, chosen.size(), list, how));
+}
+
+ListenerQueues SumListeners(const std::vector<ListenerQueues>& all) {
+  ListenerQueues sum;
+  if (!all.empty()) {
+    sum.address = all[0].address;
+    sum.port = all[0].port;
+  }
+  for (const ListenerQueues& l : all) {
+    sum.accept_queue += l.accept_queue;
+    sum.max_accept_queue += l.max_accept_queue;
+    sum.syn_recv += l.syn_recv;
+  }
+  sum.group = static_cast<uint32_t>(all.size());
+  return sum;
 }
 
 SockDiag::SockDiag(const Netns& ns) : netns_name_(ns.name()) {
@@ -128,28 +173,46 @@ std::vector<ListenerQueues> SockDiag::Listeners(uint16_t port) {
   std::vector<ListenerQueues> listeners;
   for (const TcpSocketInfo& s : sockets) {
     if (s.state != TcpState::kListen || s.local_port != port) continue;
-    listeners.push_back(ListenerQueues{s.local, s.local_port, s.recv_q, s.send_q, 0});
+    ListenerQueues l{s.local, s.local_port, s.recv_q, s.send_q, 0};
+    l.inode = s.inode;
+    listeners.push_back(l);
+  }
+  // Groups: by address, members by inode.
+  std::stable_sort(listeners.begin(), listeners.end(),
+                   [](const ListenerQueues& a, const ListenerQueues& b) {
+                     if (a.address.is_v6() != b.address.is_v6()) return !a.address.is_v6();
+                     int c = std::memcmp(a.address.bytes(), b.address.bytes(), a.address.size());
+                     return c != 0 ? c < 0 : a.inode < b.inode;
+                   });
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    size_t first = i;
+    while (first > 0 && listeners[first - 1].address == listeners[i].address) --first;
+    listeners[i].index = static_cast<uint32_t>(i - first);
+  }
+  for (ListenerQueues& l : listeners) {
+    l.group = static_cast<uint32_t>(
+        std::count_if(listeners.begin(), listeners.end(),
+                      [&l](const ListenerQueues& m) { return m.address == l.address; }));
   }
   for (const TcpSocketInfo& s : sockets) {
     if (s.state != TcpState::kSynRecv || s.local_port != port) continue;
+    // The listener bound to the request's own address owns it before any wildcard.
+    ListenerQueues* owner = nullptr;
     for (ListenerQueues& l : listeners) {
-      if (Covers(l.address, s.local)) {
-        ++l.syn_recv;
+      if (l.address == s.local) {
+        owner = &l;
         break;
       }
+      if (owner == nullptr && Covers(l.address, s.local)) owner = &l;
     }
+    if (owner != nullptr) ++owner->syn_recv;
   }
   return listeners;
 }
 
-ListenerQueues SockDiag::Listener(uint16_t port) {
-  std::vector<ListenerQueues> all = Listeners(port);
-  if (all.size() == 1) return all[0];
-  std::string what = fmt::format("read listener on port {} in netns '{}'", port, netns_name_);
-  if (all.empty()) throw Error(what + ": no listening socket");
-  std::string list;
-  for (const ListenerQueues& l : all) list += (list.empty() ? "" : "; ") + l.ToString();
-  throw Error(fmt::format("{}: {} listening sockets ({})", what, all.size(), list));
+ListenerQueues SockDiag::Listener(uint16_t port, const ListenerSelector& which) {
+  return SelectListener(Listeners(port), which,
+                        fmt::format("read listener on port {} in netns '{}'", port, netns_name_));
 }
 
 std::map<TcpState, int> SockDiag::CountByState() {

@@ -12,12 +12,23 @@
 #include "src/wait_util.h"
 
 namespace nstest {
-Fd TcpListen(const Netns& ns, const IpAddress& address, uint16_t port, int backlog) {
+Fd TcpListen(const Netns& ns, const IpAddress& address, uint16_t port, int backlog,
+             const ListenSocketOptions& options) {
   std::string what =
       fmt::format("listen on {} in netns '{}'", FormatEndpoint(address, port), ns.name());
   Fd fd = ns.Socket(address.family(), SOCK_STREAM, IPPROTO_TCP);
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (options.reuseport &&
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    ThrowErrno(what + ": SO_REUSEPORT");
+  }
+  if (options.ipv6_only) {
+    if (!address.is_v6()) throw Error(what + ": ipv6_only needs an IPv6 address");
+    if (::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) {
+      ThrowErrno(what + ": IPV6_V6ONLY");
+    }
+  }
   sockaddr_storage ss{};
   socklen_t len = address.ToSockaddr(port, &ss);
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) ThrowErrno(what);

@@ -38,6 +38,27 @@ void Execution::Build() {
   sc_->ResetCounters();
 }
 
+IpAddress Execution::AddressIn(const std::string& netns, const std::string& address,
+                               Family family) {
+  if (address.empty()) {
+    return family == Family::kIPv6 ? sc_->Address6Of(netns) : sc_->AddressOf(netns);
+  }
+  if (address == "any") return WildcardAddress(family);
+  return IpAddress::Parse(address);
+}
+
+ListenerSelector Execution::Selector(const ListenerChoice& which) {
+  ListenerSelector s;
+  s.family = which.family;
+  if (which.address == "any") {
+    s.address = WildcardAddress(which.family.value_or(Family::kIPv4));
+  } else if (!which.address.empty()) {
+    s.address = IpAddress::Parse(which.address);
+  }
+  if (which.index) s.index = EvalAs<uint32_t>(*which.index);
+  return s;
+}
+
 int64_t Execution::Eval(const Value& v) {
   Expression::Context ctx;
   ctx.names = &c_.params;

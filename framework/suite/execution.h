@@ -23,11 +23,14 @@
 namespace nstest {
 
 // What a wait step waits for: when it is done, what was last seen, and the capture it reads.
+// `done` may also end the wait early when the condition can no longer come true; `shortfall` then
+// says why the step fails (empty: it did not).
 struct Awaited {
   std::string subject;
   std::function<bool()> done;
   std::function<std::string()> seen;
   const std::string* capture = nullptr;
+  std::function<std::string()> shortfall = nullptr;
 };
 
 class Execution {
@@ -57,6 +60,10 @@ class Execution {
     return static_cast<T>(Eval(v));
   }
   std::chrono::milliseconds Millis(const Value& v) { return std::chrono::milliseconds(Eval(v)); }
+  // The address a step names in `netns`: "" the namespace's own (of `family`), "any" the
+  // wildcard, else the literal.
+  IpAddress AddressIn(const std::string& netns, const std::string& address, Family family);
+  ListenerSelector Selector(const ListenerChoice& which);
   // A packet match as an nftables rule (drop, hold) and as a question to a capture.
   TcpMatch Match(Hook hook, const PacketMatch& m);
   PacketFilterSpec Spec(const PacketMatch& m);
@@ -74,7 +81,8 @@ class Execution {
   // Where the next `syns` step's sources start, so that no SYN of a case reuses the source
   // address and port of an earlier one (the server would answer it as a retransmission).
   struct SynSources {
-    bool spoofing = false;  // the answers are routed into the sending namespace
+    bool spoofing = false;   // the answers are routed into the sending namespace (IPv4)
+    bool spoofing6 = false;  // (IPv6)
     uint32_t port = 0;
     uint32_t address = 1;
     uint32_t addresses_used = 0;

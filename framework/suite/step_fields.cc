@@ -20,13 +20,28 @@ std::string Netns(TableReader& r, const Ctx& c, const char* key, const std::stri
 }
 
 std::string KnownName(TableReader& r, const char* key, const std::set<std::string>& known,
-                      const char* what) {
+                      const char* what, const char* fallback) {
   std::optional<std::string> v = r.String(key);
+  if (!v && fallback != nullptr) v = fallback;
   if (!v) r.Fail(r.table(), fmt::format("missing '{}'", key));
   if (known.count(*v) != 0) return *v;
   std::string near = ClosestName(*v, {known.begin(), known.end()});
   r.FailKey(key, fmt::format("no {} '{}' before this step{}", what, *v,
                              near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
+}
+
+void CheckAddress(TableReader& r, const std::string& address, std::optional<Family> family) {
+  if (address.empty() || address == "any") return;
+  IpAddress a;
+  try {
+    a = IpAddress::Parse(address);
+  } catch (const Error& e) {
+    r.FailKey("address", e.what());
+  }
+  if (family && a.is_v6() != (*family == Family::kIPv6)) {
+    r.FailKey("family", fmt::format("address '{}' is {}, but family is '{}'", address,
+                                    a.is_v6() ? "IPv6" : "IPv4", Families().Name(*family)));
+  }
 }
 
 // "never / all / first-n" (a Markdown table cell cannot hold '|').

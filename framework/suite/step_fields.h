@@ -67,7 +67,7 @@ std::string RangeText(Range range);
 std::string Netns(TableReader& r, const Ctx& c, const char* key, const std::string& fallback);
 // The name at `key` of something an earlier step made; "no <what> 'x' before this step" if none.
 std::string KnownName(TableReader& r, const char* key, const std::set<std::string>& known,
-                      const char* what);
+                      const char* what, const char* fallback = nullptr);
 
 // A literal value given as an integer or a string, as text ("128", "cubic"); fails at `v` for
 // any other type.
@@ -147,6 +147,16 @@ Field<S> Earlier(std::string S::*m, const char* key, std::set<std::string>* Ctx:
           {}};
 }
 
+// `label`: the connections of earlier connect steps, "connections" (connect's default) if unset.
+template <typename S>
+Field<S> LabelField(std::string S::*m) {
+  return {{"label", "string", "\"connections\"", "the connect steps' label"},
+          [=](TableReader& r, const Ctx& c, S& s) {
+            s.*m = KnownName(r, "label", *c.labels, "connect step labelled", "connections");
+          },
+          {}};
+}
+
 inline const NameTable<TcpFlagPattern>& MatchNames() { return TcpFlagPatterns(); }
 
 // The packet-matching fields shared by drop, hold and the packet questions.
@@ -178,6 +188,64 @@ std::vector<Field<S>> MatchFields(PacketMatch S::*m, bool ranges) {
     fields.push_back(sub(&PacketMatch::sport_max, "sport_max", "highest source port of a range"));
   }
   return fields;
+}
+
+inline const NameTable<Family>& Families() {
+  static const NameTable<Family> names = {{Family::kIPv4, "ipv4"}, {Family::kIPv6, "ipv6"}};
+  return names;
+}
+
+// Checks an address field at load: a literal must parse, and agree with an explicit `family`.
+void CheckAddress(TableReader& r, const std::string& address, std::optional<Family> family);
+
+// `address` and `family`: where a step binds or connects. `own` says what "" means.
+template <typename S>
+std::vector<Field<S>> AddressFields(std::string S::*address, Family S::*family, const char* own) {
+  return {{{"address", "string", "\"\"",
+            fmt::format("an IPv4 or IPv6 address; \"\" for {}, \"any\" for the wildcard", own)},
+           [=](TableReader& r, const Ctx&, S& s) {
+             s.*address = r.String("address", "");
+             std::optional<std::string> f = r.String("family");
+             s.*family = Family::kIPv4;
+             if (f) s.*family = *Families().Find(r.Choice("family", Families().Names(), "ipv4"));
+             CheckAddress(r, s.*address, f ? std::optional<Family>(s.*family) : std::nullopt);
+           },
+           {}},
+          {{"family", "ipv4 / ipv6", "ipv4", "which of the namespace's addresses (or wildcards)"},
+           [](TableReader&, const Ctx&, S&) {},
+           {}}};
+}
+
+// What an error listing several listeners on a port says to do.
+constexpr const char* kPickListener =
+    "select one with 'address' or 'family' (and 'index' within a SO_REUSEPORT group), or check "
+    "them together with expect.listeners";
+
+// `address`, `family` and `index`: which listener, where several listen on the port.
+template <typename S>
+std::vector<Field<S>> ListenerChoiceFields(ListenerChoice S::*m) {
+  return {{{"address", "string", "any address",
+            "only the listener bound to this address (\"any\": the wildcard)"},
+           [=](TableReader& r, const Ctx& c, S& s) {
+             ListenerChoice& w = s.*m;
+             w.address = r.String("address", "");
+             if (r.String("family")) {
+               w.family = *Families().Find(r.Choice("family", Families().Names(), "ipv4"));
+             }
+             CheckAddress(r, w.address, w.family);
+             w.index = r.Number("index", c.params, Range{0, 65535});
+           },
+           [=](const S& s, std::vector<const Value*>* out) {
+             if ((s.*m).index) out->push_back(&*(s.*m).index);
+           }},
+          {{"family", "ipv4 / ipv6", "either", "only IPv4 or only IPv6 listeners"},
+           [](TableReader&, const Ctx&, S&) {},
+           {}},
+          {{"index", RangeText(Range{0, 65535}), "any",
+            "the socket's place in its SO_REUSEPORT group, in the order `listen` made them (a "
+            "started process's sockets: by inode)"},
+           [](TableReader&, const Ctx&, S&) {},
+           {}}};
 }
 
 template <typename S>

@@ -130,6 +130,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"too_many_syns.toml", "4:33: 'count' is 30000; it must be 1 to 25536"},
         BadSuite{"interval_division_by_zero.toml",
                  "6:59: 'intervals_ms': evaluate '1000 / 0': division by zero"},
+        BadSuite{"wait_connections_two_outcomes.toml",
+                 "6:36: wait.connections waits for one outcome, not 'refused' and 'timed_out' "
+                 "(write a step for each)"},
+        BadSuite{"wait_connections_no_outcome.toml",
+                 "6:22: wait.connections needs one outcome: established, refused, timed_out or "
+                 "reset (e.g. 'timed_out = 1')"},
+        BadSuite{"listen_sockets_without_reuseport.toml",
+                 "4:50: several sockets on one port need 'reuseport = true'"},
+        BadSuite{"listen_ipv6_only_on_ipv4.toml",
+                 "4:69: ipv6_only needs an IPv6 address (family = \"ipv6\")"},
+        BadSuite{"connect_family_mismatch.toml",
+                 "4:61: address '198.18.0.1' is IPv4, but family is 'ipv6'"},
+        BadSuite{"expect_listener_bad_family.toml",
+                 "6:45: 'family' must be one of 'ipv4', 'ipv6', not 'ip6'; did you mean 'ipv6'?"},
+        BadSuite{"expect_connections_bad_bounds.toml",
+                 "6:42: unknown key 'mn' in established; did you mean 'min'?"},
+        BadSuite{"syns_to_wildcard.toml", "4:46: SYNs cannot go to a wildcard address"},
         BadSuite{"bad_choice.toml",
                  "4:49: 'accept' must be one of 'never', 'all', 'first-n', 'on-demand', not "
                  "'sometimes'"}),

@@ -78,7 +78,7 @@ name = "all"
   EXPECT_EQ(expect.counts.size(), 2u);
   EXPECT_EQ(expect.counts.count(ConnectResult::kTimedOut), 1u);
   // Every expression-valued field is visible to the range checks.
-  EXPECT_EQ(StepValues(steps[0]).size(), 3u);  // port, backlog, accept_limit
+  EXPECT_EQ(StepValues(steps[0]).size(), 4u);  // port, backlog, accept_limit, sockets
 }
 
 // Every alternative of the step and subject variants has an entry (step kinds exactly one, since a

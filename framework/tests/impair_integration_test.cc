@@ -183,11 +183,31 @@ TEST_F(SynSourceTest, UnansweredSynsFillTheSynQueueWithoutResets) {
   }
 }
 
+TEST_F(SynSourceTest, UnansweredSynsOverIPv6FillTheSynQueueWithoutResets) {
+  Fd listener = TcpListen(t_->server(), t_->server_v6(), 8081, 8);
+  PrepareSpoofedSource(t_->server(), t_->client(), t_->client_v6(), DefaultSpoofedRange6());
+  Capture cap(t_->server(), "eth0", "tcp port 8081");
+  SynOptions o;
+  o.destination = t_->server_v6();
+  o.port = 8081;
+  o.count = 3;
+  EXPECT_EQ(SendSyns(t_->client(), o), 3);
+  SockDiag diag(t_->server());
+  WaitUntil("3 requests", kTimeout, [&] { return diag.Listener(8081).syn_recv == 3; });
+  cap.WaitFor(PacketFilterSpec::SynAcksFrom(8081), 3, kTimeout);
+  EXPECT_EQ(cap.Count(PacketFilterSpec::Rsts()), 0u) << cap.Dump();
+  for (const Packet& p : cap.Packets(PacketFilterSpec::SynsTo(8081))) {
+    EXPECT_EQ(p.src.ToString().rfind("2001:2:0:fffe::", 0), 0u) << p.ToString();
+  }
+}
+
 TEST_F(SynSourceTest, BadOptionsAreErrors) {
   SynOptions o;
   o.destination = t_->server_v6();
+  o.first_source = SpoofedSource(1);  // IPv4 to an IPv6 destination
   o.port = 8080;
   EXPECT_THROW(SendSyns(t_->client(), o), Error);
+  o.first_source = IpAddress();
   o.destination = t_->server_v4();
   o.count = 0;
   EXPECT_THROW(SendSyns(t_->client(), o), Error);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "nstest/error.h"
@@ -143,6 +144,57 @@ TEST_F(PeerTest, DeadlineReportsPendingAndSourcePortsAreUsed) {
   EXPECT_EQ(c.results()[0].local_port, 42000);
   EXPECT_EQ(c.results()[1].local_port, 42001);
   EXPECT_GE(c.results()[1].milliseconds(), 190.0);
+}
+
+// A connect pending at its deadline goes on in the kernel; Update() sees its final outcome: here
+// the retransmitted SYN (1 s) meets a closed port and is refused.
+TEST_F(PeerTest, PendingConnectGetsItsFinalOutcomeLater) {
+  auto l = std::make_unique<Listener>(t_->server(), At(0, AcceptPolicy::kNever));
+  ConnectOptions o = To(*l, 2);
+  o.deadline = 200ms;
+  Connections c = Connect(t_->client(), o);
+  ASSERT_EQ(c.results()[1].outcome, ConnectResult::kPending) << c.Summary();
+  EXPECT_EQ(c.Unsettled(), 1);
+  l.reset();  // the queued connection is reset, the next SYN is refused
+  WaitUntil(
+      "the pending connect's outcome", 5s,
+      [&] {
+        c.Update();
+        return c.Unsettled() == 0 && c.Count(ConnectResult::kReset) == 1;
+      },
+      [&] { return c.Summary(); });
+  EXPECT_EQ(c.results()[1].outcome, ConnectResult::kRefused) << c.Summary();
+  EXPECT_GE(c.results()[1].milliseconds(), 900.0);
+  EXPECT_EQ(c.results()[0].outcome, ConnectResult::kReset) << c.Summary();
+  EXPECT_EQ(c.Update(), 0);
+}
+
+// Sockets of a SO_REUSEPORT group are told apart by index; asking for "the" listener lists them.
+TEST_F(PeerTest, ReuseportGroupMembersAreSelectedByIndexAndSummed) {
+  ListenerOptions lo = At(2, AcceptPolicy::kNever);
+  lo.reuseport = true;
+  Listener a(t_->server(), lo);
+  lo.port = a.port();
+  lo.backlog = 3;
+  Listener b(t_->server(), lo);
+  SockDiag diag(t_->server());
+  std::vector<ListenerQueues> all = diag.Listeners(a.port());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].group, 2u);
+  EXPECT_EQ(all[0].index + all[1].index, 1u);
+  try {
+    diag.Listener(a.port());
+    FAIL() << "two listeners, none selected";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("2 listening sockets ("));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr(", SO_REUSEPORT 1 of 2"));
+    EXPECT_THAT(e.what(), ::testing::EndsWith("and by index within a SO_REUSEPORT group"));
+  }
+  ListenerQueues one = diag.Listener(a.port(), {.index = all[0].index});
+  EXPECT_EQ(one.inode, all[0].inode);
+  EXPECT_TRUE(one.inode == a.inode() || one.inode == b.inode());
+  EXPECT_EQ(SumListeners(all).max_accept_queue, 5u);
+  EXPECT_THROW(diag.Listener(a.port(), {.family = Family::kIPv6}), Error);
 }
 
 TEST_F(PeerTest, BadOptionsAreErrors) {

@@ -12,10 +12,10 @@
 
 namespace nstest {
 
-// An IPv4 or IPv6 address.
 // An address family, as tests choose one.
 enum class Family { kIPv4, kIPv6 };
 
+// An IPv4 or IPv6 address.
 class IpAddress {
  public:
   IpAddress() = default;
@@ -51,6 +51,9 @@ struct IpPrefix {
   static IpPrefix Parse(std::string_view text);
   std::string ToString() const;
 };
+
+// 0.0.0.0 or ::.
+IpAddress WildcardAddress(Family family);
 
 // "198.18.0.1:8080" or "[2001:2::1]:8080".
 std::string FormatEndpoint(const IpAddress& address, uint16_t port);

@@ -60,6 +60,9 @@ void WaitAddressUsable(const Netns& ns, const std::string& ifname, const IpPrefi
 // Adds a route to `destination` via `gateway` (the interface is found by the kernel) in `ns`'s
 // main table. Throws NetlinkError (e.g. an unreachable gateway).
 void AddRoute(const Netns& ns, const IpPrefix& destination, const IpAddress& gateway);
+// Adds a blackhole route to `destination` in `ns`: packets to it are discarded silently (no ICMP
+// unreachable, unlike an address without any route). Throws NetlinkError.
+void AddBlackholeRoute(const Netns& ns, const IpPrefix& destination);
 
 // Sets IFF_UP on or off. Throws NetlinkError.
 void SetLinkUp(const Netns& ns, const std::string& ifname, bool up);

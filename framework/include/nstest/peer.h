@@ -34,7 +34,9 @@ struct ListenerOptions {
   uint16_t port = 0;    // 0: an ephemeral port, see Listener::port()
   int backlog = 128;    // passed to listen() as given: -1 and values above somaxconn are clamped
   AcceptPolicy accept = AcceptPolicy::kNever;
-  int accept_limit = 0;  // with kFirstN
+  int accept_limit = 0;    // with kFirstN
+  bool reuseport = false;  // SO_REUSEPORT: a member of a group sharing the address and port
+  bool ipv6_only = false;  // IPV6_V6ONLY (an IPv6 address only)
 };
 
 struct AcceptedConnection {
@@ -60,6 +62,8 @@ class Listener {
   AcceptPolicy policy() const;
   const std::string& netns_name() const;
   int fd() const;
+  // The socket's inode, as sock_diag reports it (ListenerQueues::inode).
+  uint32_t inode() const;
 
   // Accepts up to `n` connections, waiting up to `timeout` in all; returns how many it accepted.
   // Throws Error if the policy is not kOnDemand.
@@ -132,6 +136,13 @@ class Connections {
   // reset was seen), with its errno; a write that would block writes what fits and counts as not
   // whole. Never raises SIGPIPE.
   int Send(const std::string& data);
+  // Records what happened since to connections still open, without blocking: a connect that was
+  // pending at its deadline (the kernel goes on trying until close) gets its final outcome, with
+  // `finished` when it was seen, and an established connection the peer reset becomes kReset.
+  // Returns how many outcomes changed. Call it repeatedly to wait (WaitUntil).
+  int Update();
+  // How many connections are still pending with their socket open (their outcome may change).
+  int Unsettled() const;
   // Closes every connection still open and returns how many it closed. With `abort` each is
   // closed with SO_LINGER 0, so the kernel sends a RST instead of a FIN.
   int Close(bool abort);

@@ -31,6 +31,7 @@
 #include "nstest/netns.h"
 #include "nstest/peer.h"
 #include "nstest/process.h"
+#include "nstest/sockdiag.h"
 
 namespace nstest {
 
@@ -141,6 +142,14 @@ class Scenario {
   std::string OutputTail(const std::string& process, size_t lines) const;
   // Each started process: running or how it ended, and its last 20 lines (nothing is stopped).
   std::string Processes();
+  // The sockets listening on `port` in `name`, with their queues (SockDiag::Listeners). Within a
+  // SO_REUSEPORT group, the sockets Listen() made come first, in the order it made them, so that
+  // `index` i is the i-th Listen() on that address and port.
+  std::vector<ListenerQueues> ListenersOn(const std::string& name, uint16_t port) const;
+  // The one of them that `which` selects; throws Error listing the candidates otherwise.
+  // `how` ends the message when several are selected (SelectListener()).
+  ListenerQueues ListenerOn(const std::string& name, uint16_t port,
+                            const ListenerSelector& which = {}, const std::string& how = "") const;
   // Sockets listening on `port` in `name` (bound to `address`, if given).
   size_t ListeningCount(const std::string& name, uint16_t port,
                         const std::optional<IpAddress>& address = std::nullopt) const;

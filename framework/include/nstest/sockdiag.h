@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,10 +52,41 @@ struct ListenerQueues {
   uint32_t accept_queue = 0;      // Recv-Q: completed connections waiting for accept()
   uint32_t max_accept_queue = 0;  // Send-Q: min(backlog, net.core.somaxconn)
   uint32_t syn_recv = 0;          // request sockets in SYN-RECV for this listener (not in Recv-Q)
+  uint32_t inode = 0;             // the socket's inode (fstat() of its descriptor says the same)
+  // A SO_REUSEPORT group: sockets listening on the same address and port. `index` is this one's
+  // place in it (SockDiag: by inode, which is creation order within one thread). The kernel does
+  // not say which member a request socket belongs to, so a group's SYN-RECV count is all on its
+  // member 0, and the others show 0.
+  uint32_t group = 1;
+  uint32_t index = 0;
 
-  // "LISTEN 198.18.0.1:8080 Recv-Q 3 Send-Q 2 SYN-RECV 0"
+  // "LISTEN 198.18.0.1:8080 Recv-Q 3 Send-Q 2 SYN-RECV 0", with ", SO_REUSEPORT 2 of 4" after
+  // it for a member of a group.
   std::string ToString() const;
 };
+
+// Which listener a question is about, where several listen on one port (IPv4 and IPv6, a
+// specific address and the wildcard, a SO_REUSEPORT group). Unset fields select nothing out.
+struct ListenerSelector {
+  std::optional<IpAddress> address{};
+  std::optional<Family> family{};
+  std::optional<uint32_t> index{};  // within a SO_REUSEPORT group
+};
+
+// The one listener of `all` that `which` selects. Throws Error naming `what`, if none is
+// selected ("no listening socket") or several are: then the message lists each candidate and
+// ends with `how` to pick one (the front end's words for it).
+ListenerQueues SelectListener(const std::vector<ListenerQueues>& all, const ListenerSelector& which,
+                              const std::string& what,
+                              const std::string& how =
+                                  "select one by address or family, and "
+                                  "by index within a SO_REUSEPORT group");
+// The listeners of `all` that `which` selects (any number).
+std::vector<ListenerQueues> FilterListeners(const std::vector<ListenerQueues>& all,
+                                            const ListenerSelector& which);
+// A set of listeners as one: Recv-Q, Send-Q and SYN-RECV summed, the first one's address and
+// port, `group` the number of sockets.
+ListenerQueues SumListeners(const std::vector<ListenerQueues>& all);
 
 // A sock_diag socket opened inside one namespace; reuse it for repeated queries (waits).
 // Not thread-safe: one query at a time.
@@ -69,11 +101,14 @@ class SockDiag {
   // Every TCP socket (IPv4 and IPv6) whose state is in `states` (a mask of 1 << TcpState).
   // Throws NetlinkError.
   std::vector<TcpSocketInfo> Dump(uint32_t states = ~0u);
-  // The listeners on `port`, each with its SYN-RECV count. Throws NetlinkError.
+  // The listeners on `port`, each with its SYN-RECV count (a request socket counts for the most
+  // specific listener covering its address: the address itself before a wildcard) and its place
+  // in its SO_REUSEPORT group. Throws NetlinkError.
   std::vector<ListenerQueues> Listeners(uint16_t port);
-  // The one listener on `port`. Throws Error if there is none or more than one:
+  // The one listener on `port` (that `which` selects). Throws Error if there is none or more
+  // than one:
   //   "read listener on port 8080 in netns 'server': no listening socket"
-  ListenerQueues Listener(uint16_t port);
+  ListenerQueues Listener(uint16_t port, const ListenerSelector& which = {});
   // Sockets per state, like `ss -s`.
   std::map<TcpState, int> CountByState();
 

@@ -48,19 +48,31 @@ struct PacketMatch {
   std::optional<Value> sport_max{};
 };
 
+// Which listener a question is about, where several listen on one port.
+struct ListenerChoice {
+  std::string address{};  // "": any address; "any": the wildcard (of `family`, else 0.0.0.0)
+  std::optional<Family> family{};
+  std::optional<Value> index{};  // within a SO_REUSEPORT group
+};
+
 struct ListenStep {
   std::string netns{};
-  std::string address{};  // "" = the namespace's address; "any"
+  std::string address{};          // "" = the namespace's address; "any" = the wildcard
+  Family family = Family::kIPv4;  // of "" and "any"
   Value port{};
   Value backlog{};
   AcceptPolicy accept = AcceptPolicy::kNever;
   std::optional<Value> accept_limit{};
+  bool reuseport = false;
+  Value sockets{};  // how many sockets (a SO_REUSEPORT group when more than one)
+  bool ipv6_only = false;
 };
 
 struct ConnectStep {
   std::string from{};
   std::string to{};
-  std::string address{};  // instead of `to`'s address
+  std::string address{};          // instead of `to`'s address
+  Family family = Family::kIPv4;  // of `to`'s address
   Value port{};
   Value count{};
   ConnectMode mode = ConnectMode::kSequential;
@@ -97,6 +109,8 @@ struct CloseStep {
 struct SynsStep {
   std::string from{};
   std::string to{};
+  std::string address{};          // instead of `to`'s address
+  Family family = Family::kIPv4;  // of `to`'s address
   Value port{};
   Value count{};
   std::optional<Value> sources{};  // unset: one address per SYN
@@ -165,6 +179,7 @@ struct WaitQueue {
   ListenerQueue queue = ListenerQueue::kAcceptQueue;
   std::string netns{};
   Value port{};
+  ListenerChoice which{};
   Value value{};
 };
 struct WaitCounter {
@@ -187,31 +202,50 @@ struct WaitListening {
   std::string address{};  // "": any
   Value count{};
 };
+struct WaitConnections {
+  std::string label{};
+  ConnectResult outcome = ConnectResult::kEstablished;
+  Value count{};
+};
 struct WaitStep {
-  std::variant<WaitQueue, WaitCounter, WaitHeld, WaitPackets, WaitListening> subject{};
+  std::variant<WaitQueue, WaitCounter, WaitHeld, WaitPackets, WaitListening, WaitConnections>
+      subject{};
   Value timeout_ms{};
 };
 
 // `expect` subjects.
+// A number expected exactly (min == max) or within bounds (either may be open).
+struct CounterBounds {
+  std::optional<Value> min{};
+  std::optional<Value> max{};
+};
+
 // The name of an outcome in `expect.connections`: "established", ..., "timed_out", ...
 const char* ConnectOutcomeKey(ConnectResult outcome);
 struct ExpectConnections {
   std::string label{};
-  std::map<ConnectResult, Value> counts{};  // the outcomes the step names
-  std::optional<std::string> received{};    // what each connection read, exactly
-  std::optional<Value> duration_min{};      // ms from connect() to each one's outcome
+  std::map<ConnectResult, CounterBounds> counts{};  // the outcomes the step names
+  std::optional<std::string> received{};            // what each connection read, exactly
+  std::optional<Value> duration_min{};              // ms from connect() to each one's outcome
   std::optional<Value> duration_max{};
 };
 struct ExpectListener {
   std::string netns{};
   Value port{};
+  ListenerChoice which{};
   std::optional<Value> recv_q{};
   std::optional<Value> send_q{};
   std::optional<Value> syn_recv{};
 };
-struct CounterBounds {
-  std::optional<Value> min{};
-  std::optional<Value> max{};
+// Every listener on a port (that `which` selects), its queues summed.
+struct ExpectListeners {
+  std::string netns{};
+  Value port{};
+  ListenerChoice which{};
+  std::optional<Value> count{};
+  std::optional<Value> recv_q{};
+  std::optional<Value> send_q{};
+  std::optional<Value> syn_recv{};
 };
 struct ExpectCounters {
   std::string netns{};
@@ -235,8 +269,8 @@ struct ExpectProcess {
   std::optional<Value> exit{};
 };
 struct ExpectStep {
-  std::variant<ExpectConnections, ExpectListener, ExpectCounters, ExpectPackets, ExpectProcess,
-               ExpectSysctl>
+  std::variant<ExpectConnections, ExpectListener, ExpectListeners, ExpectCounters, ExpectPackets,
+               ExpectProcess, ExpectSysctl>
       subject{};
 };
 

@@ -46,10 +46,17 @@ TcpFlagBits FlagBitsOf(TcpFlagPattern pattern);
 const NameTable<TcpFlagPattern>& TcpFlagPatterns();
 const char* TcpFlagPatternName(TcpFlagPattern pattern);
 
+// Socket options a listener sets before bind().
+struct ListenSocketOptions {
+  bool reuseport = false;  // SO_REUSEPORT: one of a group of sockets on the same address and port
+  bool ipv6_only = false;  // IPV6_V6ONLY on an IPv6 socket: no IPv4 connections on "::"
+};
+
 // A TCP socket in `ns`, bound to `address`:`port` (SO_REUSEADDR) and listening with `backlog`
 // (passed to listen() as given: -1 and values above net.core.somaxconn are the kernel's to clamp).
 // Throws SystemError: "listen on 198.18.0.1:8080 in netns 'server': Address already in use".
-Fd TcpListen(const Netns& ns, const IpAddress& address, uint16_t port, int backlog);
+Fd TcpListen(const Netns& ns, const IpAddress& address, uint16_t port, int backlog,
+             const ListenSocketOptions& options = {});
 
 // Starts a non-blocking connect() from `ns` to `address`:`port`; the SYN is on its way when this
 // returns. Throws SystemError if connect() fails at once (e.g. ENETUNREACH).

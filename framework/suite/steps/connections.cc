@@ -9,21 +9,28 @@ namespace {
 
 void DoListen(Execution& x, const Step&, const ListenStep& a) {
   ListenerOptions lo;
-  lo.address = a.address.empty()    ? x.sc().AddressOf(a.netns)
-               : a.address == "any" ? IpAddress()
-                                    : IpAddress::Parse(a.address);
+  lo.address = x.AddressIn(a.netns, a.address, a.family);
   lo.port = x.EvalAs<uint16_t>(a.port);
   lo.backlog = x.EvalAs<int>(a.backlog);
   lo.accept = a.accept;
   lo.accept_limit = a.accept_limit ? x.EvalAs<int>(*a.accept_limit) : 0;
-  x.sc().Listen(a.netns, lo);
-  x.Log(fmt::format("listen(backlog={}) on {} in netns '{}', accept {}", lo.backlog,
-                    FormatEndpoint(lo.address, lo.port), a.netns, AcceptPolicyName(a.accept)));
+  lo.reuseport = a.reuseport;
+  lo.ipv6_only = a.ipv6_only;
+  int sockets = x.EvalAs<int>(a.sockets);
+  if (sockets > 1 && !a.reuseport) {
+    throw Error(fmt::format("listen: {} sockets on one port need reuseport = true", sockets));
+  }
+  for (int i = 0; i < sockets; ++i) {
+    lo.port = x.sc().Listen(a.netns, lo).port();  // an ephemeral port: the group shares it
+  }
+  x.Log(fmt::format("listen(backlog={}) on {} in netns '{}', accept {}{}", lo.backlog,
+                    FormatEndpoint(lo.address, lo.port), a.netns, AcceptPolicyName(a.accept),
+                    a.reuseport ? fmt::format(", SO_REUSEPORT x{}", sockets) : ""));
 }
 
 void DoConnect(Execution& x, const Step&, const ConnectStep& a) {
   ConnectOptions o;
-  o.address = a.address.empty() ? x.sc().AddressOf(a.to) : IpAddress::Parse(a.address);
+  o.address = x.AddressIn(a.to, a.address, a.family);
   o.port = x.EvalAs<uint16_t>(a.port);
   o.count = x.EvalAs<int>(a.count);
   o.mode = a.mode;
@@ -79,50 +86,67 @@ std::vector<Kind> ConnectionKinds() {
   return {
       Declare<StepAction, ListenStep>(
           "listen", "a listening socket, and when it accepts",
-          {NetnsField(&ListenStep::netns, "netns", "server", "where it listens"),
-           TextField(&ListenStep::address, "address", "",
-                     "the address to bind: empty for the namespace's, \"any\" for the wildcard"),
-           Required(&ListenStep::port, "port", kPort, "the port"),
-           Required(&ListenStep::backlog, "backlog", kBacklog,
-                    "passed to listen() as given (-1 and values above somaxconn included)"),
-           Choice(&ListenStep::accept, "accept", AcceptPolicies(), AcceptPolicy::kNever,
-                  "never, every connection (all), the first accept_limit (first-n), or on "
-                  "`accept` steps (on-demand)"),
-           Optional(&ListenStep::accept_limit, "accept_limit", kCount, "-",
-                    "how many connections first-n accepts")},
+          Concat(Concat({NetnsField(&ListenStep::netns, "netns", "server", "where it listens")},
+                        AddressFields(&ListenStep::address, &ListenStep::family,
+                                      "the namespace's address")),
+                 {Required(&ListenStep::port, "port", kPort, "the port"),
+                  Required(&ListenStep::backlog, "backlog", kBacklog,
+                           "passed to listen() as given (-1 and values above somaxconn included)"),
+                  Choice(&ListenStep::accept, "accept", AcceptPolicies(), AcceptPolicy::kNever,
+                         "never, every connection (all), the first accept_limit (first-n), or on "
+                         "`accept` steps (on-demand)"),
+                  Optional(&ListenStep::accept_limit, "accept_limit", kCount, "-",
+                           "how many connections first-n accepts"),
+                  Flag(&ListenStep::reuseport, "reuseport",
+                       "SO_REUSEPORT, so that several sockets share the port, each with its own "
+                       "queues"),
+                  Defaulted(&ListenStep::sockets, "sockets", Range{1, 64}, 1,
+                            "how many sockets: more than one is a SO_REUSEPORT group (each with "
+                            "this backlog and accept policy)"),
+                  Flag(&ListenStep::ipv6_only, "ipv6_only",
+                       "IPV6_V6ONLY: an IPv6 wildcard takes no IPv4 connections")}),
           DoListen,
           [](TableReader& r, const Ctx&, ListenStep& l) {
             if (l.accept == AcceptPolicy::kFirstN && !l.accept_limit) {
               r.FailKey("accept", "accept = \"first-n\" needs 'accept_limit'");
             }
+            if (l.sockets.expr.is_constant() && l.sockets.expr.Evaluate({}) > 1 && !l.reuseport) {
+              r.FailKey("sockets", "several sockets on one port need 'reuseport = true'");
+            }
+            bool v6 = l.family == Family::kIPv6 || (!l.address.empty() && l.address != "any" &&
+                                                    IpAddress::Parse(l.address).is_v6());
+            if (l.ipv6_only && !v6) {
+              r.FailKey("ipv6_only", "ipv6_only needs an IPv6 address (family = \"ipv6\")");
+            }
           }),
       Declare<StepAction, ConnectStep>(
           "connect", "TCP connections, each with its outcome",
-          {NetnsField(&ConnectStep::from, "from", "client", "where the connections start"),
-           NetnsField(&ConnectStep::to, "to", "server", "whose address they go to"),
-           TextField(&ConnectStep::address, "address", "", "an address instead of `to`'s"),
-           Required(&ConnectStep::port, "port", kPort, "the destination port"),
-           Defaulted(&ConnectStep::count, "count", kCount, 1, "how many connections"),
-           Choice(&ConnectStep::mode, "mode", ConnectModes(), ConnectMode::kSequential,
-                  "one after another, or all connect() calls first (burst)"),
-           Defaulted(&ConnectStep::deadline_ms, "deadline_ms", kMillis, 5000,
-                     "how long each may take; then it is *pending*"),
-           Optional(&ConnectStep::source_port, "source_port", kPort, "ephemeral",
-                    "connection i binds source_port + i"),
-           Defaulted(&ConnectStep::read_ms, "read_ms", kMillis, 0,
-                     "read from each established connection this long"),
-           TextField(&ConnectStep::send, "send", "", "written on each once established"),
-           Flag(&ConnectStep::stop_at_first_failure, "stop_at_first_failure",
-                "stop after the first connection that is not established"),
-           TextField(&ConnectStep::label, "label", "connections",
-                     "the name later steps use for these connections")},
+          Concat(
+              Concat(
+                  {NetnsField(&ConnectStep::from, "from", "client", "where the connections start"),
+                   NetnsField(&ConnectStep::to, "to", "server", "whose address they go to")},
+                  AddressFields(&ConnectStep::address, &ConnectStep::family, "`to`'s address")),
+              {Required(&ConnectStep::port, "port", kPort, "the destination port"),
+               Defaulted(&ConnectStep::count, "count", kCount, 1, "how many connections"),
+               Choice(&ConnectStep::mode, "mode", ConnectModes(), ConnectMode::kSequential,
+                      "one after another, or all connect() calls first (burst)"),
+               Defaulted(&ConnectStep::deadline_ms, "deadline_ms", kMillis, 5000,
+                         "how long each may take; then it is *pending*"),
+               Optional(&ConnectStep::source_port, "source_port", kPort, "ephemeral",
+                        "connection i binds source_port + i"),
+               Defaulted(&ConnectStep::read_ms, "read_ms", kMillis, 0,
+                         "read from each established connection this long"),
+               TextField(&ConnectStep::send, "send", "", "written on each once established"),
+               Flag(&ConnectStep::stop_at_first_failure, "stop_at_first_failure",
+                    "stop after the first connection that is not established"),
+               TextField(&ConnectStep::label, "label", "connections",
+                         "the name later steps use for these connections")}),
           DoConnect, [](TableReader&, const Ctx& c, ConnectStep& s) { c.labels->insert(s.label); }),
       Declare<StepAction, SendStep>(
           "send",
           "writes on every established connection of a label; one the peer reset becomes *reset* "
           "(the write fails with ECONNRESET or EPIPE)",
-          {Earlier(&SendStep::label, "label", &Ctx::labels, "connect step labelled",
-                   "the connect steps' label"),
+          {LabelField(&SendStep::label),
            {{"data", "string", "required", "the bytes to write"},
             [](TableReader& r, const Ctx&, SendStep& s) {
               std::optional<std::string> data = r.String("data");
@@ -133,14 +157,12 @@ std::vector<Kind> ConnectionKinds() {
           DoSend),
       Declare<StepAction, ReadStep>(
           "read", "reads from a label's connections; a RST makes them *reset*",
-          {Earlier(&ReadStep::label, "label", &Ctx::labels, "connect step labelled",
-                   "the connect steps' label"),
+          {LabelField(&ReadStep::label),
            Required(&ReadStep::timeout_ms, "timeout_ms", kMillis, "how long to read")},
           DoRead),
       Declare<StepAction, CloseStep>(
           "close", "closes a label's open connections: a FIN, or with `abort` a RST",
-          {Earlier(&CloseStep::label, "label", &Ctx::labels, "connect step labelled",
-                   "the connect steps' label"),
+          {LabelField(&CloseStep::label),
            Flag(&CloseStep::abort, "abort", "close with SO_LINGER 0: the kernel sends a RST")},
           DoClose),
       Declare<StepAction, AcceptStep>(

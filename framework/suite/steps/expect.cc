@@ -23,8 +23,12 @@ void CheckConnections(Execution& x, const Step& s, const ExpectConnections& e) {
   for (const auto& [outcome, want] : e.counts) {
     int got = 0;
     for (const Connections& c : x.sc().Labelled(e.label)) got += c.Count(outcome);
-    x.Report(s, CheckCount(fmt::format("{} connections ({})", ConnectOutcomeKey(outcome), e.label),
-                           x.Eval(want), got));
+    std::optional<int64_t> lo, hi;
+    if (want.min) lo = x.Eval(*want.min);
+    if (want.max) hi = x.Eval(*want.max);
+    std::string what = fmt::format("{} connections ({})", ConnectOutcomeKey(outcome), e.label);
+    x.Report(s,
+             lo && hi && *lo == *hi ? CheckCount(what, *lo, got) : CheckBounds(what, lo, hi, got));
   }
   std::optional<int64_t> lo, hi;
   if (e.duration_min) lo = x.Eval(*e.duration_min);
@@ -56,11 +60,37 @@ void CheckSysctlValue(Execution& x, const Step& s, const ExpectSysctl& e) {
 }
 
 void CheckListener(Execution& x, const Step& s, const ExpectListener& e) {
-  ListenerQueues q = GetListener(x.Ns(e.netns), x.EvalAs<uint16_t>(e.port));
+  ListenerQueues q =
+      x.sc().ListenerOn(e.netns, x.EvalAs<uint16_t>(e.port), x.Selector(e.which), kPickListener);
   x.Log(q.ToString());
   if (e.recv_q) x.Report(s, CheckAcceptQueue(q, x.Eval(*e.recv_q)));
   if (e.send_q) x.Report(s, CheckBacklog(q, x.Eval(*e.send_q)));
+  if (e.syn_recv && q.group > 1 && q.index > 0) {
+    throw Error(fmt::format(
+        "expect.listener: {}: the kernel does not say which member of a SO_REUSEPORT group holds "
+        "a request socket; check the group's syn_recv with expect.listeners",
+        q.ToString()));
+  }
   if (e.syn_recv) x.Report(s, CheckSynRecv(q, x.Eval(*e.syn_recv)));
+}
+
+void CheckListeners(Execution& x, const Step& s, const ExpectListeners& e) {
+  auto port = x.EvalAs<uint16_t>(e.port);
+  std::vector<ListenerQueues> all =
+      FilterListeners(x.sc().ListenersOn(e.netns, port), x.Selector(e.which));
+  for (const ListenerQueues& l : all) x.Log(l.ToString());
+  ListenerQueues sum = SumListeners(all);
+  std::string what = fmt::format("listeners on port {} in netns '{}'", port, e.netns);
+  if (e.count) x.Report(s, CheckCount(what, x.Eval(*e.count), static_cast<int64_t>(all.size())));
+  if (e.recv_q) {
+    x.Report(s, CheckCount("Recv-Q (accept queues), summed", x.Eval(*e.recv_q), sum.accept_queue));
+  }
+  if (e.send_q) {
+    x.Report(s, CheckCount("Send-Q (backlogs), summed", x.Eval(*e.send_q), sum.max_accept_queue));
+  }
+  if (e.syn_recv) {
+    x.Report(s, CheckCount("SYN-RECV, summed", x.Eval(*e.syn_recv), sum.syn_recv));
+  }
 }
 
 void CheckCounters(Execution& x, const Step& s, const ExpectCounters& e) {
@@ -86,6 +116,13 @@ void CheckProcess(Execution& x, const Step& s, const ExpectProcess& e) {
     bool ok = !running && x.sc().Ended(e.name).exit_code == want;
     x.Report(s, CheckResult{ok, fmt::format("exit status of process '{}'", e.name),
                             std::to_string(want), got});
+  }
+}
+
+void CheckProcessFields(TableReader& r, const Ctx&, ExpectProcess& e) {
+  if (!e.running && !e.exit) r.Fail(r.table(), "expect.process needs 'running' or 'exit'");
+  if (e.running && *e.running && e.exit) {
+    r.FailKey("exit", "a process cannot both run and have exited");
   }
 }
 
@@ -151,30 +188,32 @@ std::vector<Field<ExpectConnections>> ConnectionDetailFields() {
 }
 
 std::vector<Field<ExpectConnections>> OutcomeFields() {
-  std::vector<Field<ExpectConnections>> fields = {
-      {{"label", "string", "\"connections\"", "the connect steps' label"},
-       [](TableReader& r, const Ctx& c, ExpectConnections& e) {
-         std::string label = r.String("label", "connections");
-         if (c.labels->count(label) == 0) {
-           std::string near = ClosestName(label, {c.labels->begin(), c.labels->end()});
-           r.FailKey("label",
-                     fmt::format("no connect step labelled '{}' before this step{}", label,
-                                 near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
-         }
-         e.label = label;
-       },
-       {}}};
+  std::vector<Field<ExpectConnections>> fields = {LabelField(&ExpectConnections::label)};
   for (const auto& [outcome, key] : OutcomeKeys().entries()) {
     ConnectResult o = outcome;
     const char* k = key;
-    fields.push_back({{k, RangeText(kNonNegativeCount), "unchecked",
-                       fmt::format("how many connections ended {}", ConnectResultName(o))},
+    fields.push_back({{k, RangeText(kNonNegativeCount) + " or {min, max}", "unchecked",
+                       fmt::format("how many connections ended {}: exactly, or within bounds",
+                                   ConnectResultName(o))},
                       [o, k](TableReader& r, const Ctx& c, ExpectConnections& e) {
-                        if (auto v = r.Number(k, c.params, kNonNegativeCount)) e.counts[o] = *v;
+                        const toml::node* n = r.table().get(k);
+                        if (const toml::table* t =
+                                n != nullptr && n->is_table() ? r.Table(k) : nullptr) {
+                          TableReader b(*t, c.file, k);
+                          CounterBounds bounds{b.Number("min", c.params, kNonNegativeCount),
+                                               b.Number("max", c.params, kNonNegativeCount)};
+                          b.Done();
+                          if (!bounds.min && !bounds.max) b.Fail(*t, "needs 'min' or 'max'");
+                          e.counts[o] = bounds;
+                        } else if (auto v = r.Number(k, c.params, kNonNegativeCount)) {
+                          e.counts[o] = {v, v};
+                        }
                       },
                       [o](const ExpectConnections& e, std::vector<const Value*>* out) {
-                        if (auto it = e.counts.find(o); it != e.counts.end())
-                          out->push_back(&it->second);
+                        if (auto it = e.counts.find(o); it != e.counts.end()) {
+                          if (it->second.min) out->push_back(&*it->second.min);
+                          if (it->second.max) out->push_back(&*it->second.max);
+                        }
                       }});
   }
   return fields;
@@ -263,15 +302,34 @@ const std::vector<Entry<ExpectSubject>>& ExpectSubjects() {
           Concat(OutcomeFields(), ConnectionDetailFields()), CheckConnections),
       Declare<ExpectSubject, ExpectListener>(
           "listener", "a listener's queues as `ss -lnt` shows them (only the fields named)",
-          {NetnsField(&ExpectListener::netns, "netns", "server", "the listener's namespace"),
-           Required(&ExpectListener::port, "port", kPort, "the listener's port"),
-           Optional(&ExpectListener::recv_q, "recv_q", kAny, "unchecked",
-                    "Recv-Q: connections in the accept queue"),
-           Optional(&ExpectListener::send_q, "send_q", kAny, "unchecked",
-                    "Send-Q: the effective backlog"),
-           Optional(&ExpectListener::syn_recv, "syn_recv", kAny, "unchecked",
-                    "request sockets in SYN-RECV")},
+          Concat(Concat({NetnsField(&ExpectListener::netns, "netns", "server",
+                                    "the listener's namespace"),
+                         Required(&ExpectListener::port, "port", kPort, "the listener's port")},
+                        ListenerChoiceFields(&ExpectListener::which)),
+                 {Optional(&ExpectListener::recv_q, "recv_q", kAny, "unchecked",
+                           "Recv-Q: connections in the accept queue"),
+                  Optional(&ExpectListener::send_q, "send_q", kAny, "unchecked",
+                           "Send-Q: the effective backlog"),
+                  Optional(&ExpectListener::syn_recv, "syn_recv", kAny, "unchecked",
+                           "request sockets in SYN-RECV")}),
           CheckListener),
+      Declare<ExpectSubject, ExpectListeners>(
+          "listeners",
+          "every listener on a port (those `address`/`family` select) taken together: how many "
+          "sockets, and their queues summed (a SO_REUSEPORT group, IPv4 and IPv6)",
+          Concat(Concat({NetnsField(&ExpectListeners::netns, "netns", "server",
+                                    "the listeners' namespace"),
+                         Required(&ExpectListeners::port, "port", kPort, "the port")},
+                        ListenerChoiceFields(&ExpectListeners::which)),
+                 {Optional(&ExpectListeners::count, "count", kNonNegativeCount, "unchecked",
+                           "how many sockets listen"),
+                  Optional(&ExpectListeners::recv_q, "recv_q", kAny, "unchecked",
+                           "their accept queues (Recv-Q), summed"),
+                  Optional(&ExpectListeners::send_q, "send_q", kAny, "unchecked",
+                           "their backlogs (Send-Q), summed"),
+                  Optional(&ExpectListeners::syn_recv, "syn_recv", kAny, "unchecked",
+                           "their request sockets in SYN-RECV")}),
+          CheckListeners),
       Declare<ExpectSubject, ExpectCounters>(
           "counters", "counter changes since the case began",
           {NetnsField(&ExpectCounters::netns, "netns", "server", "whose counters"),
@@ -286,14 +344,7 @@ const std::vector<Entry<ExpectSubject>>& ExpectSubjects() {
             {}},
            Optional(&ExpectProcess::exit, "exit", Range{0, 255}, "unchecked",
                     "the exit status it ended with (it must have ended)")},
-          CheckProcess,
-          [](TableReader& r, const Ctx&, ExpectProcess& e) {
-            if (!e.running && !e.exit)
-              r.Fail(r.table(), "expect.process needs 'running' or 'exit'");
-            if (e.running && *e.running && e.exit) {
-              r.FailKey("exit", "a process cannot both run and have exited");
-            }
-          }),
+          CheckProcess, CheckProcessFields),
       Declare<ExpectSubject, ExpectPackets>(
           "packets", "what a capture saw (an ERROR if it dropped packets)",
           Concat({Earlier(&ExpectPackets::capture, "capture", &Ctx::captures, "capture named",

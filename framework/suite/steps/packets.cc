@@ -22,12 +22,15 @@ std::vector<Field<S>> FilterFields(std::string S::*netns, Hook S::*hook, PacketM
 
 void DoSyns(Execution& x, const Step&, const SynsStep& a) {
   Execution::SynSources& next = x.syn_sources();
-  if (!next.spoofing) {
-    PrepareSpoofedSource(x.Ns(a.to), x.Ns(a.from), x.sc().AddressOf(a.from));
-    next.spoofing = true;
-  }
   SynOptions so;
-  so.destination = x.sc().AddressOf(a.to);
+  so.destination = x.AddressIn(a.to, a.address, a.family);
+  Family family = so.destination.is_v6() ? Family::kIPv6 : Family::kIPv4;
+  bool& prepared = family == Family::kIPv6 ? next.spoofing6 : next.spoofing;
+  if (!prepared) {
+    PrepareSpoofedSource(x.Ns(a.to), x.Ns(a.from), x.AddressIn(a.from, "", family),
+                         family == Family::kIPv6 ? DefaultSpoofedRange6() : DefaultSpoofedRange());
+    prepared = true;
+  }
   so.port = x.EvalAs<uint16_t>(a.port);
   so.count = x.EvalAs<int>(a.count);
   so.source_addresses = a.sources ? x.EvalAs<int>(*a.sources) : so.count;
@@ -40,7 +43,7 @@ void DoSyns(Execution& x, const Step&, const SynsStep& a) {
     next.port = kFirstSynPort;
   }
   auto sources = std::min(count, static_cast<uint32_t>(so.source_addresses));
-  so.first_source = SpoofedSource(next.address);
+  so.first_source = SpoofedSource(next.address, family);
   (void)SpoofedSource(next.address + sources - 1);  // throws when the range runs out
   so.source_port = static_cast<uint16_t>(next.port);
   next.port += count;
@@ -91,18 +94,23 @@ std::vector<Kind> PacketKinds() {
   return {
       Declare<StepAction, SynsStep>(
           "syns",
-          "SYNs nobody answers, from 198.19.0.0/16: every SYN of a case from a source address "
-          "and port no earlier SYN of the case used (ports from 40000 up across steps; SYN i of "
-          "a step from the step's first address + i % sources; a step that would pass port "
-          "65535 starts again at 40000 from addresses after all used before)",
-          {NetnsField(&SynsStep::from, "from", "client", "where they are sent from"),
-           NetnsField(&SynsStep::to, "to", "server", "whose address they go to"),
-           Required(&SynsStep::port, "port", kPort, "the destination port"),
-           Required(&SynsStep::count, "count", Range{1, 25536},
-                    "how many SYNs (one source port each, from 40000 to 65535)"),
-           Optional(&SynsStep::sources, "sources", Range{1, 65535}, "count",
-                    "how many source addresses")},
-          DoSyns),
+          "SYNs nobody answers, from 198.19.0.0/16 (over IPv6: 2001:2:0:fffe::/64): every SYN of "
+          "a case from a source address and port no earlier SYN of the case used (ports from "
+          "40000 up across steps; SYN i of a step from the step's first address + i % sources; "
+          "a step that would pass port 65535 starts again at 40000 from addresses after all "
+          "used before)",
+          Concat(Concat({NetnsField(&SynsStep::from, "from", "client", "where they are sent from"),
+                         NetnsField(&SynsStep::to, "to", "server", "whose address they go to")},
+                        AddressFields(&SynsStep::address, &SynsStep::family, "`to`'s address")),
+                 {Required(&SynsStep::port, "port", kPort, "the destination port"),
+                  Required(&SynsStep::count, "count", Range{1, 25536},
+                           "how many SYNs (one source port each, from 40000 to 65535)"),
+                  Optional(&SynsStep::sources, "sources", Range{1, 65535}, "count",
+                           "how many source addresses")}),
+          DoSyns,
+          [](TableReader& r, const Ctx&, SynsStep& s) {
+            if (s.address == "any") r.FailKey("address", "SYNs cannot go to a wildcard address");
+          }),
       Declare<StepAction, DropStep>(
           "drop", "an nftables rule dropping matching packets",
           FilterFields(&DropStep::netns, &DropStep::hook, &DropStep::packets), DoDrop),

@@ -8,29 +8,41 @@
 #include <memory>
 #include <optional>
 
-#include "nstest/sockdiag.h"
 #include "suite/step_fields.h"
 
 namespace nstest::registry {
 namespace {
 
 Awaited AwaitQueue(Execution& x, const Step&, const WaitQueue& q) {
-  auto diag = std::make_shared<SockDiag>(x.Ns(q.netns));
   auto port = x.EvalAs<uint16_t>(q.port);
   auto want = x.EvalAs<uint32_t>(q.value);
+  ListenerSelector which = x.Selector(q.which);
   bool aq = q.queue == ListenerQueue::kAcceptQueue;
-  // Until the listener exists (a server started by a `run` step may listen later), the wait goes
-  // on and says so.
+  Scenario* sc = &x.sc();
+  const std::string& netns = q.netns;
+  // Until the listener exists (a server started by a `start` step may listen later), the wait
+  // goes on and says so.
   auto last = std::make_shared<std::string>();
-  auto done = [diag, port, want, aq, last] {
-    ListenerQueues lq;
-    try {
-      lq = diag->Listener(port);
-    } catch (const Error&) {
+  auto done = [sc, &netns, port, which, want, aq, last] {
+    std::vector<ListenerQueues> all = sc->ListenersOn(netns, port);
+    if (FilterListeners(all, which).empty()) {
       *last = fmt::format("no listener on port {} yet", port);
+      // A server that died will not listen: say so now, not at the deadline.
+      if (std::string died = sc->Died(); !died.empty()) {
+        throw Error("a started process ended: " + died);
+      }
       return false;
     }
+    ListenerQueues lq = SelectListener(
+        all, which, fmt::format("read listener on port {} in netns '{}'", port, netns),
+        kPickListener);
     *last = lq.ToString();
+    if (!aq && lq.group > 1 && lq.index > 0) {
+      throw Error(fmt::format(
+          "wait.syn_recv: {}: the kernel does not say which member of a SO_REUSEPORT group holds "
+          "a request socket; wait for the group's count on index 0",
+          *last));
+    }
     return (aq ? lq.accept_queue : lq.syn_recv) == want;
   };
   return {aq ? "accept_queue" : "syn_recv", done, [last] { return *last; }, nullptr};
@@ -80,6 +92,45 @@ Awaited AwaitListening(Execution& x, const Step&, const WaitListening& w) {
   return {"listening", done, [last] { return *last; }, nullptr};
 }
 
+Awaited AwaitConnections(Execution& x, const Step&, const WaitConnections& w) {
+  auto want = x.EvalAs<int>(w.count);
+  std::vector<Connections>* sets = &x.sc().Labelled(w.label);
+  ConnectResult outcome = w.outcome;
+  auto count = [sets, outcome] {
+    int n = 0;
+    for (Connections& c : *sets) n += c.Count(outcome);
+    return n;
+  };
+  // Settled: no connection can still reach the outcome (only an established one can be reset).
+  auto settled = [sets, outcome] {
+    if (outcome == ConnectResult::kReset) return false;
+    for (const Connections& c : *sets) {
+      if (c.Unsettled() > 0) return false;
+    }
+    return true;
+  };
+  auto summary = [sets] {
+    std::string out;
+    for (const Connections& c : *sets) out += (out.empty() ? "" : "; ") + c.Summary();
+    return out;
+  };
+  const std::string& label = w.label;
+  return {"connections",
+          [sets, count, settled, want] {
+            for (Connections& c : *sets) c.Update();
+            return count() >= want || settled();
+          },
+          summary, nullptr,
+          [count, want, outcome, summary, &label] {
+            int got = count();
+            if (got >= want) return std::string();
+            return fmt::format(
+                "wait for {} {} connections ('{}'): only {} can get there, none is pending any "
+                "more ({})",
+                want, ConnectOutcomeKey(outcome), label, got, summary());
+          }};
+}
+
 void DoWait(Execution& x, const Step& s, const WaitStep& a) {
   Awaited w = EntryOf(WaitSubjects(), a.subject).run(x, s, a.subject);
   try {
@@ -90,6 +141,9 @@ void DoWait(Execution& x, const Step& s, const WaitStep& a) {
     x.Fail(s, e.what());
   }
   if (w.capture != nullptr) x.SyncedCapture(*w.capture);
+  if (w.shortfall) {
+    if (std::string why = w.shortfall(); !why.empty()) x.Fail(s, why);
+  }
 }
 
 }  // namespace
@@ -98,9 +152,11 @@ const std::vector<Entry<WaitSubject, Awaited>>& WaitSubjects() {
   auto queue = [](const char* name, ListenerQueue q, const char* summary) {
     return Declare<WaitSubject, WaitQueue>(
         name, summary,
-        {NetnsField(&WaitQueue::netns, "netns", "server", "the listener's namespace"),
-         Required(&WaitQueue::port, "port", kPort, "the listener's port"),
-         Required(&WaitQueue::value, "value", kNonNegativeCount, "the number to wait for")},
+        Concat({NetnsField(&WaitQueue::netns, "netns", "server", "the listener's namespace"),
+                Required(&WaitQueue::port, "port", kPort, "the listener's port")},
+               Concat(ListenerChoiceFields(&WaitQueue::which),
+                      {Required(&WaitQueue::value, "value", kNonNegativeCount,
+                                "the number to wait for")})),
         AwaitQueue, [q](TableReader&, const Ctx&, WaitQueue& w) { w.queue = q; });
   };
   static const std::vector<Entry<WaitSubject, Awaited>> subjects = {
@@ -164,6 +220,41 @@ const std::vector<Entry<WaitSubject, Awaited>>& WaitSubjects() {
               r.FailKey("address", e.what());
             }
           }),
+      Declare<WaitSubject, WaitConnections>(
+          "connections",
+          "until `count` connections of a label reached one outcome, e.g. `timed_out = 1`: a "
+          "connect pending at its deadline goes on in the background (the kernel keeps "
+          "retrying) and gets its final outcome here, with its time for `expect.connections`' "
+          "`duration_ms`; fails at once when no connection can still get there",
+          {LabelField(&WaitConnections::label),
+           {{"<outcome>", "established, refused, timed_out or reset", "required",
+             "the outcome and how many connections must reach it, e.g. `reset = 2`"},
+            [](TableReader& r, const Ctx& c, WaitConnections& w) {
+              const char* first = nullptr;
+              for (ConnectResult o : {ConnectResult::kEstablished, ConnectResult::kRefused,
+                                      ConnectResult::kTimedOut, ConnectResult::kReset}) {
+                const char* key = ConnectOutcomeKey(o);
+                if (auto v = r.Number(key, c.params, kCount)) {
+                  if (first != nullptr) {
+                    r.FailKey(key, fmt::format("wait.connections waits for one outcome, not "
+                                               "'{}' and '{}' (write a step for each)",
+                                               first, key));
+                  }
+                  first = key;
+                  w.outcome = o;
+                  w.count = *v;
+                }
+              }
+              if (first == nullptr) {
+                r.Fail(r.table(),
+                       "wait.connections needs one outcome: established, refused, timed_out or "
+                       "reset (e.g. 'timed_out = 1')");
+              }
+            },
+            [](const WaitConnections& w, std::vector<const Value*>* out) {
+              out->push_back(&w.count);
+            }}},
+          AwaitConnections),
   };
   return subjects;
 }
