@@ -109,10 +109,31 @@ Connections NetnsTest::Connect(const std::string& from, const std::string& to,
   return nstest::Connect(ns(from), options);
 }
 
-ListenerQueues NetnsTest::ServerListener(uint16_t port) { return GetListener(server(), port); }
+namespace {
 
-ListenerQueues NetnsTest::ListenerIn(const std::string& name, uint16_t port) {
-  return GetListener(ns(name), port);
+constexpr char kPickListener[] =
+    "pass a ListenerSelector (address, family, index within a SO_REUSEPORT group), or take them "
+    "together with ListenerGroup()";
+
+}  // namespace
+
+ListenerQueues NetnsTest::ServerListener(uint16_t port, const ListenerSelector& which) {
+  return ListenerIn(server().name(), port, which);
+}
+
+ListenerQueues NetnsTest::ListenerIn(const std::string& name, uint16_t port,
+                                     const ListenerSelector& which) {
+  return scenario_->ListenerOn(name, port, which, kPickListener);
+}
+
+std::vector<ListenerQueues> NetnsTest::ListenersIn(const std::string& name, uint16_t port,
+                                                   const ListenerSelector& which) {
+  return FilterListeners(scenario_->ListenersOn(name, port), which);
+}
+
+ListenerQueues NetnsTest::ListenerGroup(const std::string& name, uint16_t port,
+                                        const ListenerSelector& which) {
+  return SumListeners(ListenersIn(name, port, which));
 }
 
 namespace {
@@ -187,6 +208,12 @@ bool NetnsTest::WaitForListening(uint16_t port, size_t count, std::chrono::milli
 
 bool NetnsTest::WaitForListening(const Netns& ns, uint16_t port, size_t count,
                                  std::chrono::milliseconds timeout, std::source_location where) {
+  return WaitForListening(ns, port, ListenerSelector{}, count, timeout, where);
+}
+
+bool NetnsTest::WaitForListening(const Netns& ns, uint16_t port, const ListenerSelector& which,
+                                 size_t count, std::chrono::milliseconds timeout,
+                                 std::source_location where) {
   std::string last;
   try {
     return WaitAt(where, [&] {
@@ -196,7 +223,7 @@ bool NetnsTest::WaitForListening(const Netns& ns, uint16_t port, size_t count,
             if (std::string died = scenario_->Died(); !died.empty()) {
               throw Error("a started process ended: " + died);
             }
-            size_t n = scenario_->ListeningCount(ns.name(), port);
+            size_t n = FilterListeners(scenario_->ListenersOn(ns.name(), port), which).size();
             last = fmt::format("{} listening", n);
             return n >= count;
           },

@@ -113,7 +113,6 @@ class NetnsTest : public ::testing::Test {
   Listener& Listen(const std::string& name, ListenerOptions options);
   Listener& Listen(uint16_t port, int backlog, AcceptPolicy accept = AcceptPolicy::kNever,
                    Family family = Family::kIPv4);
-  // Connects from the client namespace to the server's IPv4 address.
   // Connects from the client namespace to the server's IPv4 address, or its IPv6 one.
   Connections ConnectToServer(uint16_t port, int count, ConnectMode mode = ConnectMode::kSequential,
                               std::chrono::milliseconds deadline = std::chrono::seconds(5),
@@ -121,10 +120,23 @@ class NetnsTest : public ::testing::Test {
   Connections Connect(ConnectOptions options);
   // Connects from namespace `from` to options.address (the address of namespace `to` if unset).
   Connections Connect(const std::string& from, const std::string& to, ConnectOptions options);
-  // The server's listener on `port`, as `ss -ltn` shows it, plus its SYN-RECV count.
-  ListenerQueues ServerListener(uint16_t port);
+  // The server's listener on `port`, as `ss -ltn` shows it, plus its SYN-RECV count. Where
+  // several listen on the port (IPv4 and IPv6, a SO_REUSEPORT group), `which` picks one by
+  // address, family and index in the group (0: the first the test's Listen() made); without it
+  // the call throws Error listing every candidate.
+  ListenerQueues ServerListener(uint16_t port, const ListenerSelector& which = {});
   // The same for namespace `name`.
-  ListenerQueues ListenerIn(const std::string& name, uint16_t port);
+  ListenerQueues ListenerIn(const std::string& name, uint16_t port,
+                            const ListenerSelector& which = {});
+  // Every listener on `port` in namespace `name` (those `which` selects), members of a group in
+  // index order.
+  std::vector<ListenerQueues> ListenersIn(const std::string& name, uint16_t port,
+                                          const ListenerSelector& which = {});
+  // Those listeners as one: queues summed, `group` the number of sockets (SumListeners()); the
+  // ListenerQueues matchers apply, e.g. EXPECT_THAT(ListenerGroup("server", 8080),
+  // AcceptQueueIs(8)) for a SO_REUSEPORT group of 4 with backlog 1.
+  ListenerQueues ListenerGroup(const std::string& name, uint16_t port,
+                               const ListenerSelector& which = {});
   // The waits return true once their condition holds. When the timeout passes they record an
   // ordinary (non-fatal) gtest failure at the caller's file and line, saying what was awaited
   // and what was last seen, and return false; ASSERT_TRUE(Wait...(...)) stops the test there:
@@ -174,6 +186,12 @@ class NetnsTest : public ::testing::Test {
                         std::chrono::milliseconds timeout = std::chrono::seconds(5),
                         std::source_location where = std::source_location::current());
   bool WaitForListening(const Netns& ns, uint16_t port, size_t count = 1,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                        std::source_location where = std::source_location::current());
+  // Only sockets `which` selects count, e.g. {.family = Family::kIPv6} or
+  // {.address = IpAddress::Parse("::")}.
+  bool WaitForListening(const Netns& ns, uint16_t port, const ListenerSelector& which,
+                        size_t count = 1,
                         std::chrono::milliseconds timeout = std::chrono::seconds(5),
                         std::source_location where = std::source_location::current());
 
