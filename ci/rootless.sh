@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the bundled suites as an ordinary user (nobody, through setpriv): nstest enters a user
-# namespace of its own and creates its network namespaces there. Fails unless every case passes
-# (or is skipped for a reason the report gives) and the report is valid.
+# Runs the bundled suites, and then the GoogleTest seed tests (NetnsTest fixtures), as an ordinary
+# user (nobody, through setpriv): nstest and the fixture enter a user namespace of their own and
+# create their network namespaces there. Fails unless every case passes (or is skipped for a
+# reason the report gives), the report is valid, and every seed test passes without a skip.
 # Usage: ci/rootless.sh [USER_ID=65534]   (as root, to switch to that user)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp "$build/framework/nstest" "$work/"
+cp "$build/framework/nstest" "$build/framework/nstest_seed_tests" "$work/"
 cp -r suites "$work/"
 chown -R "$uid:$uid" "$work"
 chmod 755 "$work"
@@ -34,3 +35,13 @@ if [ $status != 0 ]; then
   exit 1
 fi
 echo "rootless: the bundled suites passed as uid $uid, without privilege"
+(cd "$work" && setpriv --reuid="$uid" --regid="$uid" --clear-groups --inh-caps=-all \
+  env HOME="$work" ./nstest_seed_tests) > "$work/gtest.txt" 2>&1
+gstatus=$?
+tail -3 "$work/gtest.txt"
+if [ $gstatus != 0 ] || grep -q '^\[  SKIPPED \]' "$work/gtest.txt"; then
+  grep -B2 -A12 '^\[  FAILED  \]\|^\[  SKIPPED \]' "$work/gtest.txt" | head -60
+  echo "rootless: the GoogleTest fixture FAILED or skipped as uid $uid (exit $gstatus)"
+  exit 1
+fi
+echo "rootless: the GoogleTest seed tests passed as uid $uid, in a user namespace of their own"

@@ -7,7 +7,8 @@
 #   kill       runs killed at random moments leave nothing behind
 #   repeat     the suites repeated, idle and with one core busy (no flakes)
 #   scale      256 cases at once
-#   rootless   the suites as an unprivileged user, in a user namespace of nstest's own
+#   rootless   the suites and the GoogleTest seed tests as an unprivileged user, each in a user
+#              namespace of its own
 #   consumer   a project built against the installed package; pkg-config; the docs' examples
 #   sanitize   the unit and integration tests under ASan+UBSan
 #   fuzz       a bounded fuzz run: suite loader, expressions, sysctl.d parsing

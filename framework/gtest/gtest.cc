@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "nstest/error.h"
+#include "nstest/userns.h"
 #include "nstest/wait.h"
 
 namespace nstest {
@@ -20,12 +21,31 @@ std::string ArtifactDir() {
   return "nstest-artifacts";
 }
 
+// Rootless: the first fixture of the process enters a user namespace of its own, as `nstest run`
+// does; why that failed (empty: it did not, or was not needed) is every test's skip reason.
+const std::string& RootlessFailure() {
+  static const std::string failure = []() -> std::string {
+    if (!NeedsOwnUserNamespace()) return "";
+    try {
+      EnterOwnUserNamespace();
+      return "";
+    } catch (const Error& e) {
+      return e.what();
+    }
+  }();
+  return failure;
+}
+
 }  // namespace
 
 NetnsTest::NetnsTest() = default;
 NetnsTest::~NetnsTest() = default;
 
 void NetnsTest::SetUp() {
+  if (const std::string& why = RootlessFailure(); !why.empty()) {
+    GTEST_SKIP() << "not privileged, and cannot become root in a user namespace of its own: "
+                 << why;
+  }
   const PreflightReport& preflight = CachedPreflight();
   if (std::string why = preflight.NamespaceSkipReason(); !why.empty()) GTEST_SKIP() << why;
   RecordProperty("kernel_release", preflight.kernel_release);

@@ -138,6 +138,10 @@ std::string UserNamespaceAdvice(int err) {
   }
   if (clone == "0") return "; kernel.unprivileged_userns_clone=0: set it to 1";
   if (max == "0") return "; user.max_user_namespaces=0: raise it";
+  if (err == EINVAL) {
+    return "; the process already runs threads: enter the user namespace before any starts "
+           "(nstest::EnterOwnUserNamespace() first in main())";
+  }
   if (err == EPERM) {
     return "; a seccomp filter (e.g. a container runtime's default profile) may forbid unshare: "
            "run the container with --security-opt seccomp=unconfined, or give it CAP_SYS_ADMIN";
