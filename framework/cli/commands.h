@@ -54,6 +54,19 @@ int RunSteps(std::ostream& out);
 // Prints the preflight report. Returns kExitOk if namespaces can be created, else kExitFailed.
 int RunDoctor(std::ostream& out);
 
+struct ServeOptions {
+  uint16_t port = 0;
+  std::string address = "0.0.0.0";
+  int backlog = 128;        // passed to listen() as given (-1 included)
+  int accept_after_ms = 0;  // accept nothing for this long after listening
+  int sockets = 1;          // more than one: a SO_REUSEPORT group
+  bool ipv6_only = false;
+};
+
+// `nstest serve`: a TCP echo server in the current namespace until SIGTERM or SIGINT (then exit
+// 0); kExitFailed if it cannot listen.
+int RunServe(std::ostream& out, const ServeOptions& options);
+
 // Removes leftover debug bind mounts of finished runs (all of them with `all`).
 int RunClean(std::ostream& out, bool all);
 

@@ -52,6 +52,23 @@ int main(int argc, char** argv) {
   CLI::App* steps_cmd =
       app.add_subcommand("steps", "print the step reference: every kind, field, type, default");
 
+  cli::ServeOptions serve;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve", "a TCP echo server for suites to put under test (start it with {nstest})");
+  serve_cmd->add_option("--port", serve.port, "the port")->required()->check(CLI::Range(1, 65535));
+  serve_cmd->add_option("--address", serve.address, "the address to bind (:: for IPv6)")
+      ->capture_default_str();
+  serve_cmd->add_option("--backlog", serve.backlog, "passed to listen() as given")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 1 << 20));
+  serve_cmd
+      ->add_option("--accept-after-ms", serve.accept_after_ms,
+                   "accept nothing for this long after listening")
+      ->check(CLI::Range(0, 600000));
+  serve_cmd->add_option("--sockets", serve.sockets, "listening sockets (a SO_REUSEPORT group)")
+      ->check(CLI::Range(1, 64));
+  serve_cmd->add_flag("--ipv6-only", serve.ipv6_only, "IPV6_V6ONLY on an IPv6 address");
+
   bool clean_all = false;
   CLI::App* clean_cmd = app.add_subcommand("clean", "remove leftover nstest debug bind mounts");
   clean_cmd->add_flag("--all", clean_all, "also remove mounts of runs that are still alive");
@@ -71,5 +88,6 @@ int main(int argc, char** argv) {
   if (*doctor_cmd) return cli::RunDoctor(std::cout);
   if (*steps_cmd) return cli::RunSteps(std::cout);
   if (*clean_cmd) return cli::RunClean(std::cout, clean_all);
+  if (*serve_cmd) return cli::RunServe(std::cout, serve);
   return cli::kExitUsage;
 }

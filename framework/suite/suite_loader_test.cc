@@ -102,8 +102,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "there)"},
         BadSuite{"start_unknown_placeholder.toml",
                  "5:45: '{backlg}' is no matrix parameter of this test; did you mean "
-                 "'{backlog}'? (placeholders are matrix parameters and {env:NAME}; write '{{' "
-                 "for a brace)"},
+                 "'{backlog}'? (placeholders are matrix parameters, {env:NAME} and {nstest}; "
+                 "write '{{' for a brace)"},
         BadSuite{"start_bad_env_placeholder.toml",
                  "4:35: '{env:NSTEST SERVER}': an environment variable name is "
                  "[A-Za-z_][A-Za-z0-9_]*"},

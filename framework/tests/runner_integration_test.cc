@@ -175,6 +175,12 @@ TEST_F(RunnerTest, BadInputIsExitTwoAndRunsNothing) {
       << bad.stderr_text;
   ProcessResult usage = Nstest({"run", "--jobs", "0"});
   EXPECT_EQ(usage.exit_code, 2);
+  // `nstest serve` refuses bad input before it listens anywhere.
+  EXPECT_EQ(Nstest({"serve", "--backlog", "4"}).exit_code, 2);
+  ProcessResult serve = Nstest({"serve", "--port", "8080", "--address", "198.18.0.256"});
+  EXPECT_EQ(serve.exit_code, 1);
+  EXPECT_EQ(serve.stderr_text,
+            "nstest serve: parse address '198.18.0.256': not an IPv4 or IPv6 address\n");
   ProcessResult too_many = Nstest({"run", "suites", "--repeat", "10000"});
   EXPECT_EQ(too_many.exit_code, 2);
   EXPECT_NE(too_many.stderr_text.find(

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -24,6 +25,16 @@ const NameTable<int>& Signals() {
       {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGKILL, "SIGKILL"},
   };
   return names;
+}
+
+// `{nstest}`: the path of the nstest binary running the suite (for `nstest serve`).
+constexpr char kSelf[] = "nstest";
+
+std::string SelfPath() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) ThrowErrno("{nstest}: readlink /proc/self/exe");
+  return std::string(buf, static_cast<size_t>(n));
 }
 
 // Walks the placeholders of `text`: `literal` gets the text between them ({{ and }} as single
@@ -65,6 +76,7 @@ void CheckPlaceholders(TableReader& r, const Ctx& c, const toml::node& at,
       text, [](std::string_view) {},
       [&](const std::string& name) {
         if (!problem.empty()) return;
+        if (name == kSelf && c.params.count(name) == 0) return;
         if (name.rfind("env:", 0) == 0) {
           if (!ValidEnvName(name.substr(4))) {
             problem = fmt::format(
@@ -74,7 +86,7 @@ void CheckPlaceholders(TableReader& r, const Ctx& c, const toml::node& at,
           std::string near = ClosestName(name, {c.params.begin(), c.params.end()});
           problem = fmt::format(
               "'{{{}}}' is no matrix parameter of this test{} (placeholders are matrix "
-              "parameters and {{env:NAME}}; write '{{{{' for a brace)",
+              "parameters, {{env:NAME}} and {{nstest}}; write '{{{{' for a brace)",
               name, near.empty() ? "" : fmt::format("; did you mean '{{{}}}'?", near));
         }
       });
@@ -89,7 +101,9 @@ std::string Substitute(const std::string& text, const std::map<std::string, int6
   (void)WalkPlaceholders(
       text, [&](std::string_view s) { out += s; },
       [&](const std::string& name) {
-        if (name.rfind("env:", 0) == 0) {
+        if (name == kSelf && params.count(name) == 0) {
+          out += SelfPath();
+        } else if (name.rfind("env:", 0) == 0) {
           const char* v = std::getenv(name.substr(4).c_str());
           if (v == nullptr) {
             throw Error(
@@ -115,7 +129,8 @@ template <typename S>
 Field<S> ArgvField(std::vector<std::string> S::*m) {
   return {{"argv", "array of strings", "required",
            "the command and its arguments (no shell); `{param}` is replaced by a matrix "
-           "parameter's value, `{env:NAME}` by an environment variable of the run"},
+           "parameter's value, `{env:NAME}` by an environment variable of the run, `{nstest}` by "
+           "the nstest binary"},
           [m](TableReader& r, const Ctx& c, S& s) {
             s.*m = r.Strings("argv");
             if ((s.*m).empty()) r.Fail(r.table(), "'argv' must list the command and its arguments");
