@@ -13,7 +13,10 @@ cmake --build "$build" -j"$(nproc)" --target nstest_fuzz_suite_loader nstest_fuz
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 mkdir -p "$corpus/suite" "$corpus/expr" "$corpus/sysctl"
-cp suites/*.toml fixtures/bad-suites/*.toml fixtures/runner/*.toml "$corpus/suite/"
+# Each seed under its directory's name too: the same file name may be in two of them.
+for f in suites/*.toml fixtures/bad-suites/*.toml fixtures/runner/*.toml; do
+  cp "$f" "$corpus/suite/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
 printf 'min(backlog, sysctl("net.core.somaxconn")) + 1' > "$corpus/expr/1"
 printf '(n * -3) %% (big / 2)' > "$corpus/expr/2"
 cp fixtures/sysctl.d/* "$corpus/sysctl/"

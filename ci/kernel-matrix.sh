@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The kernel matrix: runs the bundled suites, and the seed tests where the build has them, on
-# other kernels than the host's. For each Debian kernel package named (default: linux-image-amd64,
-# Debian 12's 6.1 series), it downloads the package with apt, builds an initramfs holding nstest,
+# other kernels than the host's. For each Debian kernel package named (default: linux-image-amd64
+# and linux-image-6.12-amd64, Debian 12's 6.1 and 6.12 series), it downloads the package with apt, builds an initramfs holding nstest,
 # ss, busybox, the libraries they load, the kernel modules the suites need (veth, tun, inet_diag,
 # nftables, NFQUEUE, the qdiscs nstest probes, virtio) and the suites, boots it under qemu (KVM
 # where /dev/kvm runs a guest, TCG otherwise) and brings the results out on a raw disk the guest
@@ -16,7 +16,8 @@
 #   NSTEST_QEMU_TIMEOUT  seconds a guest may run (default 900)
 #   NSTEST_QEMU_SMP    vCPUs (default 1 under TCG, 2 under KVM); NSTEST_QEMU_CPU (default qemu64)
 # Writes $NSTEST_MATRIX_DIR/<release>/: nstest-report.xml, seeds-report.xml, run.log, seeds.log,
-# doctor.txt, dmesg.txt, console.log and the exit statuses.
+# doctor.txt, dmesg.txt, console.log and the exit statuses; host/ the same suites on this machine;
+# compare-<a>-<b>.txt, `nstest compare` of each pair; kernel-differences.md, all side by side.
 # Exits 0 when every kernel ran and passed, 1 when a suite failed there, 2 on a setup error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ cd "$(dirname "$0")/.."
 build=${NSTEST_BUILD_DIR:-build}
 matrix=${NSTEST_MATRIX_DIR:-$build/kernel-matrix}
 timeout_s=${NSTEST_QEMU_TIMEOUT:-900}
-[ $# -gt 0 ] || set -- linux-image-amd64
+[ $# -gt 0 ] || set -- linux-image-amd64 linux-image-6.12-amd64
 ensure_packages qemu-system-x86 busybox-static cpio iproute2 || exit 2
 [ -x "$build/framework/nstest" ] || ci/build.sh
 mkdir -p "$matrix/cache"
@@ -156,6 +157,7 @@ boot() {
 }
 
 overall=0
+reports=()
 for pkg in "$@"; do
   kdir=$(fetch_kernel "$pkg") || exit 2
   kroot="$kdir/root"
@@ -208,6 +210,7 @@ for pkg in "$@"; do
     overall=1
   fi
   echo "kernel-matrix: $release: nstest exit $status; report in $report"
+  reports+=("$report")
   [ "$status" = 0 ] || [ $overall = 2 ] || overall=1
   if [ -f "$out/seeds-status" ]; then
     # Each skipped or failed seed test once, with its reason.
@@ -218,4 +221,27 @@ for pkg in "$@"; do
     [ "$(cat "$out/seeds-status")" = 0 ] || [ $overall = 2 ] || overall=1
   fi
 done
+
+# What differs between the kernels, as `nstest compare` says it: each guest against the next and
+# against this machine's own kernel, and all of them side by side (kernel-differences.md, the
+# source of the table in docs/kernels.md).
+if [ ${#reports[@]} -gt 0 ]; then
+  host="$matrix/host"
+  rm -rf "$host" && mkdir -p "$host"
+  "$nstest" run suites -j 8 --cost-file none --xml "$host/nstest-report.xml" > "$host/run.log" 2>&1 ||
+    echo "kernel-matrix: this machine's own run failed: $(tail -n 1 "$host/run.log")"
+  [ -f "$host/nstest-report.xml" ] && reports+=("$host/nstest-report.xml")
+  name_of() { basename "$(dirname "$1")"; }
+  for ((i = 0; i + 1 < ${#reports[@]}; i++)); do
+    for ((j = i + 1; j < ${#reports[@]}; j++)); do
+      a=${reports[$i]} b=${reports[$j]}
+      out="$matrix/compare-$(name_of "$a")-$(name_of "$b").txt"
+      "$nstest" compare "$a" "$b" > "$out" 2>&1 || true
+      echo "kernel-matrix: $(name_of "$a") -> $(name_of "$b"): $(tail -n 1 "$out") ($out)"
+    done
+  done
+  "$nstest" compare --table "${reports[@]}" > "$matrix/kernel-differences.md" 2>&1 || true
+  echo "kernel-matrix: the kernels side by side ($matrix/kernel-differences.md):"
+  cat "$matrix/kernel-differences.md"
+fi
 exit $overall

@@ -14,7 +14,8 @@
 #   fuzz       a bounded fuzz run: suite loader, expressions, sysctl.d parsing
 #   container  the container image built and run with podman on a debootstrap base
 #   deb        the .deb installed with apt into a clean Debian 12 image
-#   kernels    the suites and seed tests on Debian 12's 6.1 kernel under qemu
+#   kernels    the suites and seed tests on Debian 12's 6.1 and 6.12 kernels under qemu, and what
+#              differs between them and this machine's kernel (nstest compare)
 # `fast` is format, build, ctest and suites (under 10 minutes); or name stages:
 #   ci/test.sh fast            ci/test.sh build consumer
 set -euo pipefail

@@ -22,11 +22,14 @@ struct SuiteOptions {
   bool shuffle = false;
   uint32_t seed = 0;
   std::string xml;
+  std::string ktap;
   std::vector<std::string> sysctls;
   std::vector<std::string> sysctl_files;
   bool keep_namespaces = false;
   std::string artifacts = "nstest-artifacts";
   bool list_only = false;
+  // Run twice, without and with the --sysctl/--sysctl-file overrides, and print what differs.
+  bool compare_to_defaults = false;
   std::string cost_file;  // "" : $NSTEST_COST_FILE or ~/.cache/nstest/costs.txt
   bool color = false;
 };
@@ -53,6 +56,19 @@ int RunSteps(std::ostream& out);
 
 // Prints the preflight report. Returns kExitOk if namespaces can be created, else kExitFailed.
 int RunDoctor(std::ostream& out);
+
+// `nstest compare BASE NEW`: prints the cases whose verdict or observed values differ; with
+// `table`, any number of reports side by side as a Markdown table. 0 when nothing differs, 1 when
+// something does, 2 when a report cannot be read (or `table` is not given for more than two).
+int RunCompare(std::ostream& out, const std::vector<std::string>& reports, bool table);
+
+struct ReportOptions {
+  std::vector<std::string> reports;  // JUnit reports of nstest runs
+  std::string ktap;                  // write them as one KTAP report here
+};
+
+// `nstest report --ktap OUT REPORT...`: 0, or 2 for unreadable input.
+int RunReport(std::ostream& out, const ReportOptions& options);
 
 struct ServeOptions {
   uint16_t port = 0;

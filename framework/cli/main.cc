@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     cmd->add_flag("--shuffle", suites.shuffle, "run the cases in a random order");
     cmd->add_option("--seed", suites.seed, "seed for --shuffle (default: from the clock)");
     cmd->add_option("--xml", suites.xml, "write a JUnit report here (default: $XML_OUTPUT_FILE)");
+    cmd->add_option("--ktap", suites.ktap, "write the report in KTAP (kselftest's format) here");
     cmd->add_option("--sysctl", suites.sysctls, "KEY=VALUE applied to every test namespace");
     cmd->add_option("--sysctl-file", suites.sysctl_files, "a sysctl.d file applied likewise");
     cmd->add_flag("--keep-namespaces", suites.keep_namespaces,
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--artifacts", suites.artifacts, "where failed cases' pcaps go")
         ->capture_default_str();
     cmd->add_flag("--list", suites.list_only, "list the cases instead of running them");
+    cmd->add_flag("--compare-to-defaults", suites.compare_to_defaults,
+                  "run without and with the --sysctl/--sysctl-file overrides; print what differs");
     cmd->add_option("--cost-file", suites.cost_file,
                     "case durations of earlier runs, for longest-first scheduling "
                     "(default: $NSTEST_COST_FILE or ~/.cache/nstest/costs.txt; 'none' to skip)");
@@ -51,6 +54,21 @@ int main(int argc, char** argv) {
   CLI::App* doctor_cmd = app.add_subcommand("doctor", "report what this machine lets nstest do");
   CLI::App* steps_cmd =
       app.add_subcommand("steps", "print the step reference: every kind, field, type, default");
+
+  std::vector<std::string> compare_reports;
+  bool compare_table = false;
+  CLI::App* compare_cmd =
+      app.add_subcommand("compare", "what differs between two runs' JUnit reports");
+  compare_cmd->add_option("reports", compare_reports, "BASE.xml NEW.xml (with --table, any number)")
+      ->required()
+      ->expected(2, 64);
+  compare_cmd->add_flag("--table", compare_table,
+                        "every report side by side: a Markdown table of what is not the same");
+
+  cli::ReportOptions report;
+  CLI::App* report_cmd = app.add_subcommand("report", "turn JUnit reports of runs into KTAP");
+  report_cmd->add_option("reports", report.reports, "JUnit reports")->required();
+  report_cmd->add_option("--ktap", report.ktap, "write one KTAP report here")->required();
 
   cli::ServeOptions serve;
   CLI::App* serve_cmd = app.add_subcommand(
@@ -89,5 +107,7 @@ int main(int argc, char** argv) {
   if (*steps_cmd) return cli::RunSteps(std::cout);
   if (*clean_cmd) return cli::RunClean(std::cout, clean_all);
   if (*serve_cmd) return cli::RunServe(std::cout, serve);
+  if (*compare_cmd) return cli::RunCompare(std::cout, compare_reports, compare_table);
+  if (*report_cmd) return cli::RunReport(std::cout, report);
   return cli::kExitUsage;
 }

@@ -68,9 +68,9 @@ int RunServe(std::ostream& out, const ServeOptions& o) {
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     if (::sigprocmask(SIG_BLOCK, &stop, nullptr) != 0) ThrowErrno("serve: sigprocmask");
-    ::signal(SIGPIPE, SIG_IGN);
     Fd signals(::signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals) ThrowErrno("serve: signalfd");
+    ::signal(SIGPIPE, SIG_IGN);
     std::vector<Fd> listeners = ListenAll(o, address);
     out << fmt::format(
                "nstest serve: listening on {} (backlog {}, {} socket{}){}\n",
@@ -111,24 +111,44 @@ int RunServe(std::ostream& out, const ServeOptions& o) {
         }
         if (connections.count(fd) == 0) {  // a listener: take everything queued
           for (;;) {
-            int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (c < 0) break;
-            connections.emplace(c, Fd(c));
-            Add(ep.get(), c, EPOLLIN);
-            ++accepted;
+            // Blocking connections: an echo is written whole (the reads never block: epoll
+            // said there is data).
+            int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c >= 0) {
+              connections.emplace(c, Fd(c));
+              Add(ep.get(), c, EPOLLIN);
+              ++accepted;
+              continue;
+            }
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno != EAGAIN) {
+              // Out of descriptors or memory: say so and stop accepting on this socket, rather
+              // than spin on a queue it cannot drain.
+              out << fmt::format("nstest serve: accept: {}; no longer accepting\n",
+                                 std::strerror(errno))
+                  << std::flush;
+              ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr);
+            }
+            break;
           }
           continue;
         }
         char buf[4096];
-        ssize_t got = ::recv(fd, buf, sizeof buf, 0);
-        if (got > 0) {
-          (void)::send(fd, buf, static_cast<size_t>(got), MSG_NOSIGNAL);  // echo
-        } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
-          connections.erase(fd);  // closes it; epoll forgets it
+        ssize_t got = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        bool open = got > 0 || (got < 0 && (errno == EAGAIN || errno == EINTR));
+        for (ssize_t sent = 0; got > 0 && sent < got;) {  // echo
+          ssize_t wrote = ::send(fd, buf + sent, static_cast<size_t>(got - sent), MSG_NOSIGNAL);
+          if (wrote < 0 && errno == EINTR) continue;
+          if (wrote < 0) {
+            open = false;
+            break;
+          }
+          sent += wrote;
         }
+        if (!open) connections.erase(fd);  // closes it; epoll forgets it
       }
     }
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     std::cerr << "nstest serve: " << e.what() << "\n";
     return kExitFailed;
   }

@@ -9,7 +9,10 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "nstest/compare.h"
 #include "nstest/error.h"
+#include "nstest/fd.h"
+#include "nstest/junit.h"
 #include "nstest/process.h"
 #include "nstest/runner.h"
 #include "nstest/userns.h"
@@ -30,6 +33,7 @@ RunnerOptions Options(const SuiteOptions& s) {
                ? s.seed
                : static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   o.xml_output = s.xml;
+  o.ktap_output = s.ktap;
   if (o.xml_output.empty()) {
     if (const char* x = std::getenv("XML_OUTPUT_FILE"); x != nullptr) o.xml_output = x;
   }
@@ -64,6 +68,52 @@ RunnerOptions Options(const SuiteOptions& s) {
   return o;
 }
 
+// A report file for one run of --compare-to-defaults, removed at the end unless the user named it.
+class ReportFile {
+ public:
+  explicit ReportFile(const std::string& given) : path_(given) {
+    if (!path_.empty()) return;
+    char name[] = "/tmp/nstest-compare-XXXXXX.xml";
+    Fd fd(::mkstemps(name, 4));
+    if (!fd) ThrowErrno("--compare-to-defaults: a temporary report");
+    path_ = temporary_ = name;
+  }
+  ~ReportFile() {
+    if (!temporary_.empty()) ::unlink(temporary_.c_str());
+  }
+  ReportFile(const ReportFile&) = delete;
+  ReportFile& operator=(const ReportFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::string temporary_;
+};
+
+// The selected cases without the overrides, then with them; what differs is the answer to "what
+// does this sysctl.d file change?". The exit status is `nstest compare`'s (or the signal's).
+int CompareToDefaults(std::ostream& out, const Plan& plan, const RunnerOptions& o) {
+  if (o.run.sysctls.empty()) {
+    throw Error("--compare-to-defaults compares against --sysctl or --sysctl-file; give one");
+  }
+  RunnerOptions defaults = o;
+  defaults.run.sysctls.clear();
+  defaults.ktap_output.clear();
+  ReportFile base("");
+  defaults.xml_output = base.path();
+  fmt::print(out, "Note: first without the overrides (the kernel's defaults)\n");
+  if (int code = RunPlan(plan, defaults, out); code > 1) return code;
+  RunnerOptions with = o;
+  ReportFile now(o.xml_output);
+  with.xml_output = now.path();
+  fmt::print(out, "Note: then with the overrides\n");
+  if (int code = RunPlan(plan, with, out); code > 1) return code;
+  Comparison c = CompareReports(ReadJUnit(base.path()), ReadJUnit(now.path()));
+  fmt::print(out, "\nWhat the overrides change:\n{}",
+             c.ToString("without the overrides", "with them"));
+  return c.Differs() ? kExitFailed : kExitOk;
+}
+
 }  // namespace
 
 int RunSuites(std::ostream& out, const SuiteOptions& s) {
@@ -91,7 +141,7 @@ int RunSuites(std::ostream& out, const SuiteOptions& s) {
     fmt::print(out, "Note: this is shard {} of {}\n", plan.shard_index + 1, plan.total_shards);
   }
   try {
-    return RunPlan(plan, o, out);
+    return s.compare_to_defaults ? CompareToDefaults(out, plan, o) : RunPlan(plan, o, out);
   } catch (const Error& e) {
     fmt::print(std::cerr, "nstest: {}\n", e.what());
     return kExitUsage;

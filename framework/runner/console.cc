@@ -85,9 +85,9 @@ void ConsolePrinter::Closing(const RunTally& t) {
        << std::flush;
 }
 
-void ConsolePrinter::ReportWritten(const std::string& path) {
+void ConsolePrinter::ReportWritten(const std::string& kind, const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
-  out_ << "JUnit report: " << path << "\n";
+  out_ << kind << " report: " << path << "\n";
 }
 
 }  // namespace nstest

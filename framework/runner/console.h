@@ -35,7 +35,8 @@ class ConsolePrinter {
   void CaseFinished(const Case& c, const CaseResult& r, double seconds);
   // `stopped_by`: the signal that stopped the run, or 0.
   void RunFinished(const RunTally& tally, int stopped_by, double seconds);
-  void ReportWritten(const std::string& path);
+  // "JUnit report: report.xml"
+  void ReportWritten(const std::string& kind, const std::string& path);
   // The last line: "3 passed, 1 failed, 0 skipped", which CI systems read.
   void Closing(const RunTally& tally);
 

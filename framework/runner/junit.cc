@@ -57,6 +57,15 @@ void AddCdata(pugi::xml_node parent, const std::string& text) {
   parent.append_child(pugi::node_cdata).set_value(SanitizeXmlText(text).c_str());
 }
 
+// The text of an element, across the CDATA sections AddCdata() may have split it into.
+std::string TextOf(pugi::xml_node n) {
+  std::string out;
+  for (pugi::xml_node c : n.children()) {
+    if (c.type() == pugi::node_cdata || c.type() == pugi::node_pcdata) out += c.value();
+  }
+  return out;
+}
+
 void Attr(pugi::xml_node n, const char* name, const std::string& value) {
   n.append_attribute(name).set_value(SanitizeXmlText(value).c_str());
 }
@@ -150,27 +159,89 @@ std::string RenderJUnit(const std::vector<JUnitSuite>& suites) {
   return out.str();
 }
 
-void WriteJUnit(const std::string& path, const std::vector<JUnitSuite>& suites) {
-  std::string xml = RenderJUnit(suites);
+void WriteFileAtomically(const std::string& path, const std::string& text,
+                         const std::string& what) {
   std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) ThrowErrno(fmt::format("write JUnit report '{}'", path));
+  if (!fd) ThrowErrno(fmt::format("write {} '{}'", what, path));
   size_t done = 0;
-  while (done < xml.size()) {
-    ssize_t n = ::write(fd.get(), xml.data() + done, xml.size() - done);
+  while (done < text.size()) {
+    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int err = errno;
       ::unlink(tmp.c_str());
-      ThrowSystemError(fmt::format("write JUnit report '{}'", path), err);
+      ThrowSystemError(fmt::format("write {} '{}'", what, path), err);
     }
     done += static_cast<size_t>(n);
   }
   if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    ThrowSystemError(fmt::format("write JUnit report '{}'", path), err);
+    ThrowSystemError(fmt::format("write {} '{}'", what, path), err);
   }
+}
+
+std::vector<JUnitSuite> ReadJUnit(const std::string& path) {
+  pugi::xml_document doc;
+  pugi::xml_parse_result parsed = doc.load_file(path.c_str());
+  if (!parsed) {
+    throw Error(fmt::format("read JUnit report '{}': {} (at byte {})", path, parsed.description(),
+                            parsed.offset));
+  }
+  pugi::xml_node root = doc.child("testsuites");
+  if (!root) root = doc;  // a lone <testsuite>
+  std::vector<JUnitSuite> out;
+  for (pugi::xml_node ts : root.children("testsuite")) {
+    JUnitSuite s;
+    s.name = ts.attribute("name").as_string();
+    s.file = ts.attribute("file").as_string();
+    s.timestamp = ts.attribute("timestamp").as_string();
+    s.hostname = ts.attribute("hostname").as_string();
+    for (pugi::xml_node tc : ts.children("testcase")) {
+      JUnitCase c;
+      c.name = tc.attribute("name").as_string();
+      c.classname = tc.attribute("classname").as_string();
+      c.seconds = tc.attribute("time").as_double();
+      for (const CaseStatusInfo& i : kCaseStatuses) {
+        pugi::xml_node r = *i.junit != '\0' ? tc.child(i.junit) : pugi::xml_node();
+        if (!r) continue;
+        c.status = i.status;
+        c.message = r.attribute("message").as_string();
+        c.detail = TextOf(r);
+      }
+      c.system_out = TextOf(tc.child("system-out"));
+      s.cases.push_back(std::move(c));
+    }
+    // A property belongs to the case whose name is the longest prefix of it before a '.'.
+    for (pugi::xml_node p : ts.child("properties").children("property")) {
+      std::string name = p.attribute("name").as_string();
+      std::string value = p.attribute("value").as_string();
+      JUnitCase* owner = nullptr;
+      for (JUnitCase& c : s.cases) {
+        if (name.size() > c.name.size() && name.compare(0, c.name.size(), c.name) == 0 &&
+            name[c.name.size()] == '.' &&
+            (owner == nullptr || c.name.size() > owner->name.size())) {
+          owner = &c;
+        }
+      }
+      if (owner != nullptr) {
+        owner->properties.emplace_back(name.substr(owner->name.size() + 1), value);
+      } else {
+        s.properties.emplace_back(name, value);
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  if (out.empty() && !doc.child("testsuites") && !doc.child("testsuite")) {
+    throw Error(
+        fmt::format("read JUnit report '{}': no <testsuites> or <testsuite> element", path));
+  }
+  return out;
+}
+
+void WriteJUnit(const std::string& path, const std::vector<JUnitSuite>& suites) {
+  WriteFileAtomically(path, RenderJUnit(suites), "JUnit report");
 }
 
 }  // namespace nstest

@@ -97,5 +97,29 @@ TEST(JUnitTest, WriteIsAtomicAndReplaces) {
   EXPECT_THROW(WriteJUnit("/nonexistent-dir/report.xml", {}), Error);
 }
 
+TEST(JUnitTest, ReadGivesBackWhatWasWritten) {
+  std::vector<JUnitSuite> written = Sample();
+  written[0].cases[0].properties.emplace_back("observed.Send-Q (backlog)", "0");
+  std::string path = ::testing::TempDir() + "nstest-junit-read.xml";
+  WriteJUnit(path, written);
+  std::vector<JUnitSuite> read = ReadJUnit(path);
+  ::unlink(path.c_str());
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].name, "backlog");
+  EXPECT_EQ(read[0].properties, written[0].properties);
+  ASSERT_EQ(read[0].cases.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    const JUnitCase& w = written[0].cases[i];
+    const JUnitCase& r = read[0].cases[i];
+    EXPECT_EQ(r.name, w.name);
+    EXPECT_EQ(r.status, w.status) << w.name;
+    EXPECT_EQ(r.message, w.message) << w.name;
+    EXPECT_EQ(r.detail, w.detail) << w.name;
+    EXPECT_EQ(r.system_out, w.system_out) << w.name;
+    EXPECT_EQ(r.properties, w.properties) << w.name;
+  }
+  EXPECT_THROW(ReadJUnit("/nonexistent/report.xml"), Error);
+}
+
 }  // namespace
 }  // namespace nstest

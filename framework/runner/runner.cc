@@ -16,6 +16,7 @@
 
 #include "nstest/fd.h"
 #include "nstest/junit.h"
+#include "nstest/ktap.h"
 #include "nstest/preflight.h"
 #include "nstest/process.h"
 #include "nstest/sysctl.h"
@@ -104,7 +105,8 @@ std::string Hostname() {
   return buf;
 }
 
-void WriteReport(const Plan& plan, const RunnerOptions& o, const std::vector<Outcome>& outcomes) {
+std::vector<JUnitSuite> Report(const Plan& plan, const RunnerOptions& o,
+                               const std::vector<Outcome>& outcomes) {
   std::vector<JUnitSuite> suites;
   for (const auto& s : plan.suites) {
     JUnitSuite js;
@@ -129,7 +131,7 @@ void WriteReport(const Plan& plan, const RunnerOptions& o, const std::vector<Out
     }
     suites.push_back(std::move(js));
   }
-  WriteJUnit(o.xml_output, suites);
+  return suites;
 }
 
 std::map<std::string, double> ReadCosts(const std::string& path) {
@@ -282,9 +284,16 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, CaseLauncher& launcher, st
   console.RunFinished(tally, stopped_by,
                       std::chrono::duration<double>(Clock::now() - start).count());
   WriteCosts(o.cost_file, outcomes);
-  if (!o.xml_output.empty()) {
-    WriteReport(plan, o, outcomes);
-    console.ReportWritten(o.xml_output);
+  if (!o.xml_output.empty() || !o.ktap_output.empty()) {
+    std::vector<JUnitSuite> report = Report(plan, o, outcomes);
+    if (!o.xml_output.empty()) {
+      WriteJUnit(o.xml_output, report);
+      console.ReportWritten("JUnit", o.xml_output);
+    }
+    if (!o.ktap_output.empty()) {
+      WriteFileAtomically(o.ktap_output, RenderKtap(report), "KTAP report");
+      console.ReportWritten("KTAP", o.ktap_output);
+    }
   }
   console.Closing(tally);
   if (stopped_by != 0) return 128 + stopped_by;

@@ -16,7 +16,7 @@ CheckResult CheckBounds(const std::string& what, std::optional<int64_t> min,
                          : min      ? fmt::format("at least {}", *min)
                          : max      ? fmt::format("at most {}", *max)
                                     : "any value";
-  return {ok, what, expected, std::to_string(actual)};
+  return {ok, what, expected, std::to_string(actual), true};
 }
 
 CheckResult CheckAcceptQueue(const ListenerQueues& q, int64_t n) {

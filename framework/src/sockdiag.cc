@@ -111,14 +111,19 @@ ListenerQueues SelectListener(const std::vector<ListenerQueues>& all, const List
                               const std::string& what, const std::string& how) {
   std::vector<ListenerQueues> chosen = FilterListeners(all, which);
   if (chosen.size() == 1) return chosen[0];
-  std::string list;
-  for (const ListenerQueues& l : all) list += (list.empty() ? "" : "; ") + l.ToString();
+  auto list_of = [](const std::vector<ListenerQueues>& v) {
+    std::string list;
+    for (const ListenerQueues& l : v) list += (list.empty() ? "" : "; ") + l.ToString();
+    return list;
+  };
+  std::string list = list_of(all);
   if (chosen.empty()) {
     if (all.empty()) throw Error(what + ": no listening socket");
     throw Error(fmt::format("{}: none of the {} listening sockets is the one asked for ({})", what,
                             all.size(), list));
   }
-  throw Error(fmt::format("{}: {} listening sockets ({}); {}", what, chosen.size(), list, how));
+  throw Error(
+      fmt::format("{}: {} listening sockets ({}); {}", what, chosen.size(), list_of(chosen), how));
 }
 
 ListenerQueues SumListeners(const std::vector<ListenerQueues>& all) {

@@ -162,7 +162,9 @@ IpAddress SpoofedSource(uint32_t n, Family family) {
 }
 
 void PrepareSpoofedSource(Netns& server, Netns& client, const IpAddress& client_address,
-                          const IpPrefix& spoofed) {
+                          const std::optional<IpPrefix>& range) {
+  IpPrefix spoofed =
+      range.value_or(client_address.is_v6() ? DefaultSpoofedRange6() : DefaultSpoofedRange());
   AddRoute(server, spoofed, client_address);
   if (client_address.is_v6()) {
     // Without a route an IPv6 host answers with ICMPv6 "no route", and that error would make the

@@ -132,12 +132,21 @@ Capture& Execution::SyncedCapture(const std::string& name) {
   return cap;
 }
 
+void Execution::Observe(const std::string& name, const std::string& value) {
+  int seen = 0;
+  for (const auto& [k, v] : observations_) {
+    if (k == name || k.rfind(name + " #", 0) == 0) ++seen;
+  }
+  observations_.emplace_back(seen == 0 ? name : fmt::format("{} #{}", name, seen + 1), value);
+}
+
 std::vector<std::pair<std::string, std::string>> Execution::Properties() const {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [k, v] : c_.params) out.emplace_back("param." + k, std::to_string(v));
   if (sc_) {
     for (auto& p : sc_->Properties()) out.push_back(std::move(p));
   }
+  for (const auto& [k, v] : observations_) out.emplace_back("observed." + k, v);
   return out;
 }
 

@@ -70,8 +70,20 @@ class Execution {
   void Fail(const Step& s, const std::string& what) {
     failures_.push_back(fmt::format("{}: {}", s.where.ToString(), what));
   }
-  void Report(const Step& s, const CheckResult& c) {
+  // Records what a check saw (as an observation, for `nstest compare`) and fails the step if the
+  // check failed. `about` goes before the check's own words in the observation's name where they
+  // alone do not say which object it was (a listener's port). A value the suite allows to vary
+  // (a range that holds) is observed as "within <range>", so that runs compare equal.
+  void Report(const Step& s, const CheckResult& c, const std::string& about = "") {
+    Observe(about.empty() ? c.what : about + ": " + c.what,
+            c.range && c.ok ? "within " + c.expected : c.actual);
     if (!c.ok) Fail(s, c.Failure());
+  }
+  // A value the case saw, by a name stable across runs of the same suite ("TcpExtListenOverflows
+  // in netns 'server'"); a second observation of the same name gets " #2" after it.
+  void Observe(const std::string& name, const std::string& value);
+  const std::vector<std::pair<std::string, std::string>>& observations() const {
+    return observations_;
   }
   // The packets the case's largest burst can make, to size a capture's buffer.
   size_t LargestBurst();
@@ -94,6 +106,7 @@ class Execution {
   const RunOptions& o_;
   std::string log_;
   std::vector<std::string> failures_;
+  std::vector<std::pair<std::string, std::string>> observations_;
   std::unique_ptr<Scenario> sc_;
   SynSources syns_;
 };

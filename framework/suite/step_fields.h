@@ -198,13 +198,21 @@ inline const NameTable<Family>& Families() {
 // Checks an address field at load: a literal must parse, and agree with an explicit `family`.
 void CheckAddress(TableReader& r, const std::string& address, std::optional<Family> family);
 
-// `address` and `family`: where a step binds or connects. `own` says what "" means.
+// `address` and `family`: where a step binds or connects. `own` says what "" means; `wildcard`
+// whether "any" (0.0.0.0 or ::) is allowed (for a bind, not for a destination).
 template <typename S>
-std::vector<Field<S>> AddressFields(std::string S::*address, Family S::*family, const char* own) {
+std::vector<Field<S>> AddressFields(std::string S::*address, Family S::*family, const char* own,
+                                    bool wildcard) {
   return {{{"address", "string", "\"\"",
-            fmt::format("an IPv4 or IPv6 address; \"\" for {}, \"any\" for the wildcard", own)},
+            wildcard
+                ? fmt::format("an IPv4 or IPv6 address; \"\" for {}, \"any\" for the wildcard", own)
+                : fmt::format("an IPv4 or IPv6 address; \"\" for {}", own)},
            [=](TableReader& r, const Ctx&, S& s) {
              s.*address = r.String("address", "");
+             if (!wildcard && s.*address == "any") {
+               r.FailKey("address",
+                         "'any' (the wildcard) is for listen; give the address to go to");
+             }
              std::optional<std::string> f = r.String("family");
              s.*family = Family::kIPv4;
              if (f) s.*family = *Families().Find(r.Choice("family", Families().Names(), "ipv4"));
@@ -243,7 +251,7 @@ std::vector<Field<S>> ListenerChoiceFields(ListenerChoice S::*m) {
            {}},
           {{"index", RangeText(Range{0, 65535}), "any",
             "the socket's place in its SO_REUSEPORT group, in the order `listen` made them (a "
-            "started process's sockets: by inode)"},
+            "started process's sockets: by inode number, as a rule their creation order)"},
            [](TableReader&, const Ctx&, S&) {},
            {}}};
 }

@@ -146,7 +146,9 @@ INSTANTIATE_TEST_SUITE_P(
                  "6:45: 'family' must be one of 'ipv4', 'ipv6', not 'ip6'; did you mean 'ipv6'?"},
         BadSuite{"expect_connections_bad_bounds.toml",
                  "6:42: unknown key 'mn' in established; did you mean 'min'?"},
-        BadSuite{"syns_to_wildcard.toml", "4:46: SYNs cannot go to a wildcard address"},
+        BadSuite{"syns_to_wildcard.toml",
+                 "4:46: 'any' (the wildcard) is for listen; give the address to go to"},
+        BadSuite{"expect_connections_min_above_max.toml", "6:57: 'max' is below 'min'"},
         BadSuite{"bad_choice.toml",
                  "4:49: 'accept' must be one of 'never', 'all', 'first-n', 'on-demand', not "
                  "'sometimes'"}),

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "nstest/junit.h"
 #include "nstest/preflight.h"
 #include "nstest/process.h"
 #include "nstest/wait.h"
@@ -85,8 +86,58 @@ class RunnerTest : public ::testing::Test {
   }
 };
 
+// Parses a KTAP report (one level of subtests, as RenderKtap writes) and checks that each case's
+// result line says what the JUnit report of the same run says of it.
+void ExpectKtapAgreesWithJUnit(const std::string& ktap, const std::vector<JUnitSuite>& junit) {
+  std::vector<std::string> lines;
+  std::istringstream in(ktap);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_GE(lines.size(), 2u) << ktap;
+  EXPECT_EQ(lines[0], "KTAP version 1");
+  EXPECT_EQ(lines[1], fmt::format("1..{}", junit.size()));
+  size_t at = 2;
+  for (size_t i = 0; i < junit.size(); ++i) {
+    const JUnitSuite& s = junit[i];
+    ASSERT_LT(at + 2, lines.size()) << ktap;
+    EXPECT_EQ(lines[at++], "  KTAP version 1");
+    EXPECT_EQ(lines[at++], "  # Subtest: " + s.name);
+    EXPECT_EQ(lines[at++], fmt::format("  1..{}", s.cases.size()));
+    bool failed = false;
+    for (size_t k = 0; k < s.cases.size(); ++k) {
+      while (at < lines.size() && lines[at].rfind("  # ", 0) == 0) ++at;  // diagnostics
+      ASSERT_LT(at, lines.size()) << ktap;
+      const JUnitCase& c = s.cases[k];
+      std::string expected;
+      switch (c.status) {
+        case CaseStatus::kPassed:
+          expected = fmt::format("  ok {} {}", k + 1, c.name);
+          break;
+        case CaseStatus::kSkipped:
+          expected = fmt::format("  ok {} {} # SKIP {}", k + 1, c.name, c.message);
+          break;
+        case CaseStatus::kFailed:
+          expected = fmt::format("  not ok {} {}", k + 1, c.name);
+          break;
+        case CaseStatus::kError:
+          expected =
+              fmt::format("  not ok {} {} # {} {}", k + 1, c.name,
+                          c.message.rfind("timed out", 0) == 0 ? "TIMEOUT" : "ERROR", c.message);
+          break;
+      }
+      failed = failed || c.status == CaseStatus::kFailed || c.status == CaseStatus::kError;
+      EXPECT_EQ(lines[at++], expected);
+    }
+    ASSERT_LT(at, lines.size()) << ktap;
+    EXPECT_EQ(
+        lines[at++].rfind(fmt::format("{} {} {}", failed ? "not ok" : "ok", i + 1, s.name), 0), 0u)
+        << ktap;
+  }
+  EXPECT_EQ(at, lines.size()) << ktap;
+}
+
 TEST_F(RunnerTest, FailuresCrashesAndHangsAreTheirCasesResults) {
   std::string xml = ::testing::TempDir() + "nstest-runner-test.xml";
+  std::string ktap = ::testing::TempDir() + "nstest-runner-test.ktap";
   ProcessOptions o;
   o.argv = {NSTEST_BINARY,
             "run",
@@ -95,6 +146,8 @@ TEST_F(RunnerTest, FailuresCrashesAndHangsAreTheirCasesResults) {
             "2",
             "--xml",
             xml,
+            "--ktap",
+            ktap,
             "--cost-file",
             "none",
             "--artifacts",
@@ -146,7 +199,57 @@ TEST_F(RunnerTest, FailuresCrashesAndHangsAreTheirCasesResults) {
     ProcessResult v = RunProcess(nullptr, lint);
     EXPECT_EQ(v.exit_code, 0) << v.stderr_text;
   }
+  ExpectKtapAgreesWithJUnit(Slurp(ktap), ReadJUnit(xml));
+  EXPECT_NE(out.find("KTAP report: " + ktap), std::string::npos) << out;
   ::unlink(xml.c_str());
+  ::unlink(ktap.c_str());
+}
+
+// What `nstest compare` and --compare-to-defaults say of a sysctl that changes an observed value:
+// the case checks Send-Q against sysctl("net.core.somaxconn"), so it passes both ways, and the
+// observed backlog differs.
+TEST_F(RunnerTest, CompareShowsWhatAnOverrideChanges) {
+  std::string base = ::testing::TempDir() + "nstest-compare-base.xml";
+  std::string with = ::testing::TempDir() + "nstest-compare-with.xml";
+  std::vector<std::string> run = {"run", "fixtures/runner/mixed.toml", "--filter", "mixed.passes"};
+  auto args = [&](std::vector<std::string> more) {
+    std::vector<std::string> a = run;
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+  };
+  ASSERT_EQ(Nstest(args({"--xml", base})).exit_code, 0);
+  ASSERT_EQ(Nstest(args({"--xml", with, "--sysctl", "net.core.somaxconn=64"})).exit_code, 0);
+  const std::string change =
+      "mixed.passes: listener 198.18.0.1:8080 in netns 'server': Send-Q (backlog) 4096 -> 64\n";
+  ProcessResult same = Nstest({"compare", base, base});
+  EXPECT_EQ(same.exit_code, 0) << same.stdout_text << same.stderr_text;
+  EXPECT_NE(same.stdout_text.find("0 of 1 cases compared differ"), std::string::npos)
+      << same.stdout_text;
+  ProcessResult differs = Nstest({"compare", base, with});
+  EXPECT_EQ(differs.exit_code, 1) << differs.stdout_text << differs.stderr_text;
+  EXPECT_NE(differs.stdout_text.find("overrides: net.core.somaxconn=64)\n"), std::string::npos)
+      << differs.stdout_text;
+  EXPECT_NE(differs.stdout_text.find(change), std::string::npos) << differs.stdout_text;
+  ProcessResult one = Nstest(args({"--sysctl", "net.core.somaxconn=64", "--compare-to-defaults"}));
+  EXPECT_EQ(one.exit_code, 1) << one.stdout_text << one.stderr_text;
+  EXPECT_NE(one.stdout_text.find("What the overrides change:\n"), std::string::npos)
+      << one.stdout_text;
+  EXPECT_NE(one.stdout_text.find(change), std::string::npos) << one.stdout_text;
+  ProcessResult alone = Nstest(args({"--compare-to-defaults"}));
+  EXPECT_EQ(alone.exit_code, 2);
+  EXPECT_EQ(alone.stderr_text,
+            "nstest: --compare-to-defaults compares against --sysctl or --sysctl-file; give one\n");
+  ProcessResult unreadable = Nstest({"compare", base, "/nonexistent/report.xml"});
+  EXPECT_EQ(unreadable.exit_code, 2);
+  EXPECT_NE(unreadable.stderr_text.find("read JUnit report '/nonexistent/report.xml'"),
+            std::string::npos)
+      << unreadable.stderr_text;
+  // `nstest report` turns a JUnit report into KTAP.
+  std::string ktap = ::testing::TempDir() + "nstest-report.ktap";
+  ProcessResult report = Nstest({"report", "--ktap", ktap, with});
+  EXPECT_EQ(report.exit_code, 0) << report.stderr_text;
+  ExpectKtapAgreesWithJUnit(Slurp(ktap), ReadJUnit(with));
+  for (const std::string& f : {base, with, ktap}) ::unlink(f.c_str());
 }
 
 TEST_F(RunnerTest, SysctlOverrideReachesEveryNamespaceAndExpressions) {

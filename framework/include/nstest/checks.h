@@ -19,6 +19,7 @@ struct CheckResult {
   std::string what{};      // "Recv-Q (accept queue)"
   std::string expected{};  // "5", "2 to 4", "at least 1"
   std::string actual{};    // "3"
+  bool range = false;      // the expectation is a range ("2 to 4"), not one value
 
   // "Recv-Q (accept queue): expected 5, got 3".
   std::string Failure() const { return what + ": expected " + expected + ", got " + actual; }

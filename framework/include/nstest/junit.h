@@ -40,6 +40,15 @@ std::string RenderJUnit(const std::vector<JUnitSuite>& suites);
 // reader never sees half a report. Throws SystemError.
 void WriteJUnit(const std::string& path, const std::vector<JUnitSuite>& suites);
 
+// Writes `text` to `path` through a temporary file and rename(); `what` names it in errors
+// ("write KTAP report 'x': ..."). Throws SystemError.
+void WriteFileAtomically(const std::string& path, const std::string& text, const std::string& what);
+
+// Reads a report written by RenderJUnit() (or another JUnit producer): its suites and cases,
+// with each case's properties (the suite properties named "<case name>.<key>") given back to
+// the case. Throws Error naming the file if it is not a JUnit report.
+std::vector<JUnitSuite> ReadJUnit(const std::string& path);
+
 // `text` made valid for XML 1.0 (as above). Exposed for tests.
 std::string SanitizeXmlText(const std::string& text);
 

@@ -54,9 +54,9 @@ struct ListenerQueues {
   uint32_t syn_recv = 0;          // request sockets in SYN-RECV for this listener (not in Recv-Q)
   uint32_t inode = 0;             // the socket's inode (fstat() of its descriptor says the same)
   // A SO_REUSEPORT group: sockets listening on the same address and port. `index` is this one's
-  // place in it (SockDiag: by inode, which is creation order within one thread). The kernel does
-  // not say which member a request socket belongs to, so a group's SYN-RECV count is all on its
-  // member 0, and the others show 0.
+  // place in it (SockDiag: by inode number, as a rule creation order; the kernel hands inode
+  // numbers out in per-CPU batches). The kernel does not say which member a request socket
+  // belongs to, so a group's SYN-RECV count is all on its member 0, and the others show 0.
   uint32_t group = 1;
   uint32_t index = 0;
 

@@ -3,6 +3,7 @@
 #define NSTEST_SYNSOURCE_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "nstest/address.h"
 #include "nstest/netns.h"
@@ -28,8 +29,9 @@ IpAddress SpoofedSource(uint32_t n, Family family = Family::kIPv4);
 //    instead of dropping them, and a kernel that owned the address would answer with a RST and free
 //    the request.
 // Throws what AddRoute() and SetSysctl() throw.
+// `spoofed` defaults to the default range of `client_address`'s family.
 void PrepareSpoofedSource(Netns& server, Netns& client, const IpAddress& client_address,
-                          const IpPrefix& spoofed = DefaultSpoofedRange());
+                          const std::optional<IpPrefix>& spoofed = std::nullopt);
 
 struct SynOptions {
   IpAddress destination{};  // IPv4 or IPv6

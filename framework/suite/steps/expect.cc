@@ -63,15 +63,18 @@ void CheckListener(Execution& x, const Step& s, const ExpectListener& e) {
   ListenerQueues q =
       x.sc().ListenerOn(e.netns, x.EvalAs<uint16_t>(e.port), x.Selector(e.which), kPickListener);
   x.Log(q.ToString());
-  if (e.recv_q) x.Report(s, CheckAcceptQueue(q, x.Eval(*e.recv_q)));
-  if (e.send_q) x.Report(s, CheckBacklog(q, x.Eval(*e.send_q)));
+  std::string about =
+      fmt::format("listener {} in netns '{}'", FormatEndpoint(q.address, q.port), e.netns);
+  if (q.group > 1) about += fmt::format(" (SO_REUSEPORT {})", q.index);
+  if (e.recv_q) x.Report(s, CheckAcceptQueue(q, x.Eval(*e.recv_q)), about);
+  if (e.send_q) x.Report(s, CheckBacklog(q, x.Eval(*e.send_q)), about);
   if (e.syn_recv && q.group > 1 && q.index > 0) {
     throw Error(fmt::format(
         "expect.listener: {}: the kernel does not say which member of a SO_REUSEPORT group holds "
         "a request socket; check the group's syn_recv with expect.listeners",
         q.ToString()));
   }
-  if (e.syn_recv) x.Report(s, CheckSynRecv(q, x.Eval(*e.syn_recv)));
+  if (e.syn_recv) x.Report(s, CheckSynRecv(q, x.Eval(*e.syn_recv)), about);
 }
 
 void CheckListeners(Execution& x, const Step& s, const ExpectListeners& e) {
@@ -82,14 +85,21 @@ void CheckListeners(Execution& x, const Step& s, const ExpectListeners& e) {
   ListenerQueues sum = SumListeners(all);
   std::string what = fmt::format("listeners on port {} in netns '{}'", port, e.netns);
   if (e.count) x.Report(s, CheckCount(what, x.Eval(*e.count), static_cast<int64_t>(all.size())));
+  // Sums over nothing would pass `recv_q = 0` on a dead port: only `count = 0` may find none.
+  if (all.empty() && !(e.count && x.Eval(*e.count) == 0)) {
+    x.Fail(s, fmt::format("{}: none listens (that the step selects)", what));
+    return;
+  }
   if (e.recv_q) {
-    x.Report(s, CheckCount("Recv-Q (accept queues), summed", x.Eval(*e.recv_q), sum.accept_queue));
+    x.Report(s, CheckCount("Recv-Q (accept queues), summed", x.Eval(*e.recv_q), sum.accept_queue),
+             what);
   }
   if (e.send_q) {
-    x.Report(s, CheckCount("Send-Q (backlogs), summed", x.Eval(*e.send_q), sum.max_accept_queue));
+    x.Report(s, CheckCount("Send-Q (backlogs), summed", x.Eval(*e.send_q), sum.max_accept_queue),
+             what);
   }
   if (e.syn_recv) {
-    x.Report(s, CheckCount("SYN-RECV, summed", x.Eval(*e.syn_recv), sum.syn_recv));
+    x.Report(s, CheckCount("SYN-RECV, summed", x.Eval(*e.syn_recv), sum.syn_recv), what);
   }
 }
 
@@ -140,8 +150,10 @@ void CheckPackets(Execution& x, const Step& s, const ExpectPackets& e) {
   // Every packet the capture socket took is decoded now, and none was dropped (or this throws).
   x.SyncedCapture(e.capture);
   if (e.count) {
-    x.Report(s, CheckCount(fmt::format("packets '{}'", spec.ToString()), x.Eval(*e.count),
-                           static_cast<int64_t>(cap.Count(spec))));
+    x.Report(s,
+             CheckCount(fmt::format("packets '{}'", spec.ToString()), x.Eval(*e.count),
+                        static_cast<int64_t>(cap.Count(spec))),
+             fmt::format("capture '{}'", e.capture));
   }
   if (e.intervals_ms.empty()) return;
   std::vector<double> gaps = cap.IntervalsMs(spec);
@@ -158,6 +170,29 @@ void CheckPackets(Execution& x, const Step& s, const ExpectPackets& e) {
                             spec.ToString(), want, tolerance, gaps[i]));
     }
   }
+}
+
+// `key = N` (exactly N) or `key = { min, max }` (either may be left out, not both; min <= max
+// where both are constants); nullopt if the key is absent.
+std::optional<CounterBounds> ReadBounds(TableReader& r, const Ctx& c, const char* key,
+                                        Range range) {
+  const toml::node* n = r.table().get(key);
+  if (n == nullptr) return std::nullopt;
+  if (!n->is_table()) {
+    std::optional<Value> v = r.Number(key, c.params, range);
+    return CounterBounds{v, v};
+  }
+  const toml::table& t = *r.Table(key);
+  TableReader b(t, c.file, key);
+  CounterBounds bounds{b.Number("min", c.params, range), b.Number("max", c.params, range)};
+  b.Done();
+  if (!bounds.min && !bounds.max) b.Fail(t, "needs 'min' or 'max'");
+  if (bounds.min && bounds.max && bounds.min->expr.is_constant() &&
+      bounds.max->expr.is_constant() &&
+      bounds.min->expr.Evaluate({}) > bounds.max->expr.Evaluate({})) {
+    b.FailKey("max", "'max' is below 'min'");
+  }
+  return bounds;
 }
 
 // `received = "text"` and `duration_ms = N | { min, max }`.
@@ -196,18 +231,8 @@ std::vector<Field<ExpectConnections>> OutcomeFields() {
                        fmt::format("how many connections ended {}: exactly, or within bounds",
                                    ConnectResultName(o))},
                       [o, k](TableReader& r, const Ctx& c, ExpectConnections& e) {
-                        const toml::node* n = r.table().get(k);
-                        if (const toml::table* t =
-                                n != nullptr && n->is_table() ? r.Table(k) : nullptr) {
-                          TableReader b(*t, c.file, k);
-                          CounterBounds bounds{b.Number("min", c.params, kNonNegativeCount),
-                                               b.Number("max", c.params, kNonNegativeCount)};
-                          b.Done();
-                          if (!bounds.min && !bounds.max) b.Fail(*t, "needs 'min' or 'max'");
-                          e.counts[o] = bounds;
-                        } else if (auto v = r.Number(k, c.params, kNonNegativeCount)) {
-                          e.counts[o] = {v, v};
-                        }
+                        if (std::optional<CounterBounds> b = ReadBounds(r, c, k, kNonNegativeCount))
+                          e.counts[o] = *b;
                       },
                       [o](const ExpectConnections& e, std::vector<const Value*>* out) {
                         if (auto it = e.counts.find(o); it != e.counts.end()) {

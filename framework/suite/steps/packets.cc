@@ -27,8 +27,7 @@ void DoSyns(Execution& x, const Step&, const SynsStep& a) {
   Family family = so.destination.is_v6() ? Family::kIPv6 : Family::kIPv4;
   bool& prepared = family == Family::kIPv6 ? next.spoofing6 : next.spoofing;
   if (!prepared) {
-    PrepareSpoofedSource(x.Ns(a.to), x.Ns(a.from), x.AddressIn(a.from, "", family),
-                         family == Family::kIPv6 ? DefaultSpoofedRange6() : DefaultSpoofedRange());
+    PrepareSpoofedSource(x.Ns(a.to), x.Ns(a.from), x.AddressIn(a.from, "", family));
     prepared = true;
   }
   so.port = x.EvalAs<uint16_t>(a.port);
@@ -99,18 +98,16 @@ std::vector<Kind> PacketKinds() {
           "40000 up across steps; SYN i of a step from the step's first address + i % sources; "
           "a step that would pass port 65535 starts again at 40000 from addresses after all "
           "used before)",
-          Concat(Concat({NetnsField(&SynsStep::from, "from", "client", "where they are sent from"),
-                         NetnsField(&SynsStep::to, "to", "server", "whose address they go to")},
-                        AddressFields(&SynsStep::address, &SynsStep::family, "`to`'s address")),
-                 {Required(&SynsStep::port, "port", kPort, "the destination port"),
-                  Required(&SynsStep::count, "count", Range{1, 25536},
-                           "how many SYNs (one source port each, from 40000 to 65535)"),
-                  Optional(&SynsStep::sources, "sources", Range{1, 65535}, "count",
-                           "how many source addresses")}),
-          DoSyns,
-          [](TableReader& r, const Ctx&, SynsStep& s) {
-            if (s.address == "any") r.FailKey("address", "SYNs cannot go to a wildcard address");
-          }),
+          Concat(
+              Concat({NetnsField(&SynsStep::from, "from", "client", "where they are sent from"),
+                      NetnsField(&SynsStep::to, "to", "server", "whose address they go to")},
+                     AddressFields(&SynsStep::address, &SynsStep::family, "`to`'s address", false)),
+              {Required(&SynsStep::port, "port", kPort, "the destination port"),
+               Required(&SynsStep::count, "count", Range{1, 25536},
+                        "how many SYNs (one source port each, from 40000 to 65535)"),
+               Optional(&SynsStep::sources, "sources", Range{1, 65535}, "count",
+                        "how many source addresses")}),
+          DoSyns),
       Declare<StepAction, DropStep>(
           "drop", "an nftables rule dropping matching packets",
           FilterFields(&DropStep::netns, &DropStep::hook, &DropStep::packets), DoDrop),

@@ -101,11 +101,15 @@ Awaited AwaitConnections(Execution& x, const Step&, const WaitConnections& w) {
     for (Connections& c : *sets) n += c.Count(outcome);
     return n;
   };
-  // Settled: no connection can still reach the outcome (only an established one can be reset).
+  // Settled: no connection can still reach the outcome: none is pending, and for `reset` none is
+  // established and open either (only such a one can be reset).
   auto settled = [sets, outcome] {
-    if (outcome == ConnectResult::kReset) return false;
     for (const Connections& c : *sets) {
       if (c.Unsettled() > 0) return false;
+      if (outcome != ConnectResult::kReset) continue;
+      for (size_t i = 0; i < c.results().size(); ++i) {
+        if (c.results()[i].outcome == ConnectResult::kEstablished && c.socket(i)) return false;
+      }
     }
     return true;
   };
@@ -125,7 +129,7 @@ Awaited AwaitConnections(Execution& x, const Step&, const WaitConnections& w) {
             int got = count();
             if (got >= want) return std::string();
             return fmt::format(
-                "wait for {} {} connections ('{}'): only {} can get there, none is pending any "
+                "wait for {} {} connections ('{}'): only {} got there, and no other can any "
                 "more ({})",
                 want, ConnectOutcomeKey(outcome), label, got, summary());
           }};
@@ -139,6 +143,7 @@ void DoWait(Execution& x, const Step& s, const WaitStep& a) {
     // A capture that dropped packets is the reason, not the timeout.
     if (w.capture != nullptr) x.SyncedCapture(*w.capture);
     x.Fail(s, e.what());
+    return;
   }
   if (w.capture != nullptr) x.SyncedCapture(*w.capture);
   if (w.shortfall) {
@@ -222,10 +227,11 @@ const std::vector<Entry<WaitSubject, Awaited>>& WaitSubjects() {
           }),
       Declare<WaitSubject, WaitConnections>(
           "connections",
-          "until `count` connections of a label reached one outcome, e.g. `timed_out = 1`: a "
-          "connect pending at its deadline goes on in the background (the kernel keeps "
-          "retrying) and gets its final outcome here, with its time for `expect.connections`' "
-          "`duration_ms`; fails at once when no connection can still get there",
+          "until N connections of a label reached one outcome, written as that outcome's key "
+          "(`timed_out = 1`): a connect pending at its deadline goes on in the background (the "
+          "kernel keeps retrying) and gets its final outcome here, with its time for "
+          "`expect.connections`' `duration_ms`; fails at once when no other connection can get "
+          "there (none pending, and for `reset` none established and open)",
           {LabelField(&WaitConnections::label),
            {{"<outcome>", "established, refused, timed_out or reset", "required",
              "the outcome and how many connections must reach it, e.g. `reset = 2`"},

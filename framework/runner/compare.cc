@@ -1,0 +1,180 @@
+#include "nstest/compare.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+namespace nstest {
+namespace {
+
+constexpr char kObserved[] = "observed.";
+
+// "kernel 6.12.9; overrides: net.ipv4.tcp_abort_on_overflow=1"
+std::string Header(const std::vector<JUnitSuite>& report) {
+  std::string kernel = "unknown";
+  std::string overrides;
+  if (!report.empty()) {
+    for (const auto& [k, v] : report[0].properties) {
+      if (k == "kernel_release") kernel = v;
+      if (k.rfind("sysctl.override.", 0) == 0) {
+        overrides += fmt::format("{}{}={}", overrides.empty() ? "" : ", ", k.substr(16), v);
+      }
+    }
+  }
+  return fmt::format("kernel {}; overrides: {}", kernel, overrides.empty() ? "none" : overrides);
+}
+
+struct Seen {
+  const JUnitCase* c = nullptr;
+  std::vector<std::pair<std::string, std::string>> observed{};
+};
+
+std::map<std::string, Seen> Index(const std::vector<JUnitSuite>& report,
+                                  std::vector<std::string>* order) {
+  std::map<std::string, Seen> out;
+  for (const JUnitSuite& s : report) {
+    for (const JUnitCase& c : s.cases) {
+      // With --repeat a case is in the report several times: the first run is compared (the
+      // report gives it the case's observations).
+      std::string name = fmt::format("{}.{}", s.name, c.name);
+      Seen& seen = out[name];
+      if (seen.c != nullptr) continue;
+      if (order != nullptr) order->push_back(name);
+      seen.c = &c;
+      for (const auto& [k, v] : c.properties) {
+        if (k.rfind(kObserved, 0) == 0)
+          seen.observed.emplace_back(k.substr(sizeof kObserved - 1), v);
+      }
+    }
+  }
+  return out;
+}
+
+const std::string* Find(const std::vector<std::pair<std::string, std::string>>& list,
+                        const std::string& key) {
+  for (const auto& [k, v] : list) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string CaseChange::ToString() const {
+  std::string out = name + ":";
+  const char* sep = " ";
+  if (!verdict.empty()) {
+    out += sep + verdict;
+    sep = "; ";
+  }
+  for (const std::string& v : values) {
+    out += sep + v;
+    sep = "; ";
+  }
+  return out;
+}
+
+Comparison CompareReports(const std::vector<JUnitSuite>& base, const std::vector<JUnitSuite>& now) {
+  Comparison c;
+  c.base_header = Header(base);
+  c.new_header = Header(now);
+  std::vector<std::string> order;
+  std::map<std::string, Seen> b = Index(base, &order);
+  std::vector<std::string> new_order;
+  std::map<std::string, Seen> n = Index(now, &new_order);
+  for (const std::string& name : order) {
+    auto it = n.find(name);
+    if (it == n.end()) {
+      c.only_in_base.push_back(name);
+      continue;
+    }
+    ++c.compared;
+    const Seen& was = b[name];
+    const Seen& is = it->second;
+    CaseChange change{name, "", {}};
+    if (was.c->status != is.c->status) {
+      change.verdict =
+          fmt::format("{} -> {}", CaseStatusName(was.c->status), CaseStatusName(is.c->status));
+      if (!is.c->message.empty() && is.c->status != CaseStatus::kPassed) {
+        change.verdict += fmt::format(" ({})", is.c->message);
+      }
+    }
+    for (const auto& [k, v] : was.observed) {
+      const std::string* other = Find(is.observed, k);
+      if (other == nullptr || *other != v) {
+        change.values.push_back(
+            fmt::format("{} {} -> {}", k, v, other == nullptr ? "(none)" : *other));
+      }
+    }
+    for (const auto& [k, v] : is.observed) {
+      if (Find(was.observed, k) == nullptr) {
+        change.values.push_back(fmt::format("{} (none) -> {}", k, v));
+      }
+    }
+    if (!change.verdict.empty() || !change.values.empty()) c.changes.push_back(std::move(change));
+  }
+  for (const std::string& name : new_order) {
+    if (b.count(name) == 0) c.only_in_new.push_back(name);
+  }
+  return c;
+}
+
+std::string Comparison::ToString(const std::string& base_name, const std::string& new_name) const {
+  std::string out =
+      fmt::format("base: {} ({})\nnew:  {} ({})\n", base_name, base_header, new_name, new_header);
+  for (const CaseChange& ch : changes) out += ch.ToString() + "\n";
+  for (const std::string& name : only_in_base) out += fmt::format("{}: only in base\n", name);
+  for (const std::string& name : only_in_new) out += fmt::format("{}: only in new\n", name);
+  out += fmt::format("{} of {} cases compared differ{}\n", changes.size(), compared,
+                     only_in_base.empty() && only_in_new.empty()
+                         ? ""
+                         : fmt::format("; {} only in base, {} only in new", only_in_base.size(),
+                                       only_in_new.size()));
+  return out;
+}
+
+std::string CompareTable(const std::vector<std::vector<JUnitSuite>>& runs) {
+  // Rows in the order the runs name them: "<case>" for the verdict, "<case>: <what>" for a value.
+  std::vector<std::string> rows;
+  std::map<std::string, std::vector<std::string>> cells;
+  auto cell = [&](const std::string& row, size_t run, const std::string& value) {
+    auto [it, fresh] = cells.try_emplace(row, std::vector<std::string>(runs.size(), "-"));
+    if (fresh) rows.push_back(row);
+    it->second[run] = value;
+  };
+  for (size_t r = 0; r < runs.size(); ++r) {
+    std::vector<std::string> order;
+    std::map<std::string, Seen> seen = Index(runs[r], &order);
+    for (const std::string& name : order) {
+      const Seen& s = seen[name];
+      std::string verdict = CaseStatusName(s.c->status);
+      if (s.c->status == CaseStatus::kSkipped) verdict += ": " + s.c->message;
+      cell(name, r, verdict);
+      for (const auto& [k, v] : s.observed) cell(name + ": " + k, r, v);
+    }
+  }
+  auto escape = [](std::string text) {
+    std::string out;
+    for (char ch : text) out += ch == '|' ? std::string("\\|") : std::string(1, ch);
+    return out;
+  };
+  std::string out = "| |";
+  for (const std::vector<JUnitSuite>& run : runs) out += " " + escape(Header(run)) + " |";
+  out += "\n| --- |";
+  for (size_t r = 0; r < runs.size(); ++r) out += " --- |";
+  out += "\n";
+  size_t differing = 0;
+  for (const std::string& row : rows) {
+    const std::vector<std::string>& v = cells[row];
+    if (std::all_of(v.begin(), v.end(), [&](const std::string& x) { return x == v[0]; })) continue;
+    ++differing;
+    out += "| " + escape(row) + " |";
+    for (const std::string& x : v) out += " " + escape(x) + " |";
+    out += "\n";
+  }
+  return differing == 0 ? "" : out;
+}
+
+}  // namespace nstest
