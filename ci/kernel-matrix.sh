@@ -26,7 +26,7 @@ build=${NSTEST_BUILD_DIR:-build}
 matrix=${NSTEST_MATRIX_DIR:-$build/kernel-matrix}
 timeout_s=${NSTEST_QEMU_TIMEOUT:-900}
 [ $# -gt 0 ] || set -- linux-image-amd64 linux-image-6.12-amd64
-ensure_packages qemu-system-x86 busybox-static cpio iproute2 || exit 2
+ensure_packages qemu-system-x86 busybox-static cpio iproute2 xz-utils || exit 2
 [ -x "$build/framework/nstest" ] || ci/build.sh
 mkdir -p "$matrix/cache"
 matrix=$(realpath "$matrix")
@@ -70,7 +70,14 @@ fetch_kernel() {
         (cd "$dir" && apt-get download "$real" > download.log 2>&1); } ||
       { cat "$dir/download.log" >&2; echo "kernel-matrix: cannot download $real" >&2; return 2; }
     deb=$(ls "$dir"/*.deb)
-    dpkg-deb -x "$deb" "$dir/root.tmp" && mv "$dir/root.tmp" "$dir/root"
+    dpkg-deb -x "$deb" "$dir/root.tmp"
+    # Newer packages (6.12) ship their modules xz-compressed, which busybox's modprobe does not
+    # read: decompress them and let depmod index the tree again.
+    if [ -n "$(find "$dir/root.tmp/lib/modules" -name '*.ko.xz' -print -quit)" ]; then
+      find "$dir/root.tmp/lib/modules" -name '*.ko.xz' -exec xz -d {} +
+      rm -f "$dir"/root.tmp/lib/modules/*/modules.dep
+    fi
+    mv "$dir/root.tmp" "$dir/root"
     rm -f "$deb"
   fi
   echo "$dir"
