@@ -4,6 +4,7 @@
 #   build      warning-free build (-Werror)
 #   ctest      unit, integration and seed-behaviour tests, with the leak check
 #   suites     the main job: the bundled suites, report validated, the host proven untouched
+#   html       the HTML report rendered in headless Chromium, screenshots kept
 #   kill       runs killed at random moments leave nothing behind
 #   repeat     the suites repeated, idle and with one core busy (no flakes)
 #   scale      256 cases at once
@@ -23,8 +24,8 @@ cd "$(dirname "$0")/.."
 build=${NSTEST_BUILD_DIR:-build}
 export NSTEST_BUILD_DIR=$build
 
-all=(format build ctest suites kill repeat scale rootless consumer sanitize fuzz container deb
-  kernels)
+all=(format build ctest suites html kill repeat scale rootless consumer sanitize fuzz container
+  deb kernels)
 fast=(format build ctest suites)
 
 stage() {
@@ -33,6 +34,7 @@ stage() {
     build) ci/build.sh ;;
     ctest) ctest --test-dir "$build" --output-on-failure -j"$(nproc)" ;;
     suites) ci/run-suites.sh "$build/nstest-report.xml" ;;
+    html) ci/html-report.sh ;;
     kill) ci/kill-runs.sh "${NSTEST_KILL_ROUNDS:-20}" ;;
     repeat)
       # A few rounds here, idle and with one core busy (100 each by hand; see docs).

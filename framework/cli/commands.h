@@ -23,6 +23,7 @@ struct SuiteOptions {
   uint32_t seed = 0;
   std::string xml;
   std::string ktap;
+  std::string html;
   std::vector<std::string> sysctls;
   std::vector<std::string> sysctl_files;
   bool keep_namespaces = false;
@@ -60,14 +61,17 @@ int RunDoctor(std::ostream& out);
 // `nstest compare BASE NEW`: prints the cases whose verdict or observed values differ; with
 // `table`, any number of reports side by side as a Markdown table. 0 when nothing differs, 1 when
 // something does, 2 when a report cannot be read (or `table` is not given for more than two).
-int RunCompare(std::ostream& out, const std::vector<std::string>& reports, bool table);
+// `html`, if not empty: also write the comparison of two reports as an HTML page there.
+int RunCompare(std::ostream& out, const std::vector<std::string>& reports, bool table,
+               const std::string& html);
 
 struct ReportOptions {
   std::vector<std::string> reports;  // JUnit reports of nstest runs
   std::string ktap;                  // write them as one KTAP report here
+  std::string html;                  // and/or as one HTML page here
 };
 
-// `nstest report --ktap OUT REPORT...`: 0, or 2 for unreadable input.
+// `nstest report --ktap OUT --html OUT REPORT...`: 0, or 2 for unreadable input.
 int RunReport(std::ostream& out, const ReportOptions& options);
 
 struct ServeOptions {

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--seed", suites.seed, "seed for --shuffle (default: from the clock)");
     cmd->add_option("--xml", suites.xml, "write a JUnit report here (default: $XML_OUTPUT_FILE)");
     cmd->add_option("--ktap", suites.ktap, "write the report in KTAP (kselftest's format) here");
+    cmd->add_option("--html", suites.html, "write the report as one self-contained HTML page");
     cmd->add_option("--sysctl", suites.sysctls, "KEY=VALUE applied to every test namespace");
     cmd->add_option("--sysctl-file", suites.sysctl_files, "a sysctl.d file applied likewise");
     cmd->add_flag("--keep-namespaces", suites.keep_namespaces,
@@ -64,11 +65,15 @@ int main(int argc, char** argv) {
       ->expected(2, 64);
   compare_cmd->add_flag("--table", compare_table,
                         "every report side by side: a Markdown table of what is not the same");
+  std::string compare_html;
+  compare_cmd->add_option("--html", compare_html, "also write the comparison as an HTML page");
 
   cli::ReportOptions report;
-  CLI::App* report_cmd = app.add_subcommand("report", "turn JUnit reports of runs into KTAP");
+  CLI::App* report_cmd =
+      app.add_subcommand("report", "turn JUnit reports of runs into KTAP or an HTML page");
   report_cmd->add_option("reports", report.reports, "JUnit reports")->required();
-  report_cmd->add_option("--ktap", report.ktap, "write one KTAP report here")->required();
+  report_cmd->add_option("--ktap", report.ktap, "write one KTAP report here");
+  report_cmd->add_option("--html", report.html, "write one HTML page here");
 
   cli::ServeOptions serve;
   CLI::App* serve_cmd = app.add_subcommand(
@@ -107,7 +112,7 @@ int main(int argc, char** argv) {
   if (*steps_cmd) return cli::RunSteps(std::cout);
   if (*clean_cmd) return cli::RunClean(std::cout, clean_all);
   if (*serve_cmd) return cli::RunServe(std::cout, serve);
-  if (*compare_cmd) return cli::RunCompare(std::cout, compare_reports, compare_table);
+  if (*compare_cmd) return cli::RunCompare(std::cout, compare_reports, compare_table, compare_html);
   if (*report_cmd) return cli::RunReport(std::cout, report);
   return cli::kExitUsage;
 }

@@ -34,6 +34,7 @@ RunnerOptions Options(const SuiteOptions& s) {
                : static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   o.xml_output = s.xml;
   o.ktap_output = s.ktap;
+  o.html_output = s.html;
   if (o.xml_output.empty()) {
     if (const char* x = std::getenv("XML_OUTPUT_FILE"); x != nullptr) o.xml_output = x;
   }
@@ -99,6 +100,7 @@ int CompareToDefaults(std::ostream& out, const Plan& plan, const RunnerOptions& 
   RunnerOptions defaults = o;
   defaults.run.sysctls.clear();
   defaults.ktap_output.clear();
+  defaults.html_output.clear();
   ReportFile base("");
   defaults.xml_output = base.path();
   fmt::print(out, "Note: first without the overrides (the kernel's defaults)\n");

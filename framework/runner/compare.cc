@@ -66,11 +66,13 @@ std::string CaseChange::ToString() const {
   std::string out = name + ":";
   const char* sep = " ";
   if (!verdict.empty()) {
-    out += sep + verdict;
+    out += sep;
+    out += verdict;
     sep = "; ";
   }
   for (const std::string& v : values) {
-    out += sep + v;
+    out += sep;
+    out += v;
     sep = "; ";
   }
   return out;
@@ -150,9 +152,9 @@ std::string CompareTable(const std::vector<std::vector<JUnitSuite>>& runs) {
     for (const std::string& name : order) {
       const Seen& s = seen[name];
       std::string verdict = CaseStatusName(s.c->status);
-      if (s.c->status == CaseStatus::kSkipped) verdict += ": " + s.c->message;
+      if (s.c->status == CaseStatus::kSkipped) verdict += fmt::format(": {}", s.c->message);
       cell(name, r, verdict);
-      for (const auto& [k, v] : s.observed) cell(name + ": " + k, r, v);
+      for (const auto& [k, v] : s.observed) cell(fmt::format("{}: {}", name, k), r, v);
     }
   }
   auto escape = [](std::string text) {
@@ -161,7 +163,7 @@ std::string CompareTable(const std::vector<std::vector<JUnitSuite>>& runs) {
     return out;
   };
   std::string out = "| |";
-  for (const std::vector<JUnitSuite>& run : runs) out += " " + escape(Header(run)) + " |";
+  for (const std::vector<JUnitSuite>& run : runs) out += fmt::format(" {} |", escape(Header(run)));
   out += "\n| --- |";
   for (size_t r = 0; r < runs.size(); ++r) out += " --- |";
   out += "\n";
@@ -170,8 +172,8 @@ std::string CompareTable(const std::vector<std::vector<JUnitSuite>>& runs) {
     const std::vector<std::string>& v = cells[row];
     if (std::all_of(v.begin(), v.end(), [&](const std::string& x) { return x == v[0]; })) continue;
     ++differing;
-    out += "| " + escape(row) + " |";
-    for (const std::string& x : v) out += " " + escape(x) + " |";
+    out += fmt::format("| {} |", escape(row));
+    for (const std::string& x : v) out += fmt::format(" {} |", escape(x));
     out += "\n";
   }
   return differing == 0 ? "" : out;

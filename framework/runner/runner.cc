@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "nstest/fd.h"
+#include "nstest/html.h"
 #include "nstest/junit.h"
 #include "nstest/ktap.h"
 #include "nstest/preflight.h"
@@ -284,7 +285,7 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, CaseLauncher& launcher, st
   console.RunFinished(tally, stopped_by,
                       std::chrono::duration<double>(Clock::now() - start).count());
   WriteCosts(o.cost_file, outcomes);
-  if (!o.xml_output.empty() || !o.ktap_output.empty()) {
+  if (!o.xml_output.empty() || !o.ktap_output.empty() || !o.html_output.empty()) {
     std::vector<JUnitSuite> report = Report(plan, o, outcomes);
     if (!o.xml_output.empty()) {
       WriteJUnit(o.xml_output, report);
@@ -293,6 +294,10 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, CaseLauncher& launcher, st
     if (!o.ktap_output.empty()) {
       WriteFileAtomically(o.ktap_output, RenderKtap(report), "KTAP report");
       console.ReportWritten("KTAP", o.ktap_output);
+    }
+    if (!o.html_output.empty()) {
+      WriteFileAtomically(o.html_output, RenderHtml(report), "HTML report");
+      console.ReportWritten("HTML", o.html_output);
     }
   }
   console.Closing(tally);

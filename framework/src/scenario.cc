@@ -435,6 +435,21 @@ std::vector<std::pair<std::string, std::string>> Scenario::Properties() const {
   return out;
 }
 
+std::vector<std::string> Scenario::CaptureNames() const {
+  std::vector<std::string> out;
+  for (const auto& [name, c] : captures_) out.push_back(name);
+  return out;
+}
+
+std::string Scenario::NamespaceOf(const IpAddress& address) const {
+  for (const BuiltLink& l : links_) {
+    const DefaultAddresses& a = l.addresses;
+    if (address == a.a_v4.address || address == a.a_v6.address) return l.spec.a;
+    if (address == a.b_v4.address || address == a.b_v6.address) return l.spec.b;
+  }
+  return "";
+}
+
 std::string SafeFileName(std::string text) {
   for (char& c : text) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "nstest/preflight.h"
 #include "suite/execution.h"
 
@@ -27,13 +29,22 @@ void RunSteps(const Case& c, Execution& e, CaseResult* r) {
   try {
     e.Build();
     for (const Step& s : c.test->steps) {
+      auto start = std::chrono::steady_clock::now();
+      auto ms = [&start] {
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count();
+      };
+      size_t failures = e.failures().size();
       try {
         e.Execute(s);
         e.scenario()->CheckListeners();
+        e.RecordStep(s, e.failures().size() == failures ? "passed" : "failed", ms());
       } catch (const Error& ex) {
+        e.RecordStep(s, "error", ms());
         throw Error(fmt::format("{}: step '{}': {}", s.where.ToString(), s.Kind(), ex.what()));
       } catch (const std::exception& ex) {
         // Not an error the library describes (e.g. std::out_of_range): a defect of nstest.
+        e.RecordStep(s, "error", ms());
         throw Error(fmt::format("{}: step '{}': internal error ({}); please report it",
                                 s.where.ToString(), s.Kind(), ex.what()));
       }
@@ -97,6 +108,7 @@ CaseResult RunCase(const Case& c, const RunOptions& options) {
   }
   Execution e(c, options);
   RunSteps(c, e, &r);
+  e.StopTimeline();
   Judge(e.failures(), &r);
   r.log = e.log() + Aftermath(c, options, e.scenario(), r.status == CaseStatus::kPassed);
   r.properties = e.Properties();

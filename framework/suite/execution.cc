@@ -1,6 +1,10 @@
 // Building a suite case's scenario, evaluating its expressions, and its properties.
 #include "suite/execution.h"
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include "nstest/sysctl.h"
 #include "suite/step_fields.h"
 
@@ -36,6 +40,31 @@ void Execution::Build() {
     }
   }
   sc_->ResetCounters();
+  StartTimeline();
+}
+
+void Execution::StartTimeline() {
+  // The counters the case checks or waits for, per namespace, beside every listener.
+  std::map<std::string, std::set<std::string>> counters;
+  for (const Step& s : c_.test->steps) {
+    if (const auto* w = std::get_if<WaitStep>(&s.action)) {
+      if (const auto* c = std::get_if<WaitCounter>(&w->subject)) counters[c->netns].insert(c->name);
+    }
+    if (const auto* e = std::get_if<ExpectStep>(&s.action)) {
+      if (const auto* c = std::get_if<ExpectCounters>(&e->subject)) {
+        for (const auto& [name, b] : c->bounds) counters[c->netns].insert(name);
+      }
+    }
+  }
+  std::vector<Timeline::Subject> subjects;
+  for (const std::string& n : sc_->names()) {
+    subjects.push_back({&sc_->ns(n), {counters[n].begin(), counters[n].end()}});
+  }
+  timeline_ = std::make_unique<Timeline>(std::move(subjects), kTimelineEvery);
+}
+
+void Execution::RecordStep(const Step& s, const char* status, double ms) {
+  steps_.push_back(fmt::format("{} {} {} {:.1f}", s.where.ToString(), s.Kind(), status, ms));
 }
 
 IpAddress Execution::AddressIn(const std::string& netns, const std::string& address,
@@ -147,7 +176,36 @@ std::vector<std::pair<std::string, std::string>> Execution::Properties() const {
     for (auto& p : sc_->Properties()) out.push_back(std::move(p));
   }
   for (const auto& [k, v] : observations_) out.emplace_back("observed." + k, v);
+  for (size_t i = 0; i < steps_.size(); ++i)
+    out.emplace_back(fmt::format("step.{}", i + 1), steps_[i]);
+  if (timeline_) {
+    if (std::string t = timeline_->Encode(kTimelineSamples); !t.empty()) {
+      out.emplace_back("timeline", t);
+    }
+  }
+  if (sc_) {
+    for (const std::string& name : sc_->CaptureNames()) CapturePackets(name, &out);
+  }
   return out;
+}
+
+void Execution::CapturePackets(const std::string& name,
+                               std::vector<std::pair<std::string, std::string>>* out) const {
+  std::vector<Packet> packets = sc_->capture(name).Packets();
+  std::string lines;
+  size_t shown = std::min(packets.size(), kLadderPackets);
+  for (size_t i = 0; i < shown; ++i) {
+    const Packet& p = packets[i];
+    std::string from = sc_->NamespaceOf(p.src);
+    std::string to = sc_->NamespaceOf(p.dst);
+    lines += fmt::format(
+        "{} {} {} {} {}:{}>{}:{} {};",
+        std::chrono::duration_cast<std::chrono::microseconds>(p.time - packets[0].time).count(),
+        from.empty() ? "-" : from, to.empty() ? "-" : to, FlagString(p.flags), p.src.ToString(),
+        p.sport, p.dst.ToString(), p.dport, p.payload);
+  }
+  out->emplace_back(fmt::format("capture.{}.count", name), std::to_string(packets.size()));
+  out->emplace_back(fmt::format("capture.{}", name), lines);
 }
 
 }  // namespace nstest

@@ -19,6 +19,7 @@
 #include "nstest/impair.h"
 #include "nstest/scenario.h"
 #include "nstest/suite.h"
+#include "suite/timeline.h"
 
 namespace nstest {
 
@@ -32,6 +33,12 @@ struct Awaited {
   const std::string* capture = nullptr;
   std::function<std::string()> shortfall = nullptr;
 };
+
+// The report's timeline: a sample every 25 ms, at most 600 kept; a ladder shows at most 400
+// packets of a capture (the report says how many there were).
+inline constexpr std::chrono::milliseconds kTimelineEvery{25};
+inline constexpr size_t kTimelineSamples = 600;
+inline constexpr size_t kLadderPackets = 400;
 
 class Execution {
  public:
@@ -85,6 +92,12 @@ class Execution {
   const std::vector<std::pair<std::string, std::string>>& observations() const {
     return observations_;
   }
+  // For the report: how a step ended ("passed", "failed", "error") and how long it took.
+  void RecordStep(const Step& s, const char* status, double ms);
+  // Ends the timeline's sampling (the case's steps are over).
+  void StopTimeline() {
+    if (timeline_) timeline_->Stop();
+  }
   // The packets the case's largest burst can make, to size a capture's buffer.
   size_t LargestBurst();
   // The capture `name` with every packet it took decoded; throws Error if it dropped any.
@@ -102,13 +115,19 @@ class Execution {
   SynSources& syn_sources() { return syns_; }
 
  private:
+  void StartTimeline();
+  void CapturePackets(const std::string& name,
+                      std::vector<std::pair<std::string, std::string>>* out) const;
+
   const Case& c_;
   const RunOptions& o_;
   std::string log_;
   std::vector<std::string> failures_;
   std::vector<std::pair<std::string, std::string>> observations_;
   std::unique_ptr<Scenario> sc_;
+  std::vector<std::string> steps_;
   SynSources syns_;
+  std::unique_ptr<Timeline> timeline_;  // declared after sc_: it stops before the namespaces go
 };
 
 }  // namespace nstest

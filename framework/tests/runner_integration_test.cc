@@ -225,11 +225,13 @@ TEST_F(RunnerTest, CompareShowsWhatAnOverrideChanges) {
   EXPECT_EQ(same.exit_code, 0) << same.stdout_text << same.stderr_text;
   EXPECT_NE(same.stdout_text.find("0 of 1 cases compared differ"), std::string::npos)
       << same.stdout_text;
-  ProcessResult differs = Nstest({"compare", base, with});
+  std::string page = ::testing::TempDir() + "nstest-compare.html";
+  ProcessResult differs = Nstest({"compare", base, with, "--html", page});
   EXPECT_EQ(differs.exit_code, 1) << differs.stdout_text << differs.stderr_text;
   EXPECT_NE(differs.stdout_text.find("overrides: net.core.somaxconn=64)\n"), std::string::npos)
       << differs.stdout_text;
   EXPECT_NE(differs.stdout_text.find(change), std::string::npos) << differs.stdout_text;
+  EXPECT_NE(Slurp(page).find("Send-Q (backlog) 4096 -&gt; 64"), std::string::npos) << Slurp(page);
   ProcessResult one = Nstest(args({"--sysctl", "net.core.somaxconn=64", "--compare-to-defaults"}));
   EXPECT_EQ(one.exit_code, 1) << one.stdout_text << one.stderr_text;
   EXPECT_NE(one.stdout_text.find("What the overrides change:\n"), std::string::npos)
@@ -249,7 +251,7 @@ TEST_F(RunnerTest, CompareShowsWhatAnOverrideChanges) {
   ProcessResult report = Nstest({"report", "--ktap", ktap, with});
   EXPECT_EQ(report.exit_code, 0) << report.stderr_text;
   ExpectKtapAgreesWithJUnit(Slurp(ktap), ReadJUnit(with));
-  for (const std::string& f : {base, with, ktap}) ::unlink(f.c_str());
+  for (const std::string& f : {base, with, ktap, page}) ::unlink(f.c_str());
 }
 
 TEST_F(RunnerTest, SysctlOverrideReachesEveryNamespaceAndExpressions) {

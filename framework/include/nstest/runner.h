@@ -26,6 +26,7 @@ struct RunnerOptions {
   uint32_t seed = 0;
   std::string xml_output{};   // JUnit report path; "" for none
   std::string ktap_output{};  // KTAP report path; "" for none
+  std::string html_output{};  // HTML report path; "" for none
   RunOptions run{};
   // Durations of earlier runs ("seconds case" lines): without --shuffle, cases run longest first
   // (unknown ones before all), as ctest does with its cost data, so a long case never starts

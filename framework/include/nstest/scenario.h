@@ -121,6 +121,9 @@ class Scenario {
                         const std::string& ifname, const CaptureOptions& options);
   Capture& capture(const std::string& capture);
   bool has_capture(const std::string& capture) const { return captures_.count(capture) != 0; }
+  std::vector<std::string> CaptureNames() const;
+  // The namespace an address belongs to (by the links' addresses), or "" for any other.
+  std::string NamespaceOf(const IpAddress& address) const;
   // --- Processes the test starts and lets run (a server under test) ---
   // Starts `options` in namespace `name`, known as `process`, with its stdout and stderr in a
   // file the scenario keeps (options.output_fd and options.timeout are set here: it runs until
