@@ -24,6 +24,7 @@ struct SuiteOptions {
   std::string xml;
   std::string ktap;
   std::string html;
+  bool timeline = false;  // record timelines without --html (for `nstest report --html` later)
   std::vector<std::string> sysctls;
   std::vector<std::string> sysctl_files;
   bool keep_namespaces = false;

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--xml", suites.xml, "write a JUnit report here (default: $XML_OUTPUT_FILE)");
     cmd->add_option("--ktap", suites.ktap, "write the report in KTAP (kselftest's format) here");
     cmd->add_option("--html", suites.html, "write the report as one self-contained HTML page");
+    cmd->add_flag("--timeline", suites.timeline,
+                  "record each case's timeline without --html (for nstest report --html)");
     cmd->add_option("--sysctl", suites.sysctls, "KEY=VALUE applied to every test namespace");
     cmd->add_option("--sysctl-file", suites.sysctl_files, "a sysctl.d file applied likewise");
     cmd->add_flag("--keep-namespaces", suites.keep_namespaces,

@@ -35,6 +35,7 @@ RunnerOptions Options(const SuiteOptions& s) {
   o.xml_output = s.xml;
   o.ktap_output = s.ktap;
   o.html_output = s.html;
+  o.run.timeline = s.timeline || !s.html.empty();
   if (o.xml_output.empty()) {
     if (const char* x = std::getenv("XML_OUTPUT_FILE"); x != nullptr) o.xml_output = x;
   }

@@ -40,7 +40,7 @@ void Execution::Build() {
     }
   }
   sc_->ResetCounters();
-  StartTimeline();
+  if (o_.timeline) StartTimeline();
 }
 
 void Execution::StartTimeline() {

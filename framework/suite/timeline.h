@@ -22,7 +22,8 @@ class Timeline {
     const Netns* ns = nullptr;
     std::vector<std::string> counters{};
   };
-  // Samples every `every` until destroyed or Stop(). The namespaces must outlive it. Sampling
+  // Samples every `every` (less often when a sample takes over a tenth of that) until destroyed
+  // or Stop(). The namespaces must outlive it. Sampling
   // only reads (sock_diag, /proc counters) from its own thread and sockets: the case's own
   // threads and sockets are not touched.
   Timeline(std::vector<Subject> subjects, std::chrono::milliseconds every);

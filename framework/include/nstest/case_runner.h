@@ -21,6 +21,10 @@ struct RunOptions {
   // The caller has already checked CaseSkipReason() (the supervisor does, once for all cases),
   // so RunCase() need not probe the machine again.
   bool skip_checked = false;
+  // Sample each case's listeners and checked counters for the HTML report's timeline (a thread
+  // per case: on for --html and --timeline, off otherwise, so that a run that draws no timeline
+  // pays nothing for one).
+  bool timeline = false;
 };
 
 // Why `c` cannot run on this machine (privilege, a required feature, the kernel version), or "".
