@@ -2,13 +2,15 @@
 // protocol, in one place.
 //
 // Before the run's threads start, the runner forks one launcher process. It holds the plan as the
-// runner parsed, expanded and validated it, with the run options, and it forks each case's child
-// on request: the child runs the case from that memory (no exec, no re-parse, no probe
-// namespace), in a PID namespace of its own (RunInOwnPidNamespace), and writes its result to a
-// file the supervisor passed along. A new run option is a field of RunOptions and nothing else.
+// runner parsed, expanded and validated it, with the run options, and it starts each case's
+// process on request: the process runs the case from that memory (no exec, no re-parse, no probe
+// namespace) as PID 1 of a PID namespace of its own (clone3 with CLONE_NEWPID; where clone3 is
+// refused, a forked child runs it through RunInOwnPidNamespace), writes its result to a file the
+// supervisor passed along, and ends with _exit. A new run option is a field of RunOptions and
+// nothing else.
 //
 //   runner (supervisor threads) --request: case index + reply socket, output file, result file-->
-//     launcher (one thread) --fork--> case child --unshare(PID), fork--> the case, as PID 1
+//     launcher (one thread) --clone3(CLONE_NEWPID)--> the case, as PID 1 of its PID namespace
 //   launcher --reply: the child's PID and pidfd; later its wait status--> supervisor thread
 //
 // Every process below the runner has PR_SET_PDEATHSIG=SIGKILL: a runner killed in any way takes
