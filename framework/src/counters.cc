@@ -4,10 +4,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 
 #include "nstest/error.h"
+#include "src/proc_net.h"
 #include "src/strings.h"
 
 namespace nstest {
@@ -34,7 +36,24 @@ std::string ReadProcFile(const char* path, const std::string& ns_name, bool opti
   return out;
 }
 
-int64_t ParseValue(const std::string& text, const char* file, const std::string& name) {
+// The next whitespace-separated field of `text` from `*pos`; empty at the end of the line.
+std::string_view NextField(std::string_view line, size_t* pos) {
+  while (*pos < line.size() && (line[*pos] == ' ' || line[*pos] == '\t')) ++*pos;
+  size_t start = *pos;
+  while (*pos < line.size() && line[*pos] != ' ' && line[*pos] != '\t') ++*pos;
+  return line.substr(start, *pos - start);
+}
+
+// The next line of `text` from `*pos` (without its newline).
+std::string_view NextLine(std::string_view text, size_t* pos) {
+  size_t end = text.find('\n', *pos);
+  if (end == std::string_view::npos) end = text.size();
+  std::string_view line = text.substr(*pos, end - *pos);
+  *pos = std::min(text.size(), end + 1);
+  return line;
+}
+
+int64_t ParseValue(std::string_view text, const char* file, std::string_view name) {
   int64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size()) {
@@ -43,31 +62,54 @@ int64_t ParseValue(const std::string& text, const char* file, const std::string&
   return v;
 }
 
-// netstat and snmp: pairs of lines "Prefix: Name1 Name2 ..." / "Prefix: v1 v2 ...".
-void ParseHeaderValuePairs(std::string_view text, const char* file, CounterMap* out) {
-  std::vector<std::string> lines = Split(text, '\n');
-  for (size_t i = 0; i + 1 < lines.size(); i += 2) {
-    std::vector<std::string> names = Split(NormalizeSpaces(lines[i]), ' ');
-    std::vector<std::string> values = Split(NormalizeSpaces(lines[i + 1]), ' ');
-    if (names.empty() || names[0].empty()) break;
-    if (names.size() != values.size() || names[0] != values[0] || names[0].back() != ':') {
-      throw Error(fmt::format("parse {}: line {} does not match line {}", file, i + 1, i + 2));
+// netstat and snmp: pairs of lines "Prefix: Name1 Name2 ..." / "Prefix: v1 v2 ...". Calls
+// `each(prefix, name, value text)` for every counter.
+template <typename Fn>
+void ForEachHeaderValuePair(std::string_view text, const char* file, Fn&& each) {
+  size_t pos = 0;
+  for (int line = 1; pos < text.size(); line += 2) {
+    std::string_view names = NextLine(text, &pos);
+    std::string_view values = NextLine(text, &pos);
+    size_t n = 0, v = 0;
+    std::string_view prefix = NextField(names, &n);
+    if (prefix.empty()) break;
+    if (NextField(values, &v) != prefix || prefix.back() != ':') {
+      throw Error(fmt::format("parse {}: line {} does not match line {}", file, line, line + 1));
     }
-    std::string prefix = names[0].substr(0, names[0].size() - 1);
-    for (size_t k = 1; k < names.size(); ++k) {
-      std::string name = prefix + names[k];
-      (*out)[name] = ParseValue(values[k], file, name);
+    prefix.remove_suffix(1);
+    for (;;) {
+      std::string_view name = NextField(names, &n);
+      std::string_view value = NextField(values, &v);
+      if (name.empty() != value.empty()) {
+        throw Error(fmt::format("parse {}: line {} does not match line {}", file, line, line + 1));
+      }
+      if (name.empty()) break;
+      each(prefix, name, value);
     }
   }
 }
 
+void ParseHeaderValuePairs(std::string_view text, const char* file, CounterMap* out) {
+  std::string key;
+  ForEachHeaderValuePair(text, file,
+                         [&](std::string_view prefix, std::string_view name, std::string_view v) {
+                           key.assign(prefix).append(name);
+                           out->insert_or_assign(key, ParseValue(v, file, key));
+                         });
+}
+
 // snmp6: one "Name value" per line.
 void ParseNameValueLines(std::string_view text, const char* file, CounterMap* out) {
-  for (const std::string& line : Split(text, '\n')) {
-    std::vector<std::string> f = Split(NormalizeSpaces(line), ' ');
-    if (f.size() == 1 && f[0].empty()) continue;
-    if (f.size() != 2) throw Error(fmt::format("parse {}: malformed line '{}'", file, line));
-    (*out)[f[0]] = ParseValue(f[1], file, f[0]);
+  for (size_t pos = 0; pos < text.size();) {
+    std::string_view line = NextLine(text, &pos);
+    size_t f = 0;
+    std::string_view name = NextField(line, &f);
+    if (name.empty()) continue;
+    std::string_view value = NextField(line, &f);
+    if (value.empty() || !NextField(line, &f).empty()) {
+      throw Error(fmt::format("parse {}: malformed line '{}'", file, line));
+    }
+    out->insert_or_assign(std::string(name), ParseValue(value, file, name));
   }
 }
 
@@ -86,9 +128,54 @@ typename Map::const_iterator Lookup(const Map& m, std::string_view name, const c
 
 }  // namespace
 
+namespace {
+
+// Reads all of an open /proc file from its start; false on a read error.
+bool ReadFromStart(int fd, std::string* out) {
+  char buf[16384];
+  for (off_t at = 0;;) {
+    ssize_t n = ::pread(fd, buf, sizeof buf, at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out->append(buf, static_cast<size_t>(n));
+    at += n;
+  }
+}
+
+}  // namespace
+
+std::string ReadProcNet(const Netns& ns, ProcNetFile file) {
+  static const char* const kNames[] = {"/proc/net/netstat", "/proc/net/snmp", "/proc/net/snmp6"};
+  const char* name = kNames[static_cast<int>(file)];
+  int fd = ns.proc_net_fd(file);
+  if (fd < 0) {
+    if (file == ProcNetFile::kSnmp6) return "";  // no IPv6 in this kernel or namespace
+    throw Error(fmt::format("read '{}' in netns '{}': it could not be opened", name, ns.name()));
+  }
+  std::string out;
+  if (!ReadFromStart(fd, &out)) ThrowErrno(fmt::format("read '{}' in netns '{}'", name, ns.name()));
+  return out;
+}
+
+bool TcpSegmentArrived(int snmp_fd) {
+  std::string snmp;
+  if (snmp_fd < 0 || !ReadFromStart(snmp_fd, &snmp)) return true;  // cannot tell: assume so
+  bool arrived = true;
+  try {
+    ForEachHeaderValuePair(snmp, "snmp",
+                           [&](std::string_view prefix, std::string_view name, std::string_view v) {
+                             if (prefix == "Tcp" && name == "InSegs") arrived = v != "0";
+                           });
+  } catch (const Error&) {
+    return true;
+  }
+  return arrived;
+}
+
 Counters Counters::Read(const Netns& ns) {
-  NetnsGuard guard(ns);
-  return ReadCurrent(ns.name());
+  return Parse(ns.name(), ReadProcNet(ns, ProcNetFile::kNetstat),
+               ReadProcNet(ns, ProcNetFile::kSnmp), ReadProcNet(ns, ProcNetFile::kSnmp6));
 }
 
 Counters Counters::ReadCurrent(std::string netns_name) {

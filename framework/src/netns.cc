@@ -105,6 +105,11 @@ void NlSockDeleter::operator()(nl_sock* sock) const noexcept { nl_socket_free(so
 Netns::Netns(std::string name, Fd fd, NlSockPtr route)
     : name_(std::move(name)), fd_(std::move(fd)), route_(std::move(route)) {
   inode_ = InodeOf(fd_.get());
+  // Called inside the namespace: /proc/thread-self/net is its own, and an open file stays bound
+  // to the namespace it was opened in.
+  const char* const paths[] = {"/proc/thread-self/net/netstat", "/proc/thread-self/net/snmp",
+                               "/proc/thread-self/net/snmp6"};
+  for (int i = 0; i < 3; ++i) proc_net_[i] = Fd(::open(paths[i], O_RDONLY | O_CLOEXEC));
 }
 
 Netns::Netns(Netns&&) noexcept = default;
@@ -116,6 +121,7 @@ Netns& Netns::operator=(Netns&& other) noexcept {
     fd_ = std::move(other.fd_);
     inode_ = other.inode_;
     route_ = std::move(other.route_);
+    for (int i = 0; i < 3; ++i) proc_net_[i] = std::move(other.proc_net_[i]);
     mount_path_ = std::move(other.mount_path_);
     keep_mount_ = other.keep_mount_;
     sysctls_ = std::move(other.sysctls_);

@@ -31,6 +31,10 @@ using NlSockPtr = std::unique_ptr<nl_sock, NlSockDeleter>;
 //
 // Thread safety: const members may be called from several threads at once; the others need the
 // caller to serialize them.
+// The namespace's own /proc/net files that nstest reads (counters, and whether any TCP segment
+// arrived yet).
+enum class ProcNetFile { kNetstat, kSnmp, kSnmp6 };
+
 class Netns {
  public:
   // Creates a namespace named `name` (used in messages only) and brings its `lo` up.
@@ -54,6 +58,12 @@ class Netns {
 
   // A route netlink socket bound to this namespace (created inside it).
   nl_sock* route_socket() const noexcept { return route_.get(); }
+
+  // The file opened inside this namespace when it was made, so that reading it (pread from 0)
+  // needs no setns; -1 where the kernel has none (snmp6 without IPv6).
+  int proc_net_fd(ProcNetFile file) const noexcept {
+    return proc_net_[static_cast<int>(file)].get();
+  }
 
   // Creates socket(domain, type | SOCK_CLOEXEC, protocol) inside this namespace.
   // Throws SystemError.
@@ -82,6 +92,7 @@ class Netns {
   Fd fd_;
   ino_t inode_ = 0;
   NlSockPtr route_;
+  Fd proc_net_[3];  // by ProcNetFile
   std::string mount_path_;
   bool keep_mount_ = false;
   std::map<std::string, std::string> sysctls_;

@@ -99,7 +99,9 @@ class SockDiag {
   SockDiag& operator=(SockDiag&&) noexcept;
 
   // Every TCP socket (IPv4 and IPv6) whose state is in `states` (a mask of 1 << TcpState).
-  // Throws NetlinkError.
+  // Asking for SYN-RECV makes the kernel walk its whole table of established sockets (about 1 ms
+  // a family on a machine with a large one), so that part is left out while no TCP segment has
+  // arrived in the namespace: none can be there then. Throws NetlinkError.
   std::vector<TcpSocketInfo> Dump(uint32_t states = ~0u);
   // The listeners on `port`, each with its SYN-RECV count (a request socket counts for the most
   // specific listener covering its address: the address itself before a wildcard) and its place
@@ -117,6 +119,7 @@ class SockDiag {
  private:
   std::string netns_name_;
   NlSockPtr sock_;
+  Fd snmp_;  // the namespace's /proc/net/snmp
 };
 
 // One-shot forms: open a SockDiag in `ns` and query it.

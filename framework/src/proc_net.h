@@ -1,0 +1,21 @@
+// A namespace's /proc/net files, read through the descriptors its Netns holds.
+#ifndef NSTEST_SRC_PROC_NET_H_
+#define NSTEST_SRC_PROC_NET_H_
+
+#include <string>
+
+#include "nstest/netns.h"
+
+namespace nstest {
+
+// The whole file; "" for snmp6 where the namespace has none. Throws SystemError.
+std::string ReadProcNet(const Netns& ns, ProcNetFile file);
+
+// Whether any TCP segment has arrived in the namespace whose /proc/net/snmp `snmp_fd` is (its Tcp
+// InSegs is not 0); true when that cannot be read. Until one has, the namespace can hold no
+// request socket (SYN-RECV): each starts with a SYN that arrived.
+bool TcpSegmentArrived(int snmp_fd);
+
+}  // namespace nstest
+
+#endif  // NSTEST_SRC_PROC_NET_H_
