@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the bundled suites ROUNDS times in a row with -j2 (-j $NSTEST_REPEAT_JOBS) and counts every
-# failure, per case. With --load, a busy loop (started here and ended by its PID) keeps one core
+# Runs the bundled suites ROUNDS times in a row at the default -j (auto; -j $NSTEST_REPEAT_JOBS
+# when set) and counts every failure, per case. With --load, a busy loop (started here and ended by its PID) keeps one core
 # busy the whole time.
 # Usage: ci/repeat-suites.sh [ROUNDS=100] [--load] [nstest run flags...]
 # E.g. the SYN flood 70 times a round at -j4 beside a busy core, as the capture proof runs it:
@@ -34,7 +34,7 @@ cases=0
 : > "$work/walls"
 for ((round = 1; round <= rounds; ++round)); do
   start=$(date +%s.%N)
-  "$nstest" run suites -j "${NSTEST_REPEAT_JOBS:-2}" --cost-file "$work/costs" "$@" > "$work/out" 2>&1
+  "$nstest" run suites -j "${NSTEST_REPEAT_JOBS:-auto}" --cost-file "$work/costs" "$@" > "$work/out" 2>&1
   status=$?
   end=$(date +%s.%N)
   echo "$start $end" | awk '{printf "%.2f\n", $2 - $1}' >> "$work/walls"

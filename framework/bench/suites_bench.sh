@@ -13,7 +13,7 @@ for j in "$@"; do
           sed -E 's/^\[[^]]*\] ([^ ]+) \(([0-9]+) ms\).*/\2 \1/')
   sum=$(echo "$cases" | awk '{ s += $1 } END { print s }')
   slowest=$(echo "$cases" | sort -n | tail -1)
-  wall=$(echo "$out" | sed -nE 's/.*cases ran\. \(([0-9]+) ms total\).*/\1/p')
+  wall=$(echo "$out" | sed -nE 's/.*cases ran\. \(([0-9]+) ms total.*/\1/p')
   result=$(echo "$out" | grep -E '^[0-9]+ passed, ')
   awk -v j="$j" -v wall="$wall" -v sum="$sum" -v max="${slowest%% *}" -v name="${slowest#* }" \
       -v result="$result" 'BEGIN {

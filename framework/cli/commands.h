@@ -17,7 +17,7 @@ inline constexpr int kExitUsage = 2;
 struct SuiteOptions {
   std::vector<std::string> paths;
   std::string filter = "*";
-  int jobs = 0;  // 0: the number of cores
+  std::string jobs = "auto";  // N, or "auto"
   int repeat = 1;
   bool shuffle = false;
   uint32_t seed = 0;

@@ -18,8 +18,9 @@ int main(int argc, char** argv) {
     cmd->add_option("paths", suites.paths, "suite files or directories (default: suites)");
     cmd->add_option("--filter", suites.filter, "gtest-style filter, e.g. 'backlog.*:-*slow*'");
     if (!running) return;
-    cmd->add_option("-j,--jobs", suites.jobs, "cases run at once (default: the number of cores)")
-        ->check(CLI::Range(1, 256));
+    cmd->add_option("-j,--jobs", suites.jobs,
+                    "cases run at once: N (1-256), or auto: as many as keep the CPU busy")
+        ->capture_default_str();
     cmd->add_option("--repeat", suites.repeat, "run every case N times")
         ->check(CLI::Range(1, 10000));
     cmd->add_flag("--shuffle", suites.shuffle, "run the cases in a random order");

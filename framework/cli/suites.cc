@@ -20,13 +20,23 @@
 namespace nstest::cli {
 namespace {
 
+// -j: "auto" (kAutoJobs), or a count from 1 to 256.
+int ParseJobs(const std::string& text) {
+  if (text == "auto") return 0;
+  char* end = nullptr;
+  long n = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || n < 1 || n > 256) {
+    throw Error(fmt::format("-j {}: give a count from 1 to 256, or auto", text));
+  }
+  return static_cast<int>(n);
+}
+
 // Turns the flags into runner options; throws Error/SuiteError for bad ones.
 RunnerOptions Options(const SuiteOptions& s) {
   RunnerOptions o;
   o.paths = s.paths.empty() ? std::vector<std::string>{"suites"} : s.paths;
   o.filter = s.filter;
-  o.jobs =
-      s.jobs > 0 ? s.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.jobs = ParseJobs(s.jobs);
   o.repeat = s.repeat;
   o.shuffle = s.shuffle;
   o.seed = s.seed != 0

@@ -23,9 +23,9 @@ void ConsolePrinter::ShowProgress() {
   }
 }
 
-void ConsolePrinter::RunStarted(size_t suites, int jobs) {
+void ConsolePrinter::RunStarted(size_t suites, const std::string& jobs) {
   std::lock_guard<std::mutex> lock(mu_);
-  out_ << fmt::format("[==========] Running {} case{} from {} suite{} (-j {}).\n", cases_,
+  out_ << fmt::format("[==========] Running {} case{} from {} suite{} ({}).\n", cases_,
                       cases_ == 1 ? "" : "s", suites, suites == 1 ? "" : "s", jobs)
        << std::flush;
 }
@@ -56,14 +56,14 @@ void ConsolePrinter::CaseFinished(const Case& c, const CaseResult& r, double sec
   out_ << std::flush;
 }
 
-void ConsolePrinter::RunFinished(const RunTally& t, int stopped_by, double seconds) {
+void ConsolePrinter::RunFinished(const RunTally& t, int stopped_by, double seconds, int peak) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_by != 0) {
     out_ << fmt::format("[==========] interrupted by SIG{}: {} of {} cases ran\n",
                         ::sigabbrev_np(stopped_by), t.ran, t.planned);
   }
-  out_ << fmt::format("[==========] {} cases ran. ({} ms total)\n", t.ran,
-                      static_cast<int64_t>(seconds * 1000));
+  out_ << fmt::format("[==========] {} cases ran. ({} ms total, at most {} at once)\n", t.ran,
+                      static_cast<int64_t>(seconds * 1000), peak);
   out_ << Paint(CaseStatus::kPassed, fmt::format("[  PASSED  ] {} cases.", t.passed)) << "\n";
   if (t.skipped > 0) {
     out_ << Paint(CaseStatus::kSkipped, fmt::format("[  SKIPPED ] {} cases.", t.skipped)) << "\n";

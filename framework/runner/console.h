@@ -30,11 +30,11 @@ class ConsolePrinter {
   ConsolePrinter(std::ostream& out, bool color, size_t cases)
       : out_(out), color_(color), cases_(cases) {}
 
-  void RunStarted(size_t suites, int jobs);
+  void RunStarted(size_t suites, const std::string& jobs);
   void CaseStarted(const Case& c);
   void CaseFinished(const Case& c, const CaseResult& r, double seconds);
   // `stopped_by`: the signal that stopped the run, or 0.
-  void RunFinished(const RunTally& tally, int stopped_by, double seconds);
+  void RunFinished(const RunTally& tally, int stopped_by, double seconds, int peak);
   // "JUnit report: report.xml"
   void ReportWritten(const std::string& kind, const std::string& path);
   // The last line: "3 passed, 1 failed, 0 skipped", which CI systems read.

@@ -21,6 +21,7 @@
 #include "nstest/preflight.h"
 #include "nstest/process.h"
 #include "nstest/sysctl.h"
+#include "runner/admission.h"
 #include "runner/launcher.h"
 #include "runner/supervisor.h"
 #include "src/strings.h"
@@ -277,13 +278,15 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, std::ostream& out) {
 
 int RunPlan(const Plan& plan, const RunnerOptions& o, CaseLauncher& launcher, std::ostream& out) {
   ConsolePrinter console(out, o.color, plan.cases.size());
-  console.RunStarted(SelectedSuites(plan), o.jobs);
+  Admission admission(o.jobs, plan.cases.size());
+  console.RunStarted(SelectedSuites(plan), admission.Describe());
   auto start = Clock::now();
   int stopped_by = 0;
-  std::vector<Outcome> outcomes = Supervise(plan, o.jobs, launcher, console, &stopped_by);
+  std::vector<Outcome> outcomes = Supervise(plan, admission, launcher, console, &stopped_by);
   RunTally tally = Tally(plan, outcomes);
   console.RunFinished(tally, stopped_by,
-                      std::chrono::duration<double>(Clock::now() - start).count());
+                      std::chrono::duration<double>(Clock::now() - start).count(),
+                      admission.peak());
   WriteCosts(o.cost_file, outcomes);
   if (!o.xml_output.empty() || !o.ktap_output.empty() || !o.html_output.empty()) {
     std::vector<JUnitSuite> report = Report(plan, o, outcomes);

@@ -57,7 +57,7 @@ class StopSignalGuard {
 
 }  // namespace
 
-std::vector<Outcome> Supervise(const Plan& plan, int jobs, CaseLauncher& launcher,
+std::vector<Outcome> Supervise(const Plan& plan, Admission& admission, CaseLauncher& launcher,
                                ConsolePrinter& console, int* stopped_by) {
   std::vector<Outcome> outcomes(plan.cases.size());
   std::atomic<size_t> next{0};
@@ -71,8 +71,14 @@ std::vector<Outcome> Supervise(const Plan& plan, int jobs, CaseLauncher& launche
     }
     if (fds[0].revents != 0) launcher.KillAll();
   });
+  auto stopping = [&] { return g_stop_signal.load() != 0 || next.load() >= plan.cases.size(); };
   auto worker = [&] {
-    for (size_t i = next++; i < plan.cases.size() && g_stop_signal.load() == 0; i = next++) {
+    while (admission.Enter(stopping)) {
+      size_t i = next++;
+      if (i >= plan.cases.size() || g_stop_signal.load() != 0) {
+        admission.Leave();
+        return;
+      }
       const Case& c = plan.cases[i];
       console.CaseStarted(c);
       auto t0 = Clock::now();
@@ -81,13 +87,13 @@ std::vector<Outcome> Supervise(const Plan& plan, int jobs, CaseLauncher& launche
       if (int sig = g_stop_signal.load(); sig != 0 && r.status == CaseStatus::kError) {
         r.message = fmt::format("interrupted by SIG{} ({})", ::sigabbrev_np(sig), r.message);
       }
+      admission.Leave();
       outcomes[i] = Outcome{&c, r, secs};
       console.CaseFinished(c, r, secs);
     }
   };
   std::vector<std::thread> threads;
-  int n = std::max(1, std::min<int>(jobs, static_cast<int>(plan.cases.size())));
-  for (int t = 0; t < n; ++t) threads.emplace_back(worker);
+  for (int t = 0; t < admission.ceiling(); ++t) threads.emplace_back(worker);
   for (std::thread& t : threads) t.join();
   uint64_t one = 1;
   while (::write(finished.get(), &one, sizeof one) < 0 && errno == EINTR) {

@@ -75,7 +75,7 @@ Scenario::Scenario(const ScenarioSpec& spec) {
     }
     WaitLinkOperUp(a, b.spec.a_ifname, spec.link_timeout);
     WaitLinkOperUp(z, b.spec.b_ifname, spec.link_timeout);
-    if (l.ipv6) {
+    if (l.ipv6 && spec.await_ipv6) {
       WaitAddressUsable(a, b.spec.a_ifname, b.addresses.a_v6, spec.link_timeout);
       WaitAddressUsable(z, b.spec.b_ifname, b.addresses.b_v6, spec.link_timeout);
     }

@@ -10,9 +10,27 @@
 
 namespace nstest {
 
+namespace {
+
+bool Ipv6(const std::string& address, Family family) {
+  return family == Family::kIPv6 || address.find(':') != std::string::npos;
+}
+
+// Whether a step may send IPv6 traffic: a listener, connection or SYN of that family, or a command
+// (which may do anything).
+bool MayUseIpv6(const Step& s) {
+  if (const auto* l = std::get_if<ListenStep>(&s.action)) return Ipv6(l->address, l->family);
+  if (const auto* c = std::get_if<ConnectStep>(&s.action)) return Ipv6(c->address, c->family);
+  if (const auto* y = std::get_if<SynsStep>(&s.action)) return Ipv6(y->address, y->family);
+  return std::holds_alternative<RunStep>(s.action) || std::holds_alternative<StartStep>(s.action);
+}
+
+}  // namespace
+
 void Execution::Build() {
   const Suite& suite = *c_.suite;
   ScenarioSpec spec;
+  spec.await_ipv6 = std::any_of(c_.test->steps.begin(), c_.test->steps.end(), MayUseIpv6);
   for (const NamespaceSpec& n : suite.namespaces) spec.namespaces.push_back(n.name);
   for (const LinkSpec& l : suite.links) {
     spec.links.push_back(

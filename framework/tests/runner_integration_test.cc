@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "nstest/junit.h"
 #include "nstest/preflight.h"
@@ -457,6 +458,31 @@ TEST_F(RunnerTest, FilterCountsOnlySuitesWithASelectedCase) {
   EXPECT_NE(r.stdout_text.find("[==========] Running 2 cases from 2 suites (-j 1).\n"),
             std::string::npos)
       << r.stdout_text;
+}
+
+// By default as many cases run at once as keep the CPU busy: more than there are cores while the
+// cases sleep on timers. A -j that is neither a count nor auto is refused before anything runs.
+TEST_F(RunnerTest, DefaultJobsAreAutomaticAndOverlapSleepingCases) {
+  ProcessResult r = Nstest({"run", "fixtures/runner/sleepers.toml", "--cost-file", "none"});
+  EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("(-j auto: "), std::string::npos) << r.stdout_text;
+  // 12 cases that each sleep 1 s: at most as many at once as there are cores would take 12/cores
+  // seconds; overlapping them takes a little over 1 s.
+  int peak = 0;
+  size_t at = r.stdout_text.find(" at once)\n");
+  ASSERT_NE(at, std::string::npos) << r.stdout_text;
+  size_t from = r.stdout_text.rfind("at most ", at);
+  ASSERT_NE(from, std::string::npos) << r.stdout_text;
+  peak = std::atoi(r.stdout_text.c_str() + from + 8);
+  EXPECT_GT(peak, static_cast<int>(std::thread::hardware_concurrency())) << r.stdout_text;
+  for (const char* bad : {"0", "257", "many", ""}) {
+    ProcessResult refused = Nstest({"run", "fixtures/runner/sleepers.toml", "-j", bad});
+    EXPECT_EQ(refused.exit_code, 2) << bad << ": " << refused.stdout_text << refused.stderr_text;
+    EXPECT_NE(
+        refused.stderr_text.find(fmt::format("-j {}: give a count from 1 to 256, or auto", bad)),
+        std::string::npos)
+        << refused.stderr_text;
+  }
 }
 
 // A capture whose buffer is far too small for a flood drops packets: the packet expectation on it

@@ -20,7 +20,7 @@ namespace nstest {
 struct RunnerOptions {
   std::vector<std::string> paths{};  // suite files, or directories searched for *.toml
   std::string filter = "*";          // gtest syntax: "pos1:pos2-neg1:neg2", * and ? wildcards
-  int jobs = 1;
+  int jobs = 1;  // cases run at once; 0: as many as keep the CPU busy (-j auto, admission.h)
   int repeat = 1;
   bool shuffle = false;
   uint32_t seed = 0;

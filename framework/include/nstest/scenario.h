@@ -55,6 +55,10 @@ struct ScenarioSpec {
   std::vector<std::string> namespaces{};  // at least one; names as Netns::Create takes them
   std::vector<ScenarioLink> links{};
   std::chrono::milliseconds link_timeout{5000};  // for each link to come up
+  // Whether the build waits until each link's IPv6 addresses can be used (their solicited-node
+  // groups joined, not tentative). The addresses are there either way; a scenario that sends no
+  // IPv6 traffic, and starts no command that might, can skip the wait (about 1 ms).
+  bool await_ipv6 = true;
 
   // The usual preset: `server` and `client` joined by one veth (names, interfaces, MTU, IPv6 and
   // address index from `options`).
