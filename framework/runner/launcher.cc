@@ -11,12 +11,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <pugixml.hpp>
-#include <sstream>
+#include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -115,23 +116,65 @@ bool Receive(int sock, void* data, size_t size, std::vector<Fd>* fds) {
   return n == static_cast<ssize_t>(size) && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0;
 }
 
-// --- The result file: the child writes one <result> element, the supervisor reads it. ---
+// --- The result file: the child writes it, the supervisor reads it. Each field is its length in
+// decimal, a newline and its bytes: status, message, detail, log, the number of properties, then
+// each property's name and value. ---
+
+constexpr std::string_view kResultMagic = "nstest-result 1\n";
+
+void Put(std::string* out, std::string_view field) {
+  out->append(std::to_string(field.size())).append(1, '\n').append(field);
+}
+
+// The next field from `*in`, or nullopt if `*in` does not start with one.
+std::optional<std::string> Take(std::string_view* in) {
+  size_t nl = in->find('\n');
+  if (nl == std::string_view::npos || nl == 0 || nl > 20) return std::nullopt;
+  size_t size = 0;
+  auto [end, ec] = std::from_chars(in->data(), in->data() + nl, size);
+  if (ec != std::errc() || end != in->data() + nl || size > in->size() - nl - 1) {
+    return std::nullopt;
+  }
+  std::string field(in->substr(nl + 1, size));
+  in->remove_prefix(nl + 1 + size);
+  return field;
+}
 
 std::string EncodeResult(const CaseResult& r) {
-  pugi::xml_document doc;
-  pugi::xml_node res = doc.append_child("result");
-  res.append_attribute("status") = CaseStatusName(r.status);
-  res.append_attribute("message") = r.message.c_str();
-  res.append_child("detail").append_child(pugi::node_pcdata).set_value(r.detail.c_str());
-  res.append_child("log").append_child(pugi::node_pcdata).set_value(r.log.c_str());
+  std::string out(kResultMagic);
+  Put(&out, CaseStatusName(r.status));
+  Put(&out, r.message);
+  Put(&out, r.detail);
+  Put(&out, r.log);
+  Put(&out, std::to_string(r.properties.size()));
   for (const auto& [k, v] : r.properties) {
-    pugi::xml_node p = res.append_child("property");
-    p.append_attribute("name") = k.c_str();
-    p.append_attribute("value") = v.c_str();
+    Put(&out, k);
+    Put(&out, v);
   }
-  std::ostringstream out;
-  doc.save(out);
-  return out.str();
+  return out;
+}
+
+// The result the child wrote; nullopt if it wrote none, or not all of one.
+std::optional<CaseResult> ParseResult(std::string_view in) {
+  if (in.substr(0, kResultMagic.size()) != kResultMagic) return std::nullopt;
+  in.remove_prefix(kResultMagic.size());
+  std::optional<std::string> status = Take(&in), message = Take(&in), detail = Take(&in),
+                             log = Take(&in), count = Take(&in);
+  if (!status || !message || !detail || !log || !count) return std::nullopt;
+  CaseResult r;
+  r.status = CaseStatusFromName(*status).value_or(CaseStatus::kError);
+  r.message = std::move(*message);
+  r.detail = std::move(*detail);
+  r.log = std::move(*log);
+  size_t n = 0;
+  auto [end, ec] = std::from_chars(count->data(), count->data() + count->size(), n);
+  if (ec != std::errc() || end != count->data() + count->size()) return std::nullopt;
+  for (size_t i = 0; i < n; ++i) {
+    std::optional<std::string> name = Take(&in), value = Take(&in);
+    if (!name || !value) return std::nullopt;
+    r.properties.emplace_back(std::move(*name), std::move(*value));
+  }
+  return r;
 }
 
 // The case's result from what its child left: the result file, or else how it ended and what it
@@ -144,25 +187,15 @@ CaseResult DecodeResult(const ProcessResult& p, const std::string& result, doubl
     r.log = p.stderr_text;
     return r;
   }
-  pugi::xml_document doc;
-  pugi::xml_node res;
-  if (doc.load_string(result.c_str())) res = doc.child("result");
-  if (!res) {
+  std::optional<CaseResult> written = ParseResult(result);
+  if (!written) {
     r.status = CaseStatus::kError;
     r.message = p.signal != 0 ? fmt::format("crashed: {}", p.Describe())
                               : fmt::format("no result from the case ({})", p.Describe());
     r.log = p.stderr_text;
     return r;
   }
-  r.status = CaseStatusFromName(res.attribute("status").as_string()).value_or(CaseStatus::kError);
-  r.message = res.attribute("message").as_string();
-  r.detail = res.child_value("detail");
-  r.log = res.child_value("log");
-  for (pugi::xml_node prop : res.children("property")) {
-    r.properties.emplace_back(prop.attribute("name").as_string(),
-                              prop.attribute("value").as_string());
-  }
-  return r;
+  return *written;
 }
 
 void WriteAll(int fd, const std::string& text) {

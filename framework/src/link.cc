@@ -170,9 +170,9 @@ VethPair AddVethPair(const Netns& a, const std::string& a_name, const Netns& b,
   std::string what = fmt::format("create veth '{}' in netns '{}' with peer '{}' in netns '{}'",
                                  a_name, a.name(), b_name, b.name());
   VethPair pair{a_name, 0, b_name, 0};
-  std::set<int> used_a = UsedIndexes(a);
+  std::set<int> used_a = options.used_a ? *options.used_a : UsedIndexes(a);
   pair.a_index = LowestFree(used_a, 0);
-  std::set<int> used_b = &a == &b ? used_a : UsedIndexes(b);
+  std::set<int> used_b = &a == &b ? used_a : options.used_b ? *options.used_b : UsedIndexes(b);
   if (&a == &b) used_b.insert(pair.a_index);
   pair.b_index = LowestFree(used_b, pair.a_index);
 
@@ -195,20 +195,33 @@ VethPair AddVethPair(const Netns& a, const std::string& a_name, const Netns& b,
   // rtnl_link_veth_get_peer() took a reference on the peer; the pair is freed through `link`.
   rtnl_link_put(peer);
   if (err < 0) throw NetlinkError(what, err);
-  if (options.up) SetLinkUp(b, b_name, true);
+  if (options.up) {
+    LinkPtr orig = AllocLink();
+    LinkPtr change = AllocLink();
+    rtnl_link_set_ifindex(orig.get(), pair.b_index);
+    rtnl_link_set_flags(change.get(), IFF_UP);
+    err = rtnl_link_change(b.route_socket(), orig.get(), change.get(), 0);
+    if (err < 0) {
+      throw NetlinkError(fmt::format("bring up link '{}' in netns '{}'", b_name, b.name()), err);
+    }
+  }
   return pair;
 }
 
 void AddAddress(const Netns& ns, const std::string& ifname, const IpPrefix& prefix) {
+  AddAddress(ns, ifname, rtnl_link_get_ifindex(FetchLink(ns, ifname, "add address to").get()),
+             prefix);
+}
+
+void AddAddress(const Netns& ns, const std::string& ifname, int ifindex, const IpPrefix& prefix) {
   std::string what = fmt::format("add address '{}' to link '{}' in netns '{}'", prefix.ToString(),
                                  ifname, ns.name());
-  LinkPtr link = FetchLink(ns, ifname, "add address to");
   AddrPtr addr(rtnl_addr_alloc());
   NlAddrPtr local(
       nl_addr_build(prefix.address.family(), prefix.address.bytes(), prefix.address.size()));
   if (!addr || !local) throw Error(what + ": out of memory");
   nl_addr_set_prefixlen(local.get(), prefix.prefix_len);
-  rtnl_addr_set_ifindex(addr.get(), rtnl_link_get_ifindex(link.get()));
+  rtnl_addr_set_ifindex(addr.get(), ifindex);
   rtnl_addr_set_family(addr.get(), prefix.address.family());
   int err = rtnl_addr_set_local(addr.get(), local.get());
   if (err < 0) throw NetlinkError(what, err);

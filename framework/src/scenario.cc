@@ -15,6 +15,7 @@
 #include "nstest/error.h"
 #include "nstest/sockdiag.h"
 #include "nstest/topology.h"
+#include "src/proc_net.h"
 #include "src/strings.h"
 #include "src/wait_util.h"
 
@@ -54,6 +55,9 @@ Scenario::Scenario(const ScenarioSpec& spec) {
     order_.push_back(n);
   }
   std::map<std::string, int> interfaces;
+  // The namespaces are new, with `lo` (index 1) only, and every link in them is made here.
+  std::map<std::string, std::set<int>> used;
+  for (const std::string& n : spec.namespaces) used[n] = {1};
   for (const ScenarioLink& l : spec.links) {
     BuiltLink b{l, {}, {}};
     Netns& a = ns(l.a);
@@ -66,12 +70,16 @@ Scenario::Scenario(const ScenarioSpec& spec) {
     b.addresses = DefaultPairAddresses(b.spec.index);
     VethOptions vo;
     vo.mtu = l.mtu;
+    vo.used_a = used[l.a];
+    vo.used_b = used[l.b];
     b.veth = AddVethPair(a, b.spec.a_ifname, z, b.spec.b_ifname, vo);
-    AddAddress(a, b.spec.a_ifname, b.addresses.a_v4);
-    AddAddress(z, b.spec.b_ifname, b.addresses.b_v4);
+    used[l.a].insert(b.veth.a_index);
+    used[l.b].insert(b.veth.b_index);
+    AddAddress(a, b.spec.a_ifname, b.veth.a_index, b.addresses.a_v4);
+    AddAddress(z, b.spec.b_ifname, b.veth.b_index, b.addresses.b_v4);
     if (l.ipv6) {
-      AddAddress(a, b.spec.a_ifname, b.addresses.a_v6);
-      AddAddress(z, b.spec.b_ifname, b.addresses.b_v6);
+      AddAddress(a, b.spec.a_ifname, b.veth.a_index, b.addresses.a_v6);
+      AddAddress(z, b.spec.b_ifname, b.veth.b_index, b.addresses.b_v6);
     }
     WaitLinkOperUp(a, b.spec.a_ifname, spec.link_timeout);
     WaitLinkOperUp(z, b.spec.b_ifname, spec.link_timeout);
@@ -135,16 +143,36 @@ const std::string& Scenario::InterfaceOf(const std::string& name) const {
 
 void Scenario::ResetCounters() {
   baseline_.clear();
-  for (const std::string& n : order_) baseline_.emplace(n, Counters::Read(ns(n)));
+  for (const std::string& n : order_) {
+    Baseline& b = baseline_[n];
+    for (ProcNetFile f : {ProcNetFile::kNetstat, ProcNetFile::kSnmp, ProcNetFile::kSnmp6}) {
+      b.files[static_cast<int>(f)] = ReadProcNet(ns(n), f);
+    }
+  }
 }
 
-CounterDelta Scenario::CounterChanges(const std::string& name) const {
-  const Netns& space = ns(name);
+const Scenario::Baseline& Scenario::BaselineOf(const std::string& name) const {
+  (void)ns(name);  // an unknown namespace is that error, not a missing baseline
   auto base = baseline_.find(name);
   if (base == baseline_.end()) {
     throw Error(fmt::format("no counter baseline in netns '{}' yet (ResetCounters())", name));
   }
-  return Counters::Read(space).Since(base->second);
+  return base->second;
+}
+
+CounterDelta Scenario::CounterChanges(const std::string& name) const {
+  const Baseline& b = BaselineOf(name);
+  if (!b.parsed) b.parsed = Counters::Parse(name, b.files[0], b.files[1], b.files[2]);
+  return Counters::Read(ns(name)).Since(*b.parsed);
+}
+
+std::string Scenario::CounterSummary(const std::string& name) const {
+  const Baseline& b = BaselineOf(name);
+  bool same = true;
+  for (ProcNetFile f : {ProcNetFile::kNetstat, ProcNetFile::kSnmp, ProcNetFile::kSnmp6}) {
+    same = same && ReadProcNet(ns(name), f) == b.files[static_cast<int>(f)];
+  }
+  return same ? "no counter changed" : CounterChanges(name).Summary();
 }
 
 Listener& Scenario::Listen(const std::string& name, const ListenerOptions& options) {
@@ -354,7 +382,7 @@ std::string Scenario::Context() const {
     for (const auto& [k, v] : space.effective_sysctls())
       out += fmt::format("  sysctl {} = {}\n", k, v);
     try {
-      out += "  counters: " + CounterChanges(n).Summary() + "\n";
+      out += "  counters: " + CounterSummary(n) + "\n";
       std::set<uint16_t> ports;
       for (const TcpSocketInfo& t :
            SockDiag(space).Dump(1u << static_cast<int>(TcpState::kListen))) {

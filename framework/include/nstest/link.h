@@ -3,6 +3,8 @@
 #define NSTEST_LINK_H_
 
 #include <chrono>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,10 @@ struct LinkInfo {
 struct VethOptions {
   unsigned mtu = 0;  // 0: the kernel's default (1500)
   bool up = true;    // bring both ends up
+  // The interface indexes in use in each namespace, where the caller knows them (it made the
+  // namespace and every link in it); else they are listed from the kernel.
+  std::optional<std::set<int>> used_a{};
+  std::optional<std::set<int>> used_b{};
 };
 
 // The two ends of a veth pair.
@@ -47,6 +53,8 @@ VethPair AddVethPair(const Netns& a, const std::string& a_name, const Netns& b,
 // Assigns `prefix` to interface `ifname`. IPv6 addresses skip duplicate address detection
 // (IFA_F_NODAD) so they are usable at once. Throws NetlinkError.
 void AddAddress(const Netns& ns, const std::string& ifname, const IpPrefix& prefix);
+// The same for an interface whose index the caller knows (as AddVethPair returns it).
+void AddAddress(const Netns& ns, const std::string& ifname, int ifindex, const IpPrefix& prefix);
 
 // Waits until `prefix`, assigned to `ifname`, can be used by a peer. IPv4 addresses can at once.
 // An IPv6 address needs the kernel's addrconf worker to have run for it, even with IFA_F_NODAD:

@@ -106,6 +106,9 @@ class Scenario {
   void ResetCounters();
   // Changes in `name` since the last ResetCounters(); Error if there was none.
   CounterDelta CounterChanges(const std::string& name) const;
+  // CounterChanges(name).Summary(), or "no counter changed" without parsing anything when the
+  // namespace's counter files read as they did at the baseline.
+  std::string CounterSummary(const std::string& name) const;
 
   // --- What the test makes ---
   Listener& Listen(const std::string& name, const ListenerOptions& options);
@@ -195,7 +198,13 @@ class Scenario {
   std::map<std::string, std::unique_ptr<Netns>> ns_;
   std::vector<std::string> order_;
   std::vector<BuiltLink> links_;
-  std::map<std::string, Counters> baseline_;
+  // The counter files as ResetCounters() read them, parsed when a change is first asked for.
+  struct Baseline {
+    std::string files[3];  // by ProcNetFile
+    mutable std::optional<Counters> parsed{};
+  };
+  const Baseline& BaselineOf(const std::string& name) const;
+  std::map<std::string, Baseline> baseline_;
   std::map<std::string, std::unique_ptr<PacketFilter>> filters_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::map<std::string, std::vector<Connections>> connections_;
