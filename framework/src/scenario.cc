@@ -304,8 +304,14 @@ std::string Scenario::Processes() {
   return out;
 }
 
+SockDiag& Scenario::Diag(const std::string& name) const {
+  std::unique_ptr<SockDiag>& d = diags_[name];
+  if (!d) d = std::make_unique<SockDiag>(ns(name));
+  return *d;
+}
+
 std::vector<ListenerQueues> Scenario::ListenersOn(const std::string& name, uint16_t port) const {
-  std::vector<ListenerQueues> all = SockDiag(ns(name)).Listeners(port);
+  std::vector<ListenerQueues> all = Diag(name).Listeners(port);
   std::map<uint32_t, size_t> made;  // inode -> place among the listeners made here
   for (size_t i = 0; i < listeners_.size(); ++i) {
     if (listeners_[i]->netns_name() == name && listeners_[i]->port() == port) {
@@ -345,8 +351,7 @@ ListenerQueues Scenario::ListenerOn(const std::string& name, uint16_t port,
 size_t Scenario::ListeningCount(const std::string& name, uint16_t port,
                                 const std::optional<IpAddress>& address) const {
   size_t n = 0;
-  for (const TcpSocketInfo& t :
-       SockDiag(ns(name)).Dump(1u << static_cast<int>(TcpState::kListen))) {
+  for (const TcpSocketInfo& t : Diag(name).Dump(1u << static_cast<int>(TcpState::kListen))) {
     if (t.local_port == port && (!address || t.local == *address)) ++n;
   }
   return n;
@@ -384,8 +389,7 @@ std::string Scenario::Context() const {
     try {
       out += "  counters: " + CounterSummary(n) + "\n";
       std::set<uint16_t> ports;
-      for (const TcpSocketInfo& t :
-           SockDiag(space).Dump(1u << static_cast<int>(TcpState::kListen))) {
+      for (const TcpSocketInfo& t : Diag(n).Dump(1u << static_cast<int>(TcpState::kListen))) {
         ports.insert(t.local_port);
       }
       for (uint16_t port : ports) {

@@ -196,6 +196,9 @@ class Scenario {
   };
 
   std::map<std::string, std::unique_ptr<Netns>> ns_;
+  // A sock_diag socket per namespace, made at its first question and kept: waits ask often.
+  SockDiag& Diag(const std::string& name) const;
+  mutable std::map<std::string, std::unique_ptr<SockDiag>> diags_;
   std::vector<std::string> order_;
   std::vector<BuiltLink> links_;
   // The counter files as ResetCounters() read them, parsed when a change is first asked for.
