@@ -17,6 +17,19 @@ namespace {
 
 using CounterMap = std::map<std::string, int64_t, std::less<>>;
 
+// Reads all of an open /proc file from its start; false on a read error.
+bool ReadFromStart(int fd, std::string* out) {
+  char buf[16384];
+  for (off_t at = 0;;) {
+    ssize_t n = ::pread(fd, buf, sizeof buf, at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out->append(buf, static_cast<size_t>(n));
+    at += n;
+  }
+}
+
 // Reads a /proc file; a missing file yields "" when `optional`.
 std::string ReadProcFile(const char* path, const std::string& ns_name, bool optional) {
   Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
@@ -25,14 +38,8 @@ std::string ReadProcFile(const char* path, const std::string& ns_name, bool opti
     ThrowErrno(fmt::format("read '{}' in netns '{}'", path, ns_name));
   }
   std::string out;
-  char buf[16384];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) ThrowErrno(fmt::format("read '{}' in netns '{}'", path, ns_name));
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
+  if (!ReadFromStart(fd.get(), &out))
+    ThrowErrno(fmt::format("read '{}' in netns '{}'", path, ns_name));
   return out;
 }
 
@@ -124,23 +131,6 @@ typename Map::const_iterator Lookup(const Map& m, std::string_view name, const c
   std::string near = ClosestName(name, names);
   throw Error(fmt::format("{} counter '{}' in netns '{}': no such counter{}", verb, name, ns_name,
                           near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
-}
-
-}  // namespace
-
-namespace {
-
-// Reads all of an open /proc file from its start; false on a read error.
-bool ReadFromStart(int fd, std::string* out) {
-  char buf[16384];
-  for (off_t at = 0;;) {
-    ssize_t n = ::pread(fd, buf, sizeof buf, at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    if (n == 0) return true;
-    out->append(buf, static_cast<size_t>(n));
-    at += n;
-  }
 }
 
 }  // namespace
