@@ -153,12 +153,16 @@ struct Capture::State {
   uint64_t sync_done = 0;
   bool finished = false;  // the capture thread has ended
   CaptureStats stats;
+  // Packets libpcap handed over, past the filter (ps_recv would also count those the socket took
+  // in between pcap_activate() and pcap_setfilter(), which libpcap then filters out itself).
+  uint64_t delivered = 0;
 
   static void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
     auto* s = reinterpret_cast<State*>(user);
     // With nanosecond precision, tv_usec carries nanoseconds (pcap_set_tstamp_precision).
     auto t = std::chrono::seconds(h->ts.tv_sec) + std::chrono::nanoseconds(h->ts.tv_usec);
     std::lock_guard<std::mutex> lock(s->mu);
+    ++s->delivered;
     if (s->raw.size() >= kMaxPackets) return;
     s->raw.push_back(RawPacket{t, std::vector<uint8_t>(bytes, bytes + h->caplen), h->len});
     if (auto p = DecodeEthernet(bytes, h->caplen, t)) s->packets.push_back(*p);
@@ -191,7 +195,7 @@ struct Capture::State {
       bool have_stats = pcap_stats(pcap, &st) == 0;
       {
         std::lock_guard<std::mutex> lock(mu);
-        if (have_stats) stats = CaptureStats{st.ps_recv, st.ps_drop};
+        if (have_stats) stats = CaptureStats{delivered + st.ps_drop, st.ps_drop};
         sync_done = ticket;
       }
       synced.notify_all();

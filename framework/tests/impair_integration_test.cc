@@ -1,3 +1,5 @@
+#include <arpa/inet.h>
+
 #include <atomic>
 #include <thread>
 
@@ -156,6 +158,32 @@ TEST_F(CaptureTest, ConcurrentSyncsAllReturn) {
     other.join();
   }
   EXPECT_EQ(timeouts.load(), 0);
+}
+
+// Regression: `received` was libpcap's ps_recv, which also counts what the socket took in before
+// the filter was attached (libpcap then drops those itself). With other traffic on the interface
+// a capture of nothing reported packets received.
+TEST_F(CaptureTest, ReceivedCountsOnlyPacketsThatPassTheFilter) {
+  Fd udp = t_->client().Socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_TRUE(udp.valid());
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(9);
+  ASSERT_EQ(::inet_pton(AF_INET, t_->server_v4().ToString().c_str(), &to.sin_addr), 1);
+  std::atomic<bool> done{false};
+  std::thread flood([&] {
+    while (!done) {
+      (void)::sendto(udp.get(), "x", 1, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    }
+  });
+  uint64_t received = 0;
+  for (int round = 0; round < 20; ++round) {
+    Capture capture(t_->server(), "eth0", "tcp port 5000");
+    received += capture.Sync().received;
+  }
+  done = true;
+  flood.join();
+  EXPECT_EQ(received, 0u);
 }
 
 TEST_F(CaptureTest, BadFilterAndDeviceAreErrors) {

@@ -68,8 +68,8 @@ struct CaptureOptions {
   size_t buffer_bytes = size_t{2} << 20;
 };
 
-// What the capture socket saw: packets that passed the filter, and those of them the kernel
-// dropped because the ring was full (libpcap's ps_recv and ps_drop).
+// What the capture socket saw: packets that passed the filter (those read plus those dropped), and
+// those of them the kernel dropped because the ring was full (libpcap's ps_drop).
 struct CaptureStats {
   uint64_t received = 0;
   uint64_t dropped = 0;
