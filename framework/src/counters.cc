@@ -30,11 +30,13 @@ bool ReadFromStart(int fd, std::string* out) {
   }
 }
 
-// Reads a /proc file; a missing file yields "" when `optional`.
-std::string ReadProcFile(const char* path, const std::string& ns_name, bool optional) {
+// Reads one of the calling thread's namespace's /proc/net files; a missing snmp6 (no IPv6)
+// yields "".
+std::string ReadProcFile(ProcNetFile file, const std::string& ns_name) {
+  const char* path = ProcNetThreadPath(file);
   Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
   if (!fd) {
-    if (optional && errno == ENOENT) return "";
+    if (file == ProcNetFile::kSnmp6 && errno == ENOENT) return "";
     ThrowErrno(fmt::format("read '{}' in netns '{}'", path, ns_name));
   }
   std::string out;
@@ -136,8 +138,7 @@ typename Map::const_iterator Lookup(const Map& m, std::string_view name, const c
 }  // namespace
 
 std::string ReadProcNet(const Netns& ns, ProcNetFile file) {
-  static const char* const kNames[] = {"/proc/net/netstat", "/proc/net/snmp", "/proc/net/snmp6"};
-  const char* name = kNames[static_cast<int>(file)];
+  const char* name = ProcNetName(file);
   int fd = ns.proc_net_fd(file);
   if (fd < 0) {
     if (file == ProcNetFile::kSnmp6) return "";  // no IPv6 in this kernel or namespace
@@ -169,9 +170,9 @@ Counters Counters::Read(const Netns& ns) {
 }
 
 Counters Counters::ReadCurrent(std::string netns_name) {
-  std::string netstat = ReadProcFile("/proc/thread-self/net/netstat", netns_name, false);
-  std::string snmp = ReadProcFile("/proc/thread-self/net/snmp", netns_name, false);
-  std::string snmp6 = ReadProcFile("/proc/thread-self/net/snmp6", netns_name, true);
+  std::string netstat = ReadProcFile(ProcNetFile::kNetstat, netns_name);
+  std::string snmp = ReadProcFile(ProcNetFile::kSnmp, netns_name);
+  std::string snmp6 = ReadProcFile(ProcNetFile::kSnmp6, netns_name);
   return Parse(std::move(netns_name), netstat, snmp, snmp6);
 }
 

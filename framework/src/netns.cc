@@ -19,6 +19,7 @@
 
 #include "nstest/error.h"
 #include "src/netlink_util.h"
+#include "src/proc_net.h"
 
 namespace nstest {
 namespace {
@@ -107,9 +108,9 @@ Netns::Netns(std::string name, Fd fd, NlSockPtr route)
   inode_ = InodeOf(fd_.get());
   // Called inside the namespace: /proc/thread-self/net is its own, and an open file stays bound
   // to the namespace it was opened in.
-  const char* const paths[] = {"/proc/thread-self/net/netstat", "/proc/thread-self/net/snmp",
-                               "/proc/thread-self/net/snmp6"};
-  for (int i = 0; i < 3; ++i) proc_net_[i] = Fd(::open(paths[i], O_RDONLY | O_CLOEXEC));
+  for (ProcNetFile f : {ProcNetFile::kNetstat, ProcNetFile::kSnmp, ProcNetFile::kSnmp6}) {
+    proc_net_[static_cast<int>(f)] = Fd(::open(ProcNetThreadPath(f), O_RDONLY | O_CLOEXEC));
+  }
 }
 
 Netns::Netns(Netns&&) noexcept = default;

@@ -8,6 +8,17 @@
 
 namespace nstest {
 
+// The file's path as seen from inside the calling thread's namespace, and as messages name it.
+inline const char* ProcNetThreadPath(ProcNetFile file) {
+  static const char* const kPaths[] = {"/proc/thread-self/net/netstat",
+                                       "/proc/thread-self/net/snmp", "/proc/thread-self/net/snmp6"};
+  return kPaths[static_cast<int>(file)];
+}
+inline const char* ProcNetName(ProcNetFile file) {
+  static const char* const kNames[] = {"/proc/net/netstat", "/proc/net/snmp", "/proc/net/snmp6"};
+  return kNames[static_cast<int>(file)];
+}
+
 // The whole file; "" for snmp6 where the namespace has none. Throws SystemError.
 std::string ReadProcNet(const Netns& ns, ProcNetFile file);
 
