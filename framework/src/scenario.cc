@@ -311,7 +311,11 @@ SockDiag& Scenario::Diag(const std::string& name) const {
 }
 
 std::vector<ListenerQueues> Scenario::ListenersOn(const std::string& name, uint16_t port) const {
-  std::vector<ListenerQueues> all = Diag(name).Listeners(port);
+  return InOrderMade(name, port, Diag(name).Listeners(port));
+}
+
+std::vector<ListenerQueues> Scenario::InOrderMade(const std::string& name, uint16_t port,
+                                                  std::vector<ListenerQueues> all) const {
   std::map<uint32_t, size_t> made;  // inode -> place among the listeners made here
   for (size_t i = 0; i < listeners_.size(); ++i) {
     if (listeners_[i]->netns_name() == name && listeners_[i]->port() == port) {
@@ -388,12 +392,9 @@ std::string Scenario::Context() const {
       out += fmt::format("  sysctl {} = {}\n", k, v);
     try {
       out += "  counters: " + CounterSummary(n) + "\n";
-      std::set<uint16_t> ports;
-      for (const TcpSocketInfo& t : Diag(n).Dump(1u << static_cast<int>(TcpState::kListen))) {
-        ports.insert(t.local_port);
-      }
-      for (uint16_t port : ports) {
-        for (const ListenerQueues& l : ListenersOn(n, port)) out += "  " + l.ToString() + "\n";
+      for (auto& [port, listeners] : Diag(n).ListenersByPort()) {
+        for (const ListenerQueues& l : InOrderMade(n, port, std::move(listeners)))
+          out += "  " + l.ToString() + "\n";
       }
     } catch (const std::exception& e) {
       out += fmt::format("  ({})\n", e.what());

@@ -179,10 +179,15 @@ std::vector<TcpSocketInfo> SockDiag::Dump(uint32_t states) {
   return out;
 }
 
-std::vector<ListenerQueues> SockDiag::Listeners(uint16_t port) {
-  uint32_t mask =
-      (1u << static_cast<int>(TcpState::kListen)) | (1u << static_cast<int>(TcpState::kSynRecv));
-  std::vector<TcpSocketInfo> sockets = Dump(mask);
+namespace {
+
+constexpr uint32_t kListenAndSynRecv =
+    (1u << static_cast<int>(TcpState::kListen)) | (1u << static_cast<int>(TcpState::kSynRecv));
+
+// The listeners on `port` among `sockets` (a dump of LISTEN and SYN-RECV), as Listeners() gives
+// them.
+std::vector<ListenerQueues> ListenersAmong(const std::vector<TcpSocketInfo>& sockets,
+                                           uint16_t port) {
   std::vector<ListenerQueues> listeners;
   for (const TcpSocketInfo& s : sockets) {
     if (s.state != TcpState::kListen || s.local_port != port) continue;
@@ -221,6 +226,22 @@ std::vector<ListenerQueues> SockDiag::Listeners(uint16_t port) {
     if (owner != nullptr) ++owner->syn_recv;
   }
   return listeners;
+}
+
+}  // namespace
+
+std::vector<ListenerQueues> SockDiag::Listeners(uint16_t port) {
+  return ListenersAmong(Dump(kListenAndSynRecv), port);
+}
+
+std::map<uint16_t, std::vector<ListenerQueues>> SockDiag::ListenersByPort() {
+  std::vector<TcpSocketInfo> sockets = Dump(kListenAndSynRecv);
+  std::map<uint16_t, std::vector<ListenerQueues>> by_port;
+  for (const TcpSocketInfo& s : sockets) {
+    if (s.state == TcpState::kListen) by_port[s.local_port];
+  }
+  for (auto& [port, listeners] : by_port) listeners = ListenersAmong(sockets, port);
+  return by_port;
 }
 
 ListenerQueues SockDiag::Listener(uint16_t port, const ListenerSelector& which) {

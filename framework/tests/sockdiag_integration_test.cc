@@ -124,6 +124,27 @@ TEST_F(SockDiagTest, SynRecvRequestsAreNotInRecvQ) {
   EXPECT_EQ(diag.CountByState()[TcpState::kSynRecv], 3);
 }
 
+TEST_F(SockDiagTest, ListenersByPortIsListenersForEachPortFromOneDump) {
+  PairTopology t = PairTopology::Create();
+  SockDiag diag(t.server());
+  EXPECT_TRUE(diag.ListenersByPort().empty());
+  Fd a = TcpListen(t.server(), t.server_v4(), kPort, 8);
+  Fd b = TcpListen(t.server(), t.server_v6(), kPort, 4);
+  Fd c = TcpListen(t.server(), t.server_v4(), kPort + 1, 2);
+  Fd client = TcpConnectStart(t.client(), t.server_v4(), kPort + 1);
+  ASSERT_EQ(TcpConnectWait(client, kTimeout), ConnectResult::kEstablished);
+  std::map<uint16_t, std::vector<ListenerQueues>> by_port = diag.ListenersByPort();
+  ASSERT_EQ(by_port.size(), 2u);
+  for (uint16_t port : {kPort, static_cast<uint16_t>(kPort + 1)}) {
+    std::vector<ListenerQueues> one = diag.Listeners(port);
+    ASSERT_EQ(by_port[port].size(), one.size()) << port;
+    for (size_t i = 0; i < one.size(); ++i)
+      EXPECT_EQ(by_port[port][i].ToString(), one[i].ToString());
+  }
+  EXPECT_EQ(by_port[kPort].size(), 2u);
+  EXPECT_EQ(by_port[kPort + 1][0].accept_queue, 1u);
+}
+
 TEST_F(SockDiagTest, MissingListenerIsAnError) {
   Netns ns = Netns::Create("server");
   try {

@@ -188,6 +188,9 @@ class Scenario {
   std::vector<std::pair<std::string, std::string>> Properties() const;
 
  private:
+  // `all` (the listeners on `port` in `name`) in the order ListenersOn() gives.
+  std::vector<ListenerQueues> InOrderMade(const std::string& name, uint16_t port,
+                                          std::vector<ListenerQueues> all) const;
   struct Output {
     std::string artifact;
     std::string what;

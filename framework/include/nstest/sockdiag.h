@@ -107,6 +107,8 @@ class SockDiag {
   // specific listener covering its address: the address itself before a wildcard) and its place
   // in its SO_REUSEPORT group. Throws NetlinkError.
   std::vector<ListenerQueues> Listeners(uint16_t port);
+  // Listeners() for every port something listens on, from one dump.
+  std::map<uint16_t, std::vector<ListenerQueues>> ListenersByPort();
   // The one listener on `port` (that `which` selects). Throws Error if there is none or more
   // than one:
   //   "read listener on port 8080 in netns 'server': no listening socket"
