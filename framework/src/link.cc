@@ -338,7 +338,10 @@ std::vector<LinkInfo> ListLinks(const Netns& ns) {
 
 void WaitLinkOperUp(const Netns& ns, const std::string& ifname, std::chrono::milliseconds timeout) {
   Deadline deadline(timeout);
-  // Subscribe before the first read so that no transition between the two is missed.
+  // Reading a link makes the kernel apply its pending carrier change first (linkwatch), so a
+  // veth whose ends are both up usually reads as up at once, with no need to subscribe.
+  if (GetLink(ns, ifname).oper_state == OperState::kUp) return;
+  // Subscribe before the next read so that no transition between the two is missed.
   NlSockPtr events = RunInNetns(
       ns, [&] { return ConnectNetlink(NETLINK_ROUTE, fmt::format("netns '{}'", ns.name())); });
   nl_socket_disable_seq_check(events.get());
