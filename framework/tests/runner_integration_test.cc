@@ -161,18 +161,25 @@ TEST_F(RunnerTest, FailuresCrashesAndHangsAreTheirCasesResults) {
   // case (NSTEST_CASE); its parent is the case's process, PID 1 of that namespace, which only
   // SIGKILL reaches from outside (a fault in it, e.g. abort()'s, ends it with SIGSEGV).
   pid_t crashing = 0;
+  std::string sleep_environment;
   WaitUntil("the case 'crashes' to run its sleep", 60s, [&] {
     std::vector<pid_t> below;
     Descendants(run.pid(), &below);
     for (pid_t p : below) {
       if (CommandName(p) == "sleep" &&
           Environment(p).find("\nNSTEST_CASE=mixed.crashes\n") != std::string::npos) {
+        sleep_environment = Environment(p);
         crashing = ParentOf(p);
         return crashing != 0;
       }
     }
     return false;
   });
+  // The run started itself again with every symbol bound (its environment as it was started
+  // shows it), and the commands its cases start do not inherit that.
+  EXPECT_NE(Environment(run.pid()).find("\nLD_BIND_NOW=1\n"), std::string::npos);
+  EXPECT_EQ(sleep_environment.find("\nLD_BIND_NOW="), std::string::npos) << sleep_environment;
+  EXPECT_EQ(sleep_environment.find("NSTEST_SYMBOLS_BOUND"), std::string::npos) << sleep_environment;
   Fd crashing_fd(PidfdOpen(crashing));
   ASSERT_TRUE(crashing_fd.valid());
   PidfdSendSignal(crashing_fd.get(), SIGKILL);
