@@ -4,6 +4,7 @@
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
+#include <linux/veth.h>
 #include <netlink/cache.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
@@ -176,32 +177,32 @@ VethPair AddVethPair(const Netns& a, const std::string& a_name, const Netns& b,
   if (&a == &b) used_b.insert(pair.a_index);
   pair.b_index = LowestFree(used_b, pair.a_index);
 
-  LinkPtr link(rtnl_link_veth_alloc());
-  if (!link) throw Error(what + ": out of memory");
-  rtnl_link* peer = rtnl_link_veth_get_peer(link.get());
-  rtnl_link_set_name(link.get(), a_name.c_str());
-  rtnl_link_set_ifindex(link.get(), pair.a_index);
-  rtnl_link_set_name(peer, b_name.c_str());
-  rtnl_link_set_ifindex(peer, pair.b_index);
-  rtnl_link_set_ns_fd(peer, b.fd());
-  if (options.mtu != 0) {
-    rtnl_link_set_mtu(link.get(), options.mtu);
-    rtnl_link_set_mtu(peer, options.mtu);
-  }
+  ifinfomsg a_header{};
+  a_header.ifi_index = pair.a_index;
   // Only end A can come up in the creating request: the kernel opens the peer before the two
   // ends know each other, and veth_open() refuses that with ENOTCONN.
-  if (options.up) rtnl_link_set_flags(link.get(), IFF_UP);
-  int err = rtnl_link_add(a.route_socket(), link.get(), NLM_F_CREATE | NLM_F_EXCL);
-  // rtnl_link_veth_get_peer() took a reference on the peer; the pair is freed through `link`.
-  rtnl_link_put(peer);
-  if (err < 0) throw NetlinkError(what, err);
+  if (options.up) a_header.ifi_flags = a_header.ifi_change = IFF_UP;
+  RtnlRequest create(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, a_header);
+  create.PutString(IFLA_IFNAME, a_name);
+  if (options.mtu != 0) create.PutU32(IFLA_MTU, options.mtu);
+  size_t info = create.BeginNest(IFLA_LINKINFO);
+  create.PutString(IFLA_INFO_KIND, "veth");
+  size_t data = create.BeginNest(IFLA_INFO_DATA);
+  size_t peer = create.BeginNest(VETH_INFO_PEER);
+  ifinfomsg b_header{};
+  b_header.ifi_index = pair.b_index;
+  create.Append(&b_header, sizeof b_header);
+  create.PutString(IFLA_IFNAME, b_name);
+  create.PutU32(IFLA_NET_NS_FD, static_cast<uint32_t>(b.fd()));
+  if (options.mtu != 0) create.PutU32(IFLA_MTU, options.mtu);
+  create.EndNest(peer);
+  create.EndNest(data);
+  create.EndNest(info);
+  if (int err = create.Execute(a.route_socket()); err < 0) throw NetlinkError(what, err);
   if (options.up) {
-    LinkPtr orig = AllocLink();
-    LinkPtr change = AllocLink();
-    rtnl_link_set_ifindex(orig.get(), pair.b_index);
-    rtnl_link_set_flags(change.get(), IFF_UP);
-    err = rtnl_link_change(b.route_socket(), orig.get(), change.get(), 0);
-    if (err < 0) {
+    b_header.ifi_flags = b_header.ifi_change = IFF_UP;
+    RtnlRequest up(RTM_NEWLINK, 0, b_header);
+    if (int err = up.Execute(b.route_socket()); err < 0) {
       throw NetlinkError(fmt::format("bring up link '{}' in netns '{}'", b_name, b.name()), err);
     }
   }
@@ -216,19 +217,16 @@ void AddAddress(const Netns& ns, const std::string& ifname, const IpPrefix& pref
 void AddAddress(const Netns& ns, const std::string& ifname, int ifindex, const IpPrefix& prefix) {
   std::string what = fmt::format("add address '{}' to link '{}' in netns '{}'", prefix.ToString(),
                                  ifname, ns.name());
-  AddrPtr addr(rtnl_addr_alloc());
-  NlAddrPtr local(
-      nl_addr_build(prefix.address.family(), prefix.address.bytes(), prefix.address.size()));
-  if (!addr || !local) throw Error(what + ": out of memory");
-  nl_addr_set_prefixlen(local.get(), prefix.prefix_len);
-  rtnl_addr_set_ifindex(addr.get(), ifindex);
-  rtnl_addr_set_family(addr.get(), prefix.address.family());
-  int err = rtnl_addr_set_local(addr.get(), local.get());
-  if (err < 0) throw NetlinkError(what, err);
-  rtnl_addr_set_prefixlen(addr.get(), prefix.prefix_len);
-  if (prefix.address.is_v6()) rtnl_addr_set_flags(addr.get(), IFA_F_NODAD);
-  err = rtnl_addr_add(ns.route_socket(), addr.get(), NLM_F_CREATE | NLM_F_EXCL);
-  if (err < 0) throw NetlinkError(what, err);
+  ifaddrmsg header{};
+  header.ifa_family = static_cast<uint8_t>(prefix.address.family());
+  header.ifa_prefixlen = static_cast<uint8_t>(prefix.prefix_len);
+  header.ifa_index = static_cast<uint32_t>(ifindex);
+  // Usable at once: no duplicate address detection (as the header says).
+  if (prefix.address.is_v6()) header.ifa_flags = IFA_F_NODAD;
+  RtnlRequest add(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, header);
+  add.Put(IFA_LOCAL, prefix.address.bytes(), prefix.address.size());
+  add.Put(IFA_ADDRESS, prefix.address.bytes(), prefix.address.size());
+  if (int err = add.Execute(ns.route_socket()); err < 0) throw NetlinkError(what, err);
 }
 
 void WaitAddressUsable(const Netns& ns, const std::string& ifname, const IpPrefix& prefix,

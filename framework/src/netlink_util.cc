@@ -1,7 +1,15 @@
 #include "src/netlink_util.h"
 
 #include <fmt/format.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netlink/errno.h>
 #include <netlink/socket.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 
 #include "nstest/error.h"
 
@@ -14,6 +22,70 @@ NlSockPtr ConnectNetlink(int protocol, const std::string& context) {
   int err = nl_connect(sock.get(), protocol);
   if (err < 0) throw NetlinkError(fmt::format("open netlink socket for {}", context), err);
   return sock;
+}
+
+RtnlRequest::RtnlRequest(uint16_t type, uint16_t flags) {
+  nlmsghdr h{};
+  h.nlmsg_type = type;
+  h.nlmsg_flags = static_cast<uint16_t>(flags | NLM_F_REQUEST | NLM_F_ACK);
+  Append(&h, sizeof h);
+}
+
+void RtnlRequest::Append(const void* data, size_t len) {
+  size_t aligned = NLMSG_ALIGN(len);
+  words_.resize((size_ + aligned) / 4);
+  auto* at = reinterpret_cast<char*>(words_.data()) + size_;
+  std::memcpy(at, data, len);
+  std::memset(at + len, 0, aligned - len);
+  size_ += aligned;
+}
+
+void RtnlRequest::Put(uint16_t attr, const void* data, size_t len) {
+  rtattr a{};
+  a.rta_type = attr;
+  a.rta_len = static_cast<uint16_t>(RTA_LENGTH(len));
+  Append(&a, sizeof a);
+  if (len > 0) Append(data, len);
+}
+
+size_t RtnlRequest::BeginNest(uint16_t attr) {
+  size_t at = size_;
+  Put(attr, nullptr, 0);
+  return at;
+}
+
+void RtnlRequest::EndNest(size_t nest) {
+  auto* a = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(words_.data()) + nest);
+  a->rta_len = static_cast<uint16_t>(size_ - nest);
+}
+
+int RtnlRequest::Execute(nl_sock* sock) {
+  auto* h = reinterpret_cast<nlmsghdr*>(words_.data());
+  h->nlmsg_len = static_cast<uint32_t>(size_);
+  // A sequence number of our own: libnl checks the replies to its requests against the numbers
+  // it handed out, and never sees this one's.
+  static std::atomic<uint32_t> next_seq{1};
+  h->nlmsg_seq = next_seq++;
+  int fd = nl_socket_get_fd(sock);
+  ssize_t sent;
+  while ((sent = ::send(fd, h, size_, 0)) < 0 && errno == EINTR) {
+  }
+  if (sent < 0) return -nl_syserr2nlerr(errno);
+  // The answer is one NLMSG_ERROR (0: done); anything else on the socket is not ours to keep.
+  alignas(nlmsghdr) char buf[8192];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -nl_syserr2nlerr(errno);
+    }
+    int left = static_cast<int>(n);
+    for (auto* r = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(r, left); r = NLMSG_NEXT(r, left)) {
+      if (r->nlmsg_seq != h->nlmsg_seq || r->nlmsg_type != NLMSG_ERROR) continue;
+      int error = static_cast<const nlmsgerr*>(NLMSG_DATA(r))->error;
+      return error == 0 ? 0 : -nl_syserr2nlerr(-error);
+    }
+  }
 }
 
 }  // namespace nstest

@@ -45,14 +45,14 @@ void RestoreNetns(int previous) noexcept {
 }
 
 void BringLoopbackUp(nl_sock* sock, const std::string& ns_name) {
-  LinkPtr orig(rtnl_link_alloc());
-  LinkPtr change(rtnl_link_alloc());
-  if (!orig || !change) throw Error("allocate link: out of memory");
+  ifinfomsg header{};
   // The loopback device is always ifindex 1 in a new namespace (net/core/dev.c assigns it first).
-  rtnl_link_set_ifindex(orig.get(), 1);
-  rtnl_link_set_flags(change.get(), IFF_UP);
-  int err = rtnl_link_change(sock, orig.get(), change.get(), 0);
-  if (err < 0) throw NetlinkError(fmt::format("bring link 'lo' up in netns '{}'", ns_name), err);
+  header.ifi_index = 1;
+  header.ifi_flags = header.ifi_change = IFF_UP;
+  RtnlRequest up(RTM_NEWLINK, 0, header);
+  if (int err = up.Execute(sock); err < 0) {
+    throw NetlinkError(fmt::format("bring link 'lo' up in netns '{}'", ns_name), err);
+  }
 }
 
 bool ValidMountName(const std::string& s) {

@@ -107,6 +107,21 @@ TEST_F(LinkTest, DuplicateNameKeepsNetlinkError) {
   }
 }
 
+// The kernel's refusal comes back as libnl would have reported it, naming the request.
+TEST_F(LinkTest, RefusedAddressKeepsTheKernelsReason) {
+  Netns a = Netns::Create("a");
+  IpPrefix prefix{IpAddress::Parse("198.18.0.1"), 24};
+  try {
+    AddAddress(a, "nosuch0", 99, prefix);
+    FAIL();
+  } catch (const NetlinkError& e) {
+    EXPECT_STREQ(e.what(),
+                 "add address '198.18.0.1/24' to link 'nosuch0' in netns 'a': No such device");
+  }
+  AddAddress(a, "lo", 1, prefix);
+  EXPECT_THROW(AddAddress(a, "lo", 1, prefix), NetlinkError);  // exists already
+}
+
 TEST_F(LinkTest, BadInterfaceNamesAreRefusedBeforeTheKernel) {
   Netns a = Netns::Create("a");
   EXPECT_THROW(AddVethPair(a, "a-name-that-is-too-long", a, "v1"), Error);
