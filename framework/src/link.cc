@@ -6,8 +6,6 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <netlink/cache.h>
-#include <netlink/route/link/veth.h>
-#include <netlink/route/route.h>
 #include <netlink/socket.h>
 #include <poll.h>
 
@@ -126,6 +124,22 @@ bool Tentative(const Netns& ns, int ifindex, const IpAddress& address) {
   }
   nl_cache_free(cache);
   return tentative;
+}
+
+// A route to `destination` in the main table: via `gateway`, or a blackhole without one.
+void AddStaticRoute(const Netns& ns, const IpPrefix& destination, const IpAddress* gateway,
+                    const std::string& what) {
+  rtmsg header{};
+  header.rtm_family = static_cast<uint8_t>(destination.address.family());
+  header.rtm_dst_len = static_cast<uint8_t>(destination.prefix_len);
+  header.rtm_table = RT_TABLE_MAIN;
+  header.rtm_protocol = RTPROT_STATIC;
+  header.rtm_scope = RT_SCOPE_UNIVERSE;
+  header.rtm_type = gateway != nullptr ? RTN_UNICAST : RTN_BLACKHOLE;
+  RtnlRequest add(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, header);
+  add.Put(RTA_DST, destination.address.bytes(), destination.address.size());
+  if (gateway != nullptr) add.Put(RTA_GATEWAY, gateway->bytes(), gateway->size());
+  if (int err = add.Execute(ns.route_socket()); err < 0) throw NetlinkError(what, err);
 }
 
 }  // namespace
@@ -252,46 +266,15 @@ void WaitAddressUsable(const Netns& ns, const std::string& ifname, const IpPrefi
 }
 
 void AddRoute(const Netns& ns, const IpPrefix& destination, const IpAddress& gateway) {
-  std::string what = fmt::format("add route to '{}' via '{}' in netns '{}'", destination.ToString(),
-                                 gateway.ToString(), ns.name());
-  using RoutePtr = std::unique_ptr<rtnl_route, NlDeleter<rtnl_route, rtnl_route_put>>;
-  RoutePtr route(rtnl_route_alloc());
-  rtnl_nexthop* nh = rtnl_route_nh_alloc();
-  NlAddrPtr dst(nl_addr_build(destination.address.family(), destination.address.bytes(),
-                              destination.address.size()));
-  NlAddrPtr via(nl_addr_build(gateway.family(), gateway.bytes(), gateway.size()));
-  if (!route || nh == nullptr || !dst || !via) {
-    if (nh != nullptr) rtnl_route_nh_free(nh);
-    throw Error(what + ": out of memory");
-  }
-  nl_addr_set_prefixlen(dst.get(), destination.prefix_len);
-  rtnl_route_set_family(route.get(), static_cast<uint8_t>(destination.address.family()));
-  rtnl_route_set_dst(route.get(), dst.get());
-  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
-  rtnl_route_set_protocol(route.get(), RTPROT_STATIC);
-  rtnl_route_set_scope(route.get(), RT_SCOPE_UNIVERSE);
-  rtnl_route_nh_set_gateway(nh, via.get());
-  rtnl_route_add_nexthop(route.get(), nh);  // the route owns the next hop from here
-  int err = rtnl_route_add(ns.route_socket(), route.get(), NLM_F_CREATE | NLM_F_EXCL);
-  if (err < 0) throw NetlinkError(what, err);
+  AddStaticRoute(ns, destination, &gateway,
+                 fmt::format("add route to '{}' via '{}' in netns '{}'", destination.ToString(),
+                             gateway.ToString(), ns.name()));
 }
 
 void AddBlackholeRoute(const Netns& ns, const IpPrefix& destination) {
-  std::string what =
-      fmt::format("add blackhole route to '{}' in netns '{}'", destination.ToString(), ns.name());
-  using RoutePtr = std::unique_ptr<rtnl_route, NlDeleter<rtnl_route, rtnl_route_put>>;
-  RoutePtr route(rtnl_route_alloc());
-  NlAddrPtr dst(nl_addr_build(destination.address.family(), destination.address.bytes(),
-                              destination.address.size()));
-  if (!route || !dst) throw Error(what + ": out of memory");
-  nl_addr_set_prefixlen(dst.get(), destination.prefix_len);
-  rtnl_route_set_family(route.get(), static_cast<uint8_t>(destination.address.family()));
-  rtnl_route_set_dst(route.get(), dst.get());
-  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
-  rtnl_route_set_protocol(route.get(), RTPROT_STATIC);
-  rtnl_route_set_type(route.get(), RTN_BLACKHOLE);
-  int err = rtnl_route_add(ns.route_socket(), route.get(), NLM_F_CREATE | NLM_F_EXCL);
-  if (err < 0) throw NetlinkError(what, err);
+  AddStaticRoute(
+      ns, destination, nullptr,
+      fmt::format("add blackhole route to '{}' in netns '{}'", destination.ToString(), ns.name()));
 }
 
 void SetLinkUp(const Netns& ns, const std::string& ifname, bool up) {

@@ -1,6 +1,7 @@
 #include "nstest/counters.h"
 #include "nstest/error.h"
 #include "nstest/link.h"
+#include "nstest/process.h"
 #include "nstest/tcp.h"
 #include "nstest/topology.h"
 #include "tests/test_support.h"
@@ -120,6 +121,33 @@ TEST_F(LinkTest, RefusedAddressKeepsTheKernelsReason) {
   }
   AddAddress(a, "lo", 1, prefix);
   EXPECT_THROW(AddAddress(a, "lo", 1, prefix), NetlinkError);  // exists already
+}
+
+TEST_F(LinkTest, RoutesAreAddedOrRefusedWithTheReason) {
+  PairTopology t = PairTopology::Create();
+  IpPrefix far = IpPrefix::Parse("203.0.113.0/24");
+  AddRoute(t.server(), far, t.client_v4());
+  AddBlackholeRoute(t.client(), far);
+  EXPECT_THROW(AddBlackholeRoute(t.client(), far), NetlinkError);  // exists already
+  try {
+    AddRoute(t.server(), IpPrefix::Parse("192.0.2.0/24"), IpAddress::Parse("10.9.9.9"));
+    FAIL();
+  } catch (const NetlinkError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(
+                  "add route to '192.0.2.0/24' via '10.9.9.9' in netns 'server': ", 0),
+              0u)
+        << e.what();
+  }
+  // The route is used: the server reaches an address of the range through the client.
+  ProcessOptions get;
+  get.argv = {"ip", "-4", "route", "get", "203.0.113.7"};
+  ProcessResult r = RunProcess(&t.server(), get);
+  EXPECT_NE(r.stdout_text.find("via " + t.client_v4().ToString()), std::string::npos)
+      << r.stdout_text << r.stderr_text;
+  get.argv = {"ip", "-4", "route", "show", "type", "blackhole"};
+  r = RunProcess(&t.client(), get);
+  EXPECT_NE(r.stdout_text.find("blackhole 203.0.113.0/24"), std::string::npos)
+      << r.stdout_text << r.stderr_text;
 }
 
 TEST_F(LinkTest, BadInterfaceNamesAreRefusedBeforeTheKernel) {
