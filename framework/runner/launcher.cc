@@ -18,6 +18,7 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -228,16 +229,23 @@ struct Running {
 #endif
 }
 
-// Runs the case and writes its result; an exception is the case's error.
+// Runs the case and writes its result; an exception is the case's error. The case runs on a
+// thread of its own. A new thread gets a malloc arena of its own, on fresh
+// pages; the main thread would allocate from the free chunks scattered over the heap it shares
+// with the launcher, and the first write to each of those pages copies it. That was most of a
+// case's page faults (160 of 200 a trivial case, 1.5 ms of CPU).
 int RunAndWrite(const Case& c, const RunOptions& options, int result) {
-  try {
-    WriteAll(result, EncodeResult(RunCase(c, options)));
-  } catch (const std::exception& e) {
-    CaseResult r;
-    r.status = CaseStatus::kError;
-    r.message = e.what();
-    WriteAll(result, EncodeResult(r));
-  }
+  std::thread worker([&] {
+    try {
+      WriteAll(result, EncodeResult(RunCase(c, options)));
+    } catch (const std::exception& e) {
+      CaseResult r;
+      r.status = CaseStatus::kError;
+      r.message = e.what();
+      WriteAll(result, EncodeResult(r));
+    }
+  });
+  worker.join();
   return 0;
 }
 
