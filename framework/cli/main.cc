@@ -23,9 +23,14 @@ void BindSymbolsOnce(char** argv) {
     return;
   }
   if (std::getenv("LD_BIND_NOW") != nullptr) return;  // bound already, by whoever started us
+  // By its path, not /proc/self/exe: the process keeps its name ("nstest", not "exe").
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return;
+  self[n] = '\0';
   ::setenv("LD_BIND_NOW", "1", 1);
   ::setenv(kMark, "1", 1);
-  ::execv("/proc/self/exe", argv);
+  ::execv(self, argv);
   ::unsetenv(kMark);
   ::unsetenv("LD_BIND_NOW");
 }
