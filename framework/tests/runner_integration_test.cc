@@ -178,6 +178,7 @@ TEST_F(RunnerTest, FailuresCrashesAndHangsAreTheirCasesResults) {
   // The run started itself again with every symbol bound (its environment as it was started
   // shows it), and the commands its cases start do not inherit that.
   EXPECT_NE(Environment(run.pid()).find("\nLD_BIND_NOW=1\n"), std::string::npos);
+  EXPECT_EQ(CommandName(run.pid()), "nstest");  // started again by its path, keeping its name
   EXPECT_EQ(sleep_environment.find("\nLD_BIND_NOW="), std::string::npos) << sleep_environment;
   EXPECT_EQ(sleep_environment.find("NSTEST_SYMBOLS_BOUND"), std::string::npos) << sleep_environment;
   Fd crashing_fd(PidfdOpen(crashing));
