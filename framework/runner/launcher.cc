@@ -18,6 +18,7 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -230,12 +231,12 @@ struct Running {
 }
 
 // Runs the case and writes its result; an exception is the case's error. The case runs on a
-// thread of its own. A new thread gets a malloc arena of its own, on fresh
-// pages; the main thread would allocate from the free chunks scattered over the heap it shares
-// with the launcher, and the first write to each of those pages copies it. That was most of a
-// case's page faults (160 of 200 a trivial case, 1.5 ms of CPU).
+// thread of its own: a new thread gets a malloc arena of its own, on fresh pages, where the main
+// thread would allocate from the free chunks scattered over the heap it shares with the
+// launcher, and the first write to each of those pages copies it. That was most of a case's page
+// faults (160 of 200 a trivial case, 1.5 ms of CPU).
 int RunAndWrite(const Case& c, const RunOptions& options, int result) {
-  std::thread worker([&] {
+  auto run = [&] {
     try {
       WriteAll(result, EncodeResult(RunCase(c, options)));
     } catch (const std::exception& e) {
@@ -244,8 +245,15 @@ int RunAndWrite(const Case& c, const RunOptions& options, int result) {
       r.message = e.what();
       WriteAll(result, EncodeResult(r));
     }
-  });
-  worker.join();
+  };
+  std::optional<std::thread> worker;
+  try {
+    worker.emplace(run);
+  } catch (const std::system_error&) {
+    run();  // no thread to be had (a process limit): the same case, only slower
+    return 0;
+  }
+  worker->join();
   return 0;
 }
 
