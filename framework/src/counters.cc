@@ -17,16 +17,25 @@ namespace {
 
 using CounterMap = std::map<std::string, int64_t, std::less<>>;
 
-// Reads all of an open /proc file from its start; false on a read error.
+// Reads all of an open /proc file from its start, in one read: the kernel makes the whole text
+// afresh for a read at offset 0, so one read is one consistent snapshot. A second read at the
+// offset where the first ended would continue a text the descriptor's other readers (threads of
+// the case, a duplicate of the descriptor) may have made afresh meanwhile, with other lengths:
+// torn lines. A buffer that comes back full is doubled and the read done again. False on a
+// read error.
 bool ReadFromStart(int fd, std::string* out) {
-  char buf[16384];
-  for (off_t at = 0;;) {
-    ssize_t n = ::pread(fd, buf, sizeof buf, at);
-    if (n < 0 && errno == EINTR) continue;
+  for (size_t size = 16384;; size *= 2) {
+    out->resize(size);
+    ssize_t n = ::pread(fd, out->data(), size, 0);
+    if (n < 0 && errno == EINTR) {
+      size /= 2;
+      continue;
+    }
     if (n < 0) return false;
-    if (n == 0) return true;
-    out->append(buf, static_cast<size_t>(n));
-    at += n;
+    if (static_cast<size_t>(n) < size) {
+      out->resize(static_cast<size_t>(n));
+      return true;
+    }
   }
 }
 

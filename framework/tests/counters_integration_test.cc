@@ -1,4 +1,10 @@
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
 #include <barrier>
+#include <mutex>
+#include <string>
 #include <thread>
 
 #include "nstest/counters.h"
@@ -61,6 +67,45 @@ TEST_F(CountersTest, TwoThreadsObserveTwoNamespacesAtOnce) {
   tb.join();
   EXPECT_EQ(seen_a, 2 * kRounds);
   EXPECT_EQ(seen_b, 5 * kRounds);
+}
+
+// Regression: two threads reading one namespace's counters (a case and its timeline) shared the
+// descriptors' read position; a read that went on where its first part ended got the tail of a
+// text the other thread had made afresh, with other lengths: "parse snmp6: malformed line".
+TEST_F(CountersTest, ThreadsReadingOneNamespaceAtOnceGetWholeTexts) {
+  Netns a = Netns::Create("a");
+  std::atomic<bool> done{false};
+  // Traffic, so that counters change (and their printed lengths) between reads.
+  std::thread traffic([&] {
+    Fd s = a.Socket(AF_INET6, SOCK_DGRAM, 0);
+    sockaddr_in6 to{};
+    to.sin6_family = AF_INET6;
+    to.sin6_port = htons(9);
+    to.sin6_addr = in6addr_loopback;
+    while (!done) {
+      (void)::sendto(s.get(), "x", 1, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    }
+  });
+  std::atomic<int> failures{0};
+  std::string first_failure;
+  std::mutex mu;
+  auto reader = [&] {
+    for (int i = 0; i < 1500; ++i) {
+      try {
+        (void)Counters::Read(a);
+      } catch (const Error& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (failures++ == 0) first_failure = e.what();
+      }
+    }
+  };
+  std::thread r1(reader);
+  std::thread r2(reader);
+  r1.join();
+  r2.join();
+  done = true;
+  traffic.join();
+  EXPECT_EQ(failures.load(), 0) << first_failure;
 }
 
 TEST_F(CountersTest, UnknownCounterSuggestsTheNstatName) {
