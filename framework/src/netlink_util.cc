@@ -79,11 +79,18 @@ int RtnlRequest::Execute(nl_sock* sock) {
       if (errno == EINTR) continue;
       return -nl_syserr2nlerr(errno);
     }
-    int left = static_cast<int>(n);
-    for (auto* r = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(r, left); r = NLMSG_NEXT(r, left)) {
-      if (r->nlmsg_seq != h->nlmsg_seq || r->nlmsg_type != NLMSG_ERROR) continue;
-      int error = static_cast<const nlmsgerr*>(NLMSG_DATA(r))->error;
-      return error == 0 ? 0 : -nl_syserr2nlerr(-error);
+    // The messages in what came, as NLMSG_OK and NLMSG_NEXT walk them, with unsigned lengths.
+    for (size_t at = 0, left = static_cast<size_t>(n); left >= sizeof(nlmsghdr);) {
+      const auto* r = reinterpret_cast<const nlmsghdr*>(buf + at);
+      if (r->nlmsg_len < sizeof(nlmsghdr) || r->nlmsg_len > left) break;
+      if (r->nlmsg_seq == h->nlmsg_seq && r->nlmsg_type == NLMSG_ERROR) {
+        int error = static_cast<const nlmsgerr*>(NLMSG_DATA(r))->error;
+        return error == 0 ? 0 : -nl_syserr2nlerr(-error);
+      }
+      size_t step = NLMSG_ALIGN(r->nlmsg_len);
+      if (step >= left) break;
+      at += step;
+      left -= step;
     }
   }
 }
