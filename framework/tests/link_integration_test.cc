@@ -1,3 +1,5 @@
+#include <gmock/gmock.h>
+
 #include "nstest/counters.h"
 #include "nstest/error.h"
 #include "nstest/link.h"
@@ -9,6 +11,8 @@
 namespace nstest {
 namespace {
 
+using ::testing::StartsWith;
+using ::testing::ThrowsMessage;
 using testing_support::AcceptOne;
 using testing_support::kTimeout;
 using testing_support::NamespaceTest;
@@ -97,15 +101,9 @@ TEST_F(LinkTest, WaitForADownLinkTimesOutSayingWhatItSaw) {
 TEST_F(LinkTest, DuplicateNameKeepsNetlinkError) {
   Netns a = Netns::Create("a");
   AddVethPair(a, "v0", a, "v1");
-  try {
-    AddVethPair(a, "v0", a, "v2");
-    FAIL();
-  } catch (const NetlinkError& e) {
-    EXPECT_EQ(std::string(e.what()).rfind(
-                  "create veth 'v0' in netns 'a' with peer 'v2' in netns 'a': ", 0),
-              0u)
-        << e.what();
-  }
+  EXPECT_THAT([&] { AddVethPair(a, "v0", a, "v2"); },
+              ThrowsMessage<NetlinkError>(
+                  StartsWith("create veth 'v0' in netns 'a' with peer 'v2' in netns 'a': ")));
 }
 
 // The kernel's refusal comes back as libnl would have reported it, naming the request.
@@ -129,15 +127,10 @@ TEST_F(LinkTest, RoutesAreAddedOrRefusedWithTheReason) {
   AddRoute(t.server(), far, t.client_v4());
   AddBlackholeRoute(t.client(), far);
   EXPECT_THROW(AddBlackholeRoute(t.client(), far), NetlinkError);  // exists already
-  try {
-    AddRoute(t.server(), IpPrefix::Parse("192.0.2.0/24"), IpAddress::Parse("10.9.9.9"));
-    FAIL();
-  } catch (const NetlinkError& e) {
-    EXPECT_EQ(std::string(e.what()).rfind(
-                  "add route to '192.0.2.0/24' via '10.9.9.9' in netns 'server': ", 0),
-              0u)
-        << e.what();
-  }
+  EXPECT_THAT(
+      [&] { AddRoute(t.server(), IpPrefix::Parse("192.0.2.0/24"), IpAddress::Parse("10.9.9.9")); },
+      ThrowsMessage<NetlinkError>(
+          StartsWith("add route to '192.0.2.0/24' via '10.9.9.9' in netns 'server': ")));
   // The route is used: the server reaches an address of the range through the client.
   ProcessOptions get;
   get.argv = {"ip", "-4", "route", "get", "203.0.113.7"};
