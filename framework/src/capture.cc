@@ -156,6 +156,9 @@ struct Capture::State {
   // Packets libpcap handed over, past the filter (ps_recv would also count those the socket took
   // in between pcap_activate() and pcap_setfilter(), which libpcap then filters out itself).
   uint64_t delivered = 0;
+  // ps_drop once the filter was attached: the kernel counts as dropped every packet that found the
+  // ring full, and before the filter that is any packet on the interface.
+  uint64_t drops_before_filter = 0;
 
   static void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
     auto* s = reinterpret_cast<State*>(user);
@@ -195,7 +198,10 @@ struct Capture::State {
       bool have_stats = pcap_stats(pcap, &st) == 0;
       {
         std::lock_guard<std::mutex> lock(mu);
-        if (have_stats) stats = CaptureStats{delivered + st.ps_drop, st.ps_drop};
+        if (have_stats) {
+          uint64_t dropped = st.ps_drop - std::min<uint64_t>(st.ps_drop, drops_before_filter);
+          stats = CaptureStats{delivered + dropped, dropped};
+        }
         sync_done = ticket;
       }
       synced.notify_all();
@@ -253,6 +259,8 @@ Capture::Capture(const Netns& ns, const std::string& ifname, const CaptureOption
     throw Error(fmt::format("start {}: bad filter: {}", s.description, why));
   }
   pcap_freecode(&prog);
+  pcap_stat st{};
+  if (pcap_stats(s.pcap, &st) == 0) s.drops_before_filter = st.ps_drop;
   pcap_setnonblock(s.pcap, 1, err);
   s.stop.reset(::eventfd(0, EFD_CLOEXEC));
   s.wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

@@ -162,7 +162,8 @@ TEST_F(CaptureTest, ConcurrentSyncsAllReturn) {
 
 // Regression: `received` was libpcap's ps_recv, which also counts what the socket took in before
 // the filter was attached (libpcap then drops those itself). With other traffic on the interface
-// a capture of nothing reported packets received.
+// a capture of nothing reported packets received. And `dropped` was ps_drop, which also counts
+// the packets that found the ring full before the filter was attached: a small ring fills then.
 TEST_F(CaptureTest, ReceivedCountsOnlyPacketsThatPassTheFilter) {
   Fd udp = t_->client().Socket(AF_INET, SOCK_DGRAM, 0);
   ASSERT_TRUE(udp.valid());
@@ -177,13 +178,21 @@ TEST_F(CaptureTest, ReceivedCountsOnlyPacketsThatPassTheFilter) {
     }
   });
   uint64_t received = 0;
-  for (int round = 0; round < 20; ++round) {
-    Capture capture(t_->server(), "eth0", "tcp port 5000");
-    received += capture.Sync().received;
+  uint64_t dropped = 0;
+  for (int round = 0; round < 40; ++round) {
+    // Half the rounds with the smallest ring libpcap makes, which the flood fills at once.
+    Capture capture(
+        t_->server(), "eth0",
+        CaptureOptions{.filter = "tcp port 5000",
+                       .buffer_bytes = round % 2 == 0 ? 4096 : CaptureOptions{}.buffer_bytes});
+    CaptureStats stats = capture.Sync();
+    received += stats.received;
+    dropped += stats.dropped;
   }
   done = true;
   flood.join();
   EXPECT_EQ(received, 0u);
+  EXPECT_EQ(dropped, 0u);
 }
 
 TEST_F(CaptureTest, BadFilterAndDeviceAreErrors) {

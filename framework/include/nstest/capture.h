@@ -69,7 +69,8 @@ struct CaptureOptions {
 };
 
 // What the capture socket saw: packets that passed the filter (those read plus those dropped), and
-// those of them the kernel dropped because the ring was full (libpcap's ps_drop).
+// those of them the kernel dropped because the ring was full (libpcap's ps_drop, less what it had
+// counted before the filter was attached, when any packet on the interface could fill the ring).
 struct CaptureStats {
   uint64_t received = 0;
   uint64_t dropped = 0;
