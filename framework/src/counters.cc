@@ -26,11 +26,10 @@ using CounterMap = std::map<std::string, int64_t, std::less<>>;
 bool ReadFromStart(int fd, std::string* out) {
   for (size_t size = 16384;; size *= 2) {
     out->resize(size);
-    ssize_t n = ::pread(fd, out->data(), size, 0);
-    if (n < 0 && errno == EINTR) {
-      size /= 2;
-      continue;
-    }
+    ssize_t n = 0;
+    do {
+      n = ::pread(fd, out->data(), size, 0);
+    } while (n < 0 && errno == EINTR);
     if (n < 0) return false;
     if (static_cast<size_t>(n) < size) {
       out->resize(static_cast<size_t>(n));
