@@ -1,7 +1,6 @@
 #include "runner/launcher.h"
 
 #include <fmt/format.h>
-#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -11,20 +10,16 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <optional>
-#include <string_view>
-#include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "nstest/error.h"
 #include "nstest/process.h"
+#include "runner/case_process.h"
 #include "src/pidfd.h"
 
 namespace nstest {
@@ -118,97 +113,6 @@ bool Receive(int sock, void* data, size_t size, std::vector<Fd>* fds) {
   return n == static_cast<ssize_t>(size) && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0;
 }
 
-// --- The result file: the child writes it, the supervisor reads it. Each field is its length in
-// decimal, a newline and its bytes: status, message, detail, log, the number of properties, then
-// each property's name and value. ---
-
-constexpr std::string_view kResultMagic = "nstest-result 1\n";
-
-void Put(std::string* out, std::string_view field) {
-  out->append(std::to_string(field.size())).append(1, '\n').append(field);
-}
-
-// The next field from `*in`, or nullopt if `*in` does not start with one.
-std::optional<std::string> Take(std::string_view* in) {
-  size_t nl = in->find('\n');
-  if (nl == std::string_view::npos || nl == 0 || nl > 20) return std::nullopt;
-  size_t size = 0;
-  auto [end, ec] = std::from_chars(in->data(), in->data() + nl, size);
-  if (ec != std::errc() || end != in->data() + nl || size > in->size() - nl - 1) {
-    return std::nullopt;
-  }
-  std::string field(in->substr(nl + 1, size));
-  in->remove_prefix(nl + 1 + size);
-  return field;
-}
-
-std::string EncodeResult(const CaseResult& r) {
-  std::string out(kResultMagic);
-  Put(&out, CaseStatusName(r.status));
-  Put(&out, r.message);
-  Put(&out, r.detail);
-  Put(&out, r.log);
-  Put(&out, std::to_string(r.properties.size()));
-  for (const auto& [k, v] : r.properties) {
-    Put(&out, k);
-    Put(&out, v);
-  }
-  return out;
-}
-
-// The result the child wrote; nullopt if it wrote none, or not all of one.
-std::optional<CaseResult> ParseResult(std::string_view in) {
-  if (in.substr(0, kResultMagic.size()) != kResultMagic) return std::nullopt;
-  in.remove_prefix(kResultMagic.size());
-  std::optional<std::string> status = Take(&in), message = Take(&in), detail = Take(&in),
-                             log = Take(&in), count = Take(&in);
-  if (!status || !message || !detail || !log || !count) return std::nullopt;
-  CaseResult r;
-  r.status = CaseStatusFromName(*status).value_or(CaseStatus::kError);
-  r.message = std::move(*message);
-  r.detail = std::move(*detail);
-  r.log = std::move(*log);
-  size_t n = 0;
-  auto [end, ec] = std::from_chars(count->data(), count->data() + count->size(), n);
-  if (ec != std::errc() || end != count->data() + count->size()) return std::nullopt;
-  for (size_t i = 0; i < n; ++i) {
-    std::optional<std::string> name = Take(&in), value = Take(&in);
-    if (!name || !value) return std::nullopt;
-    r.properties.emplace_back(std::move(*name), std::move(*value));
-  }
-  return r;
-}
-
-// The case's result from what its child left: the result file, or else how it ended and what it
-// wrote.
-CaseResult DecodeResult(const ProcessResult& p, const std::string& result, double timeout_s) {
-  CaseResult r;
-  if (p.timed_out) {
-    r.status = CaseStatus::kError;
-    r.message = fmt::format("timed out after {} s", timeout_s);
-    r.log = p.stderr_text;
-    return r;
-  }
-  std::optional<CaseResult> written = ParseResult(result);
-  if (!written) {
-    r.status = CaseStatus::kError;
-    r.message = p.signal != 0 ? fmt::format("crashed: {}", p.Describe())
-                              : fmt::format("no result from the case ({})", p.Describe());
-    r.log = p.stderr_text;
-    return r;
-  }
-  return *written;
-}
-
-void WriteAll(int fd, const std::string& text) {
-  for (size_t done = 0; done < text.size();) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
-  }
-}
-
 // --- The launcher process and the case children it forks. ---
 
 struct Running {
@@ -216,97 +120,6 @@ struct Running {
   Fd pidfd;
   Fd reply;
 };
-
-// Ends this process at once. A case's process has nothing to tear down that the kernel does not
-// (its namespaces go with their last descriptor): freeing its heap and running the exit handlers
-// of a large program cost milliseconds a case. Sanitizer builds exit normally so that their
-// checks at exit still run.
-[[noreturn]] void QuickExit(int code) {
-#if defined(__SANITIZE_ADDRESS__)
-  std::exit(code);
-#else
-  std::fflush(nullptr);
-  ::_exit(code);
-#endif
-}
-
-// Runs the case and writes its result; an exception is the case's error. The case runs on a
-// thread of its own: a new thread gets a malloc arena of its own, on fresh pages, where the main
-// thread would allocate from the free chunks scattered over the heap it shares with the
-// launcher, and the first write to each of those pages copies it. That was most of a case's page
-// faults (160 of 200 a trivial case, 1.5 ms of CPU).
-int RunAndWrite(const Case& c, const RunOptions& options, int result) {
-  auto run = [&] {
-    try {
-      WriteAll(result, EncodeResult(RunCase(c, options)));
-    } catch (const std::exception& e) {
-      CaseResult r;
-      r.status = CaseStatus::kError;
-      r.message = e.what();
-      WriteAll(result, EncodeResult(r));
-    }
-  };
-  std::optional<std::thread> worker;
-  try {
-    worker.emplace(run);
-  } catch (const std::system_error&) {
-    run();  // no thread to be had (a process limit): the same case, only slower
-    return 0;
-  }
-  worker->join();
-  return 0;
-}
-
-// A case's process, up to the case itself: dies with the launcher (`launcher`, a pidfd, tells
-// whether it died before the death signal was set), names itself and takes its output files.
-void PrepareCaseProcess(const Case& c, int launcher, int output) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  pollfd gone{launcher, POLLIN, 0};
-  if (::poll(&gone, 1, 0) != 0) ::_exit(127);
-  ::close(launcher);
-  ::prctl(PR_SET_NAME, "nstest-case");
-  // The commands the case starts can tell which case they serve (and `ps e` can show it).
-  ::setenv("NSTEST_CASE", c.FullName().c_str(), 1);
-  ::signal(SIGINT, SIG_DFL);
-  ::dup2(output, STDOUT_FILENO);
-  ::dup2(output, STDERR_FILENO);
-  ::close(output);
-}
-
-// Starts a process that is PID 1 of a new PID namespace, as fork() does (returns 0 in it), and
-// sets `pidfd` to its pidfd in the caller. Returns -1 with errno ENOSYS where clone3 is not
-// available (old kernels, and seccomp profiles of container engines that refuse it that way).
-// Only for a single-threaded caller that is not inside malloc: no fork handlers run.
-pid_t ForkIntoNewPidNamespace(Fd* pidfd) {
-  int fd = -1;
-  clone_args args{};
-  args.flags = CLONE_NEWPID | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uintptr_t>(&fd);
-  args.exit_signal = SIGCHLD;
-  long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  if (pid > 0) *pidfd = Fd(fd);
-  return static_cast<pid_t>(pid);
-}
-
-// A case's process, as a child of the launcher: the case runs in it as PID 1 of its own PID
-// namespace, so that everything the case starts ends with it. One process where clone3 can make
-// it; else (see ForkIntoNewPidNamespace) a forked child runs it through RunInOwnPidNamespace.
-[[noreturn]] void CaseChild(const Case& c, RunOptions options, int launcher, int output, int result,
-                            bool own_pid_namespace) {
-  PrepareCaseProcess(c, launcher, output);
-  options.skip_checked = true;  // the supervisor checked, once for all cases
-  if (own_pid_namespace) QuickExit(RunAndWrite(c, options, result));
-  int code = 0;
-  try {
-    code = RunInOwnPidNamespace([&]() -> int { QuickExit(RunAndWrite(c, options, result)); });
-  } catch (const std::exception& e) {
-    CaseResult r;
-    r.status = CaseStatus::kError;
-    r.message = e.what();
-    WriteAll(result, EncodeResult(r));
-  }
-  ::_exit(code);
-}
 
 // Starts the case's process for one request and replies with its PID and pidfd.
 void Start(const Plan& plan, const RunOptions& options, int control, int self,

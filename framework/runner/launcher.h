@@ -1,5 +1,5 @@
-// The launcher: how the supervisor gets a case run in a child process of its own, and the child
-// protocol, in one place.
+// The launcher: how the supervisor gets a case run in a child process of its own, and the
+// protocol between them, in one place. The case's process itself is in case_process.h.
 //
 // Before the run's threads start, the runner forks one launcher process. It holds the plan as the
 // runner parsed, expanded and validated it, with the run options, and it starts each case's
