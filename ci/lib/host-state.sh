@@ -14,7 +14,7 @@ skip_unless_root() {
 # succeeds: grep and find report unreadable and vanishing files, which is expected here.
 host_snapshot() (
   set +e
-  local out=$1 p
+  local out=$1
   mkdir -p "$out"
   # Every readable value under /proc/sys/net, one line per value line.
   grep -rs '' /proc/sys/net | sort > "$out/sysctl"
@@ -28,9 +28,9 @@ host_snapshot() (
   ls /run/netns 2>/dev/null | sort > "$out/run_netns"
   # Network namespaces pinned by any process or thread: the one it is in, and any it holds open.
   {
-    for p in /proc/[0-9]*/task/[0-9]*/ns/net; do readlink "$p" 2>/dev/null; done
+    find /proc/[0-9]*/task/[0-9]*/ns/net -maxdepth 0 -printf '%l\n' 2>/dev/null
     find /proc/[0-9]*/fd -maxdepth 1 -lname 'net:\[*' -printf '%l\n' 2>/dev/null
-  } | sort -u > "$out/netns"
+  } | sed '/^$/d' | sort -u > "$out/netns"
   true
 )
 
