@@ -3,7 +3,10 @@
 // namespaces joined by a veth, both ends and `lo` up, an IPv4 address each, through plain
 // netlink), side by side and interleaved in one run. Reports wall time, cases per second and CPU
 // per case (user + system of every process below, as wait4() counts it) for -j 1, -j 2 and the
-// default -j (auto); the floor runs one and two loops at once.
+// default -j (auto); the floor runs one and two loops at once. Then what the machine charges for
+// the parts of a case's process: a bare process (fork, _exit, wait), one that writes 100 pages
+// it shares copy-on-write with its parent, one that starts and joins a thread; their "cases" are
+// processes.
 //
 // Usage: nstest_bench_cases [NSTEST[,OTHER_NSTEST...]=build/framework/nstest] [CASES=200]
 // [ROUNDS=3] Several nstest binaries (e.g. a build of an older commit) are measured in the same
@@ -29,6 +32,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -188,6 +192,48 @@ Cost Floor(int n, int loops) {
   return c;
 }
 
+// --- What this machine charges for the parts of a case's process, in the same rounds. ---
+
+constexpr size_t kSharedPages = 100;
+
+// Pages this process wrote before it forks: a child's first write to each one copies it.
+std::vector<char>& SharedPages() {
+  static std::vector<char> pages(kSharedPages * 4096, 1);
+  return pages;
+}
+
+// Forks `n` children one after the other, each running `in_child` and then _exit.
+Cost Processes(int n, const std::function<void()>& in_child) {
+  rusage before{};
+  ::getrusage(RUSAGE_CHILDREN, &before);
+  auto start = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    pid_t c = ::fork();
+    if (c == 0) {
+      in_child();
+      ::_exit(0);
+    }
+    ::waitpid(c, nullptr, 0);
+  }
+  Cost c;
+  c.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  rusage after{};
+  ::getrusage(RUSAGE_CHILDREN, &after);
+  c.cpu_s = Seconds(after.ru_utime) + Seconds(after.ru_stime) - Seconds(before.ru_utime) -
+            Seconds(before.ru_stime);
+  return c;
+}
+
+void WriteSharedPages() {
+  std::vector<char>& pages = SharedPages();
+  for (size_t i = 0; i < pages.size(); i += 4096) pages[i] = 2;
+}
+
+void StartAndJoinThread() {
+  std::thread t([] {});
+  t.join();
+}
+
 // --- nstest run on the trivial suite. ---
 
 Cost Nstest(const std::string& nstest, const std::string& suite, const std::string& jobs) {
@@ -265,6 +311,12 @@ int main(int argc, char** argv) {
   }
   variants.push_back({"raw floor, 1 at once", [&] { return Floor(cases, 1); }});
   variants.push_back({"raw floor, 2 at once", [&] { return Floor(cases, 2); }});
+  SharedPages();
+  variants.push_back({"a process: fork, _exit, wait", [&] { return Processes(cases, [] {}); }});
+  variants.push_back({fmt::format("a process that writes {} shared pages", kSharedPages),
+                      [&] { return Processes(cases, WriteSharedPages); }});
+  variants.push_back(
+      {"a process that starts a thread", [&] { return Processes(cases, StartAndJoinThread); }});
   std::map<std::string, std::vector<Cost>> costs;
   for (int r = 0; r < rounds; ++r) {
     for (const Variant& v : variants) costs[v.name].push_back(v.run());

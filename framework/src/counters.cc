@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <memory>
+#include <string>
 
 #include "nstest/error.h"
 #include "src/proc_net.h"
@@ -16,27 +18,6 @@ namespace nstest {
 namespace {
 
 using CounterMap = std::map<std::string, int64_t, std::less<>>;
-
-// Reads all of an open /proc file from its start, in one read: the kernel makes the whole text
-// afresh for a read at offset 0, so one read is one consistent snapshot. A second read at the
-// offset where the first ended would continue a text the descriptor's other readers (threads of
-// the case, a duplicate of the descriptor) may have made afresh meanwhile, with other lengths:
-// torn lines. A buffer that comes back full is doubled and the read done again. False on a
-// read error.
-bool ReadFromStart(int fd, std::string* out) {
-  for (size_t size = 16384;; size *= 2) {
-    out->resize(size);
-    ssize_t n = 0;
-    do {
-      n = ::pread(fd, out->data(), size, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return false;
-    if (static_cast<size_t>(n) < size) {
-      out->resize(static_cast<size_t>(n));
-      return true;
-    }
-  }
-}
 
 // Reads one of the calling thread's namespace's /proc/net files; a missing snmp6 (no IPv6)
 // yields "".
@@ -144,6 +125,26 @@ typename Map::const_iterator Lookup(const Map& m, std::string_view name, const c
 }
 
 }  // namespace
+
+bool ReadFromStart(int fd, std::string* out) {
+  thread_local std::unique_ptr<char[]> buffer;
+  thread_local size_t capacity = 0;
+  for (size_t size = std::max<size_t>(capacity, 16384);; size *= 2) {
+    if (size > capacity) {
+      buffer.reset(new char[size]);  // not zeroed: only what the read writes is touched
+      capacity = size;
+    }
+    ssize_t n = 0;
+    do {
+      n = ::pread(fd, buffer.get(), size, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return false;
+    if (static_cast<size_t>(n) < size) {
+      out->assign(buffer.get(), static_cast<size_t>(n));
+      return true;
+    }
+  }
+}
 
 std::string ReadProcNet(const Netns& ns, ProcNetFile file) {
   const char* name = ProcNetName(file);

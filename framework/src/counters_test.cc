@@ -1,8 +1,14 @@
 #include "nstest/counters.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <string>
 
 #include "nstest/error.h"
+#include "nstest/fd.h"
+#include "src/proc_net.h"
 
 namespace nstest {
 namespace {
@@ -88,6 +94,28 @@ TEST(CountersTest, MalformedFilesAreErrors) {
   EXPECT_THROW(Counters::Parse("s", "TcpExt: A\nIpExt: 1\n", "", ""), Error);
   EXPECT_THROW(Counters::Parse("s", "TcpExt: A\nTcpExt: x\n", "", ""), Error);
   EXPECT_THROW(Counters::Parse("s", "", "", "Ip6InReceives\n"), Error);
+}
+
+// A file of `text`, read from its start by ReadFromStart.
+std::string ReadBack(const std::string& text) {
+  Fd f(::memfd_create("nstest-read-from-start", MFD_CLOEXEC));
+  EXPECT_TRUE(f.valid());
+  EXPECT_EQ(::write(f.get(), text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  std::string out = "left over";
+  EXPECT_TRUE(ReadFromStart(f.get(), &out));
+  return out;
+}
+
+// Larger than the first buffer (16 KiB) twice over, then small: each read gives the whole file
+// and only it, from its start wherever the descriptor's offset is.
+TEST(ReadFromStartTest, GivesTheWholeFileWhateverItsSize) {
+  std::string big;
+  for (int i = 0; big.size() < 40000; ++i) big += "line " + std::to_string(i) + "\n";
+  EXPECT_EQ(ReadBack(big), big);
+  EXPECT_EQ(ReadBack("Ip6InReceives 12\n"), "Ip6InReceives 12\n");
+  EXPECT_EQ(ReadBack(""), "");
+  std::string out;
+  EXPECT_FALSE(ReadFromStart(-1, &out));
 }
 
 }  // namespace

@@ -19,6 +19,16 @@ inline const char* ProcNetName(ProcNetFile file) {
   return kNames[static_cast<int>(file)];
 }
 
+// Reads all of an open /proc file from its start, in one read: the kernel makes the whole text
+// afresh for a read at offset 0, so one read is one consistent snapshot. A second read at the
+// offset where the first ended would continue a text the descriptor's other readers (threads of
+// the case, a duplicate of the descriptor) may have made afresh meanwhile, with other lengths:
+// torn lines. A buffer that comes back full is doubled and the read done again. The read goes
+// into a buffer of the calling thread's and `out` gets the text's own size: a string sized for
+// the read would keep 16 KiB, zeroed, wherever the text is kept (six texts a case, each page of
+// them a page fault). False on a read error.
+bool ReadFromStart(int fd, std::string* out);
+
 // The whole file; "" for snmp6 where the namespace has none. Throws SystemError.
 std::string ReadProcNet(const Netns& ns, ProcNetFile file);
 
