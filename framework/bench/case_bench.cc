@@ -48,6 +48,21 @@ double Seconds(const timeval& t) {
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
 }
 
+// Runs `work` and measures it: wall time, and the CPU of the children it waited for meanwhile.
+Cost MeasureChildren(const std::function<void()>& work) {
+  rusage before{};
+  ::getrusage(RUSAGE_CHILDREN, &before);
+  auto start = Clock::now();
+  work();
+  Cost c;
+  c.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  rusage after{};
+  ::getrusage(RUSAGE_CHILDREN, &after);
+  c.cpu_s = Seconds(after.ru_utime) + Seconds(after.ru_stime) - Seconds(before.ru_utime) -
+            Seconds(before.ru_stime);
+  return c;
+}
+
 // --- The floor: one case's namespaces through plain netlink, in a new process. ---
 
 // Appends an attribute to the request in `buf`.
@@ -157,39 +172,31 @@ int NewNamespace(int home, int* ns_fd) {
 
 // Runs `n` floor cases one after the other, `loops` such sequences at once.
 Cost Floor(int n, int loops) {
-  rusage before{};
-  ::getrusage(RUSAGE_CHILDREN, &before);
-  auto start = Clock::now();
-  std::vector<pid_t> sequences;
-  for (int l = 0; l < loops; ++l) {
-    pid_t seq = ::fork();
-    if (seq == 0) {
-      for (int i = 0; i < n / loops; ++i) {
-        pid_t c = ::fork();
-        if (c == 0) FloorCase();
-        int status = 0;
-        ::waitpid(c, &status, 0);
-        if (status != 0) ::_exit(1);
+  return MeasureChildren([&] {
+    std::vector<pid_t> sequences;
+    for (int l = 0; l < loops; ++l) {
+      pid_t seq = ::fork();
+      if (seq == 0) {
+        for (int i = 0; i < n / loops; ++i) {
+          pid_t c = ::fork();
+          if (c == 0) FloorCase();
+          int status = 0;
+          ::waitpid(c, &status, 0);
+          if (status != 0) ::_exit(1);
+        }
+        ::_exit(0);
       }
-      ::_exit(0);
+      sequences.push_back(seq);
     }
-    sequences.push_back(seq);
-  }
-  for (pid_t s : sequences) {
-    int status = 0;
-    ::waitpid(s, &status, 0);
-    if (status != 0) {
-      fmt::print(stderr, "the floor's namespaces could not be made (root needed)\n");
-      std::exit(1);
+    for (pid_t s : sequences) {
+      int status = 0;
+      ::waitpid(s, &status, 0);
+      if (status != 0) {
+        fmt::print(stderr, "the floor's namespaces could not be made (root needed)\n");
+        std::exit(1);
+      }
     }
-  }
-  Cost c;
-  c.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
-  rusage after{};
-  ::getrusage(RUSAGE_CHILDREN, &after);
-  c.cpu_s = Seconds(after.ru_utime) + Seconds(after.ru_stime) - Seconds(before.ru_utime) -
-            Seconds(before.ru_stime);
-  return c;
+  });
 }
 
 // --- What this machine charges for the parts of a case's process, in the same rounds. ---
@@ -204,24 +211,16 @@ std::vector<char>& SharedPages() {
 
 // Forks `n` children one after the other, each running `in_child` and then _exit.
 Cost Processes(int n, const std::function<void()>& in_child) {
-  rusage before{};
-  ::getrusage(RUSAGE_CHILDREN, &before);
-  auto start = Clock::now();
-  for (int i = 0; i < n; ++i) {
-    pid_t c = ::fork();
-    if (c == 0) {
-      in_child();
-      ::_exit(0);
+  return MeasureChildren([&] {
+    for (int i = 0; i < n; ++i) {
+      pid_t c = ::fork();
+      if (c == 0) {
+        in_child();
+        ::_exit(0);
+      }
+      ::waitpid(c, nullptr, 0);
     }
-    ::waitpid(c, nullptr, 0);
-  }
-  Cost c;
-  c.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
-  rusage after{};
-  ::getrusage(RUSAGE_CHILDREN, &after);
-  c.cpu_s = Seconds(after.ru_utime) + Seconds(after.ru_stime) - Seconds(before.ru_utime) -
-            Seconds(before.ru_stime);
-  return c;
+  });
 }
 
 void WriteSharedPages() {
