@@ -91,6 +91,14 @@ void WriteAll(int fd, const std::string& text) {
   }
 }
 
+// Writes the result of a case that ended with `e`: an ERROR with its message.
+void WriteError(int result, const std::exception& e) {
+  CaseResult r;
+  r.status = CaseStatus::kError;
+  r.message = e.what();
+  WriteAll(result, EncodeResult(r));
+}
+
 // Ends this process at once. A case's process has nothing to tear down that the kernel does not
 // (its namespaces go with their last descriptor): freeing its heap and running the exit handlers
 // of a large program cost milliseconds a case. Sanitizer builds exit normally so that their
@@ -114,10 +122,7 @@ int RunAndWrite(const Case& c, const RunOptions& options, int result) {
     try {
       WriteAll(result, EncodeResult(RunCase(c, options)));
     } catch (const std::exception& e) {
-      CaseResult r;
-      r.status = CaseStatus::kError;
-      r.message = e.what();
-      WriteAll(result, EncodeResult(r));
+      WriteError(result, e);
     }
   };
   std::optional<std::thread> worker;
@@ -188,10 +193,7 @@ pid_t ForkIntoNewPidNamespace(Fd* pidfd) {
   try {
     code = RunInOwnPidNamespace([&]() -> int { QuickExit(RunAndWrite(c, options, result)); });
   } catch (const std::exception& e) {
-    CaseResult r;
-    r.status = CaseStatus::kError;
-    r.message = e.what();
-    WriteAll(result, EncodeResult(r));
+    WriteError(result, e);
   }
   ::_exit(code);
 }
