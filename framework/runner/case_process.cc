@@ -14,8 +14,6 @@
 #include <cstdlib>
 #include <optional>
 #include <string_view>
-#include <system_error>
-#include <thread>
 #include <utility>
 
 namespace nstest {
@@ -112,27 +110,13 @@ void WriteError(int result, const std::exception& e) {
 #endif
 }
 
-// Runs the case and writes its result; an exception is the case's error. The case runs on a
-// thread of its own: a new thread gets a malloc arena of its own, on fresh pages, where the main
-// thread would allocate from the free chunks scattered over the heap it shares with the
-// launcher, and the first write to each of those pages copies it. That was most of a case's page
-// faults (160 of 200 a trivial case, 1.5 ms of CPU).
+// Runs the case and writes its result; an exception is the case's error.
 int RunAndWrite(const Case& c, const RunOptions& options, int result) {
-  auto run = [&] {
-    try {
-      WriteAll(result, EncodeResult(RunCase(c, options)));
-    } catch (const std::exception& e) {
-      WriteError(result, e);
-    }
-  };
-  std::optional<std::thread> worker;
   try {
-    worker.emplace(run);
-  } catch (const std::system_error&) {
-    run();  // no thread to be had (a process limit): the same case, only slower
-    return 0;
+    WriteAll(result, EncodeResult(RunCase(c, options)));
+  } catch (const std::exception& e) {
+    WriteError(result, e);
   }
-  worker->join();
   return 0;
 }
 
