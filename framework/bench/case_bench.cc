@@ -3,7 +3,8 @@
 // namespaces joined by a veth, both ends and `lo` up, an IPv4 address each, through plain
 // netlink), side by side and interleaved in one run. Reports wall time, cases per second and CPU
 // per case (user + system of every process below, as wait4() counts it) for -j 1, -j 2 and the
-// default -j (auto); the floor runs one and two loops at once. Then what the machine charges for
+// default -j (auto); the floor runs one and two loops at once, with only the IPv4 addresses and
+// with the IPv6 addresses a case's topology also has. Then what the machine charges for
 // the parts of a case's process: a bare process (fork, _exit, wait), one that writes 100 pages
 // it shares copy-on-write with its parent, one that starts and joins a thread; their "cases" are
 // processes.
@@ -115,16 +116,19 @@ void Up(int fd, int ifindex) {
   Talk(fd, &r.n);
 }
 
-void Address(int fd, int ifindex, uint32_t address) {
+// Adds an IPv4 address (4 bytes, a /24) or, as nstest does, an IPv6 one (16 bytes, a /64, no
+// duplicate address detection).
+void Address(int fd, int ifindex, const void* address, size_t size) {
   Request r{};
   r.n.nlmsg_len = NLMSG_LENGTH(sizeof(ifaddrmsg));
   r.n.nlmsg_type = RTM_NEWADDR;
   r.n.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  r.addr.ifa_family = AF_INET;
-  r.addr.ifa_prefixlen = 24;
+  r.addr.ifa_family = size == 4 ? AF_INET : AF_INET6;
+  r.addr.ifa_prefixlen = size == 4 ? 24 : 64;
+  r.addr.ifa_flags = size == 4 ? 0 : IFA_F_NODAD;
   r.addr.ifa_index = static_cast<uint32_t>(ifindex);
-  Attr(&r.n, IFA_LOCAL, &address, 4);
-  Attr(&r.n, IFA_ADDRESS, &address, 4);
+  Attr(&r.n, IFA_LOCAL, address, size);
+  Attr(&r.n, IFA_ADDRESS, address, size);
   Talk(fd, &r.n);
 }
 
@@ -138,7 +142,8 @@ int NewNamespace(int home, int* ns_fd) {
   return route;
 }
 
-[[noreturn]] void FloorCase() {
+// One case's namespaces; `ipv6` adds the IPv6 addresses a case's topology also has.
+[[noreturn]] void FloorCase(bool ipv6) {
   int home = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   int server_ns = -1, client_ns = -1;
   int server = NewNamespace(home, &server_ns);
@@ -165,13 +170,21 @@ int NewNamespace(int home, int* ns_fd) {
   Talk(server, &r.n);
   Up(server, 2);
   Up(client, 3);
-  Address(server, 2, htonl(0xc6120001));  // 198.18.0.1
-  Address(client, 3, htonl(0xc6120002));
+  uint32_t v4[2] = {htonl(0xc6120001), htonl(0xc6120002)};  // 198.18.0.1, .2
+  Address(server, 2, &v4[0], 4);
+  Address(client, 3, &v4[1], 4);
+  if (ipv6) {
+    in6_addr v6[2];
+    ::inet_pton(AF_INET6, "2001:2:0:0::1", &v6[0]);
+    ::inet_pton(AF_INET6, "2001:2:0:0::2", &v6[1]);
+    Address(server, 2, &v6[0], 16);
+    Address(client, 3, &v6[1], 16);
+  }
   ::_exit(0);
 }
 
 // Runs `n` floor cases one after the other, `loops` such sequences at once.
-Cost Floor(int n, int loops) {
+Cost Floor(int n, int loops, bool ipv6 = false) {
   return MeasureChildren([&] {
     std::vector<pid_t> sequences;
     for (int l = 0; l < loops; ++l) {
@@ -179,7 +192,7 @@ Cost Floor(int n, int loops) {
       if (seq == 0) {
         for (int i = 0; i < n / loops; ++i) {
           pid_t c = ::fork();
-          if (c == 0) FloorCase();
+          if (c == 0) FloorCase(ipv6);
           int status = 0;
           ::waitpid(c, &status, 0);
           if (status != 0) ::_exit(1);
@@ -310,6 +323,10 @@ int main(int argc, char** argv) {
   }
   variants.push_back({"raw floor, 1 at once", [&] { return Floor(cases, 1); }});
   variants.push_back({"raw floor, 2 at once", [&] { return Floor(cases, 2); }});
+  variants.push_back(
+      {"raw floor with IPv6 addresses, 1 at once", [&] { return Floor(cases, 1, true); }});
+  variants.push_back(
+      {"raw floor with IPv6 addresses, 2 at once", [&] { return Floor(cases, 2, true); }});
   SharedPages();
   variants.push_back({"a process: fork, _exit, wait", [&] { return Processes(cases, [] {}); }});
   variants.push_back({fmt::format("a process that writes {} shared pages", kSharedPages),
