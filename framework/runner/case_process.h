@@ -17,7 +17,8 @@ namespace nstest {
 // Starts a process that is PID 1 of a new PID namespace, as fork() does (returns 0 in it), and
 // sets `pidfd` to its pidfd in the caller. Returns -1 with errno ENOSYS where clone3 is not
 // available (old kernels, and seccomp profiles of container engines that refuse it that way).
-// Only for a single-threaded caller that is not inside malloc: no fork handlers run.
+// No fork handlers run: only for a caller whose other threads hold no lock and are not inside
+// malloc (the launcher's main thread only waits for its loop's thread).
 pid_t ForkIntoNewPidNamespace(Fd* pidfd);
 
 // A case's process, as a child of the launcher: the case runs in it as PID 1 of its own PID
