@@ -122,14 +122,12 @@ int RunAndWrite(const Case& c, const RunOptions& options, int result) {
 
 // A case's process, up to the case itself: dies with the launcher (`launcher`, a pidfd, tells
 // whether it died before the death signal was set), names itself and takes its output files.
-void PrepareCaseProcess(const Case& c, int launcher, int output) {
+void PrepareCaseProcess(int launcher, int output) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   pollfd gone{launcher, POLLIN, 0};
   if (::poll(&gone, 1, 0) != 0) ::_exit(127);
   ::close(launcher);
   ::prctl(PR_SET_NAME, "nstest-case");
-  // The commands the case starts can tell which case they serve (and `ps e` can show it).
-  ::setenv("NSTEST_CASE", c.FullName().c_str(), 1);
   ::signal(SIGINT, SIG_DFL);
   ::dup2(output, STDOUT_FILENO);
   ::dup2(output, STDERR_FILENO);
@@ -170,7 +168,7 @@ pid_t ForkIntoNewPidNamespace(Fd* pidfd) {
 
 [[noreturn]] void CaseChild(const Case& c, RunOptions options, int launcher, int output, int result,
                             bool own_pid_namespace) {
-  PrepareCaseProcess(c, launcher, output);
+  PrepareCaseProcess(launcher, output);
   options.skip_checked = true;  // the supervisor checked, once for all cases
   if (own_pid_namespace) QuickExit(RunAndWrite(c, options, result));
   int code = 0;

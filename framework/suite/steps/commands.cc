@@ -148,13 +148,22 @@ void DoSysctl(Execution& x, const Step&, const SysctlStep& a) {
                     a.netns));
 }
 
+// A command's options as every command a case starts gets them: `$NSTEST_CASE` holds the case's
+// full name (set here, not in the case's own environment: a setenv() there costs each case
+// the copy of the environment's pages, commands or not).
+ProcessOptions CommandOptions(Execution& x, const std::vector<std::string>& argv) {
+  ProcessOptions po;
+  po.argv = SubstitutedArgv(x, argv);
+  po.env["NSTEST_CASE"] = x.test_case().FullName();
+  return po;
+}
+
 void DoRun(Execution& x, const Step& s, const RunStep& a) {
   // The command's output goes to a file that lives as long as the case, not to pipes: a server
   // it leaves running would get SIGPIPE on its next write once the step closed them.
   Fd file(::memfd_create("nstest-run-output", MFD_CLOEXEC));
   if (!file) ThrowErrno("run: create the output file (memfd_create)");
-  ProcessOptions po;
-  po.argv = SubstitutedArgv(x, a.argv);
+  ProcessOptions po = CommandOptions(x, a.argv);
   po.timeout = x.Millis(a.timeout_ms);
   po.output_fd = file.get();
   ProcessResult r = RunProcess(&x.Ns(a.netns), po);
@@ -222,8 +231,7 @@ Field<StartStep> EnvField() {
 }
 
 void DoStart(Execution& x, const Step&, const StartStep& a) {
-  ProcessOptions po;
-  po.argv = SubstitutedArgv(x, a.argv);
+  ProcessOptions po = CommandOptions(x, a.argv);
   for (const auto& [k, v] : a.env) po.env[k] = Substitute(v, x.test_case().params);
   Process& p = x.sc().Start(a.name, a.netns, po, a.stop_signal, x.Millis(a.grace_ms));
   x.Log(fmt::format("start '{}' in netns '{}' as '{}' (pid {})", Join(po.argv, ' '), a.netns,
