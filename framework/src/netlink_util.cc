@@ -59,7 +59,7 @@ void RtnlRequest::EndNest(size_t nest) {
   a->rta_len = static_cast<uint16_t>(size_ - nest);
 }
 
-int RtnlRequest::Execute(nl_sock* sock) {
+int RtnlRequest::Execute(nl_sock* sock, const std::function<void(const nlmsghdr&)>& on_reply) {
   auto* h = reinterpret_cast<nlmsghdr*>(words_.data());
   h->nlmsg_len = static_cast<uint32_t>(size_);
   // A sequence number of our own: libnl checks the replies to its requests against the numbers
@@ -87,11 +87,25 @@ int RtnlRequest::Execute(nl_sock* sock) {
         int error = static_cast<const nlmsgerr*>(NLMSG_DATA(r))->error;
         return error == 0 ? 0 : -nl_syserr2nlerr(-error);
       }
+      if (r->nlmsg_seq == h->nlmsg_seq && on_reply) on_reply(*r);
       size_t step = NLMSG_ALIGN(r->nlmsg_len);
       if (step >= left) break;
       at += step;
       left -= step;
     }
+  }
+}
+
+void ForEachAttribute(const nlmsghdr& m, size_t header_size,
+                      const std::function<void(uint16_t type, const void* data, size_t size)>& f) {
+  const size_t start = NLMSG_HDRLEN + NLMSG_ALIGN(header_size);
+  if (m.nlmsg_len < start) return;
+  const auto* base = reinterpret_cast<const char*>(&m);
+  for (size_t at = start; m.nlmsg_len - at >= sizeof(rtattr);) {
+    const auto* a = reinterpret_cast<const rtattr*>(base + at);
+    if (a->rta_len < sizeof(rtattr) || a->rta_len > m.nlmsg_len - at) return;
+    f(a->rta_type, base + at + RTA_LENGTH(0), a->rta_len - RTA_LENGTH(0));
+    at += RTA_ALIGN(a->rta_len);
   }
 }
 

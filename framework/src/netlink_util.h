@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,14 +52,21 @@ class RtnlRequest {
   // Raw bytes, aligned (a nested ifinfomsg, as a veth's peer has).
   void Append(const void* data, size_t len);
   // Sends the request on `sock` and reads the kernel's answer. Returns 0, or a negative libnl
-  // error code (for NetlinkError) made from the kernel's errno.
-  int Execute(nl_sock* sock);
+  // error code (for NetlinkError) made from the kernel's errno. A message the kernel answers
+  // with before its acknowledgement (the object a RTM_GET... request asked for) goes to
+  // `on_reply`.
+  int Execute(nl_sock* sock, const std::function<void(const nlmsghdr&)>& on_reply = nullptr);
 
  private:
   RtnlRequest(uint16_t type, uint16_t flags);
   std::vector<uint32_t> words_;  // the message; 4-byte words keep every header aligned
   size_t size_ = 0;              // bytes used
 };
+
+// The attributes of a netlink message that follow its fixed header (`header_size` bytes after the
+// netlink header), each with its type, payload and payload size, as RTA_OK and RTA_NEXT walk them.
+void ForEachAttribute(const nlmsghdr& m, size_t header_size,
+                      const std::function<void(uint16_t type, const void* data, size_t size)>& f);
 
 }  // namespace nstest
 

@@ -150,6 +150,41 @@ TEST_F(LinkTest, BadInterfaceNamesAreRefusedBeforeTheKernel) {
   EXPECT_THROW(AddVethPair(a, "", a, "v1"), Error);
 }
 
+// GetLink reads its answer by hand, ListLinks through libnl's objects: the same links either way.
+TEST_F(LinkTest, GetLinkSaysWhatTheListSays) {
+  Netns a = Netns::Create("a");
+  Netns b = Netns::Create("b");
+  VethOptions o;
+  o.mtu = 1400;
+  AddVethPair(a, "v0", b, "v1", o);
+  VethOptions down;
+  down.up = false;
+  AddVethPair(a, "down0", b, "down1", down);
+  WaitLinkOperUp(a, "v0", kTimeout);
+  std::vector<LinkInfo> links = ListLinks(a);
+  ASSERT_EQ(links.size(), 3u);  // lo, v0, down0
+  for (const LinkInfo& l : links) {
+    SCOPED_TRACE(l.name);
+    LinkInfo got = GetLink(a, l.name);
+    EXPECT_EQ(got.index, l.index);
+    EXPECT_EQ(got.name, l.name);
+    EXPECT_EQ(got.mtu, l.mtu);
+    EXPECT_EQ(got.admin_up, l.admin_up);
+    EXPECT_EQ(got.oper_state, l.oper_state);
+  }
+  EXPECT_EQ(GetLink(a, "v0").mtu, 1400u);
+  EXPECT_TRUE(GetLink(a, "v0").admin_up);
+  EXPECT_FALSE(GetLink(a, "down0").admin_up);
+  EXPECT_EQ(GetLink(a, "down0").oper_state, OperState::kDown);
+  EXPECT_EQ(GetLink(a, "lo").index, 1);
+  try {
+    GetLink(a, "nosuch0");
+    FAIL() << "no error";
+  } catch (const NetlinkError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("read link 'nosuch0' in netns 'a': ", 0), 0u) << e.what();
+  }
+}
+
 TEST_F(LinkTest, DeleteLinkRemovesBothEnds) {
   Netns a = Netns::Create("a");
   Netns b = Netns::Create("b");
