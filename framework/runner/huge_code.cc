@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <link.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -63,9 +64,14 @@ HugeCode Move() {
   Segment code;
   ::dl_iterate_phdr(FindCode, &code);
   if (code.size == 0) return {false, "the program has no executable segment"};
-  if (code.start % kHugePage != 0 || code.crowded) {
+  if (code.crowded) {
     return {false,
             "the program's segments are not 2 MiB apart (link with -z max-page-size=0x200000)"};
+  }
+  if (code.start % kHugePage != 0) {
+    return {false,
+            "the kernel loaded the program's code off a 2 MiB boundary (kernels before 5.10 "
+            "do not align it)"};
   }
   const size_t size = RoundUp(code.size, kHugePage);
   // The rest of the last window must be free: it becomes part of the new mapping. Holding it
@@ -76,6 +82,10 @@ HugeCode Move() {
     void* hold = ::mmap(reinterpret_cast<void*>(code_end), tail, PROT_NONE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     if (hold == MAP_FAILED) return {false, "something else is mapped beside the program's code"};
+    if (hold != reinterpret_cast<void*>(code_end)) {  // a kernel that took the address as a hint
+      ::munmap(hold, tail);
+      return {false, "something else is mapped beside the program's code"};
+    }
   }
   auto release_tail = [&] {
     if (tail > 0) ::munmap(reinterpret_cast<void*>(code_end), tail);
@@ -104,6 +114,9 @@ HugeCode Move() {
       h.why_not = Refused("executable anonymous memory");
     } else if (::mremap(to, size, size, MREMAP_MAYMOVE | MREMAP_FIXED,
                         reinterpret_cast<void*>(code.start)) == MAP_FAILED) {
+      // Refused before the kernel unmapped the code (bad arguments, limits), or the code is gone
+      // and this process with it: moving a mapping just made, of the same size, does not fail
+      // after that point but for want of memory.
       h.why_not = Refused("moving the copy in place of the code");
     } else {
       h.moved = true;

@@ -10,7 +10,7 @@
 // nothing else.
 //
 //   runner (supervisor threads) --request: case index + reply socket, output file, result file-->
-//     launcher (one thread) --clone3(CLONE_NEWPID)--> the case, as PID 1 of its PID namespace
+//     launcher (its loop's thread) --clone3(CLONE_NEWPID)--> the case, PID 1 of its PID namespace
 //   launcher --reply: the child's PID and pidfd; later its wait status--> supervisor thread
 //
 // Every process below the runner has PR_SET_PDEATHSIG=SIGKILL: a runner killed in any way takes

@@ -101,7 +101,7 @@ void ForEachAttribute(const nlmsghdr& m, size_t header_size,
   const size_t start = NLMSG_HDRLEN + NLMSG_ALIGN(header_size);
   if (m.nlmsg_len < start) return;
   const auto* base = reinterpret_cast<const char*>(&m);
-  for (size_t at = start; m.nlmsg_len - at >= sizeof(rtattr);) {
+  for (size_t at = start; at + sizeof(rtattr) <= m.nlmsg_len;) {
     const auto* a = reinterpret_cast<const rtattr*>(base + at);
     if (a->rta_len < sizeof(rtattr) || a->rta_len > m.nlmsg_len - at) return;
     f(a->rta_type, base + at + RTA_LENGTH(0), a->rta_len - RTA_LENGTH(0));

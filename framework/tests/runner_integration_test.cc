@@ -443,8 +443,10 @@ TEST_F(RunnerTest, StartedServersAreAwaitedStoppedAndKept) {
   EXPECT_GT(ms, 0) << out.substr(at, 80);
   EXPECT_LT(ms, 5000) << out.substr(at, 80);
   std::string log = Slurp(artifacts + "/server.backlog_of_a_started_server_backlog_3/srv.log");
-  // A started command knows its case.
-  EXPECT_EQ(log, "listening with backlog 3 in server.backlog_of_a_started_server/backlog=3\nbye\n");
+  // A started command knows its case, from its environment and from `{env:NSTEST_CASE}`.
+  EXPECT_EQ(log,
+            "listening with backlog 3 in server.backlog_of_a_started_server/backlog=3 "
+            "server.backlog_of_a_started_server/backlog=3\nbye\n");
   std::string report = Slurp(xml);
   EXPECT_NE(report.find("process 'sleeper' (sleep 600) stopped: killed by signal 15"),
             std::string::npos)

@@ -95,14 +95,18 @@ void CheckPlaceholders(TableReader& r, const Ctx& c, const toml::node& at,
 }
 
 // `text` with its placeholders replaced: matrix parameters by their value, {env:NAME} by the
-// variable. Throws Error for a variable that is not set.
-std::string Substitute(const std::string& text, const std::map<std::string, int64_t>& params) {
+// variable (`{env:NSTEST_CASE}` by the case's full name, which the commands it starts find in
+// their environment). Throws Error for a variable that is not set.
+std::string Substitute(const std::string& text, const Case& c) {
+  const std::map<std::string, int64_t>& params = c.params;
   std::string out;
   (void)WalkPlaceholders(
       text, [&](std::string_view s) { out += s; },
       [&](const std::string& name) {
         if (name == kSelf && params.count(name) == 0) {
           out += SelfPath();
+        } else if (name == "env:NSTEST_CASE") {
+          out += c.FullName();
         } else if (name.rfind("env:", 0) == 0) {
           const char* v = std::getenv(name.substr(4).c_str());
           if (v == nullptr) {
@@ -121,7 +125,7 @@ std::string Substitute(const std::string& text, const std::map<std::string, int6
 
 std::vector<std::string> SubstitutedArgv(const Execution& x, const std::vector<std::string>& argv) {
   std::vector<std::string> out;
-  for (const std::string& a : argv) out.push_back(Substitute(a, x.test_case().params));
+  for (const std::string& a : argv) out.push_back(Substitute(a, x.test_case()));
   return out;
 }
 
@@ -149,8 +153,8 @@ void DoSysctl(Execution& x, const Step&, const SysctlStep& a) {
 }
 
 // A command's options as every command a case starts gets them: `$NSTEST_CASE` holds the case's
-// full name (set here, not in the case's own environment: a setenv() there costs each case
-// the copy of the environment's pages, commands or not).
+// full name (set here, not in the case's own environment: a setenv() there costs every case a
+// copy of the environment's pages, commands or not, and is no safe call once a case has threads).
 ProcessOptions CommandOptions(Execution& x, const std::vector<std::string>& argv) {
   ProcessOptions po;
   po.argv = SubstitutedArgv(x, argv);
@@ -232,7 +236,7 @@ Field<StartStep> EnvField() {
 
 void DoStart(Execution& x, const Step&, const StartStep& a) {
   ProcessOptions po = CommandOptions(x, a.argv);
-  for (const auto& [k, v] : a.env) po.env[k] = Substitute(v, x.test_case().params);
+  for (const auto& [k, v] : a.env) po.env[k] = Substitute(v, x.test_case());
   Process& p = x.sc().Start(a.name, a.netns, po, a.stop_signal, x.Millis(a.grace_ms));
   x.Log(fmt::format("start '{}' in netns '{}' as '{}' (pid {})", Join(po.argv, ' '), a.netns,
                     a.name, p.pid()));
