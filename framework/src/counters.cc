@@ -127,20 +127,24 @@ typename Map::const_iterator Lookup(const Map& m, std::string_view name, const c
 }  // namespace
 
 bool ReadFromStart(int fd, std::string* out) {
-  thread_local std::unique_ptr<char[]> buffer;
-  thread_local size_t capacity = 0;
-  for (size_t size = std::max<size_t>(capacity, 16384);; size *= 2) {
-    if (size > capacity) {
-      buffer.reset(new char[size]);  // not zeroed: only what the read writes is touched
-      capacity = size;
+  // The files read here fit the stack buffer, of which only what the read writes is touched; a
+  // larger one is read again into a buffer twice the size until it fits. No thread_local buffer:
+  // registering its destructor walks every loaded library's program headers, in every new process.
+  char on_stack[16384];
+  std::unique_ptr<char[]> on_heap;
+  char* buffer = on_stack;
+  for (size_t size = sizeof(on_stack);; size *= 2) {
+    if (size > sizeof(on_stack)) {
+      on_heap.reset(new char[size]);  // not zeroed: only what the read writes is touched
+      buffer = on_heap.get();
     }
     ssize_t n = 0;
     do {
-      n = ::pread(fd, buffer.get(), size, 0);
+      n = ::pread(fd, buffer, size, 0);
     } while (n < 0 && errno == EINTR);
     if (n < 0) return false;
     if (static_cast<size_t>(n) < size) {
-      out->assign(buffer.get(), static_cast<size_t>(n));
+      out->assign(buffer, static_cast<size_t>(n));
       return true;
     }
   }

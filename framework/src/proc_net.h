@@ -24,9 +24,9 @@ inline const char* ProcNetName(ProcNetFile file) {
 // offset where the first ended would continue a text the descriptor's other readers (threads of
 // the case, a duplicate of the descriptor) may have made afresh meanwhile, with other lengths:
 // torn lines. A buffer that comes back full is doubled and the read done again. The read goes
-// into a buffer of the calling thread's and `out` gets the text's own size: a string sized for
-// the read would keep 16 KiB, zeroed, wherever the text is kept (six texts a case, each page of
-// them a page fault). False on a read error.
+// into a buffer on the stack (on the heap when the text is larger) and `out` gets the text's own
+// size: a string sized for the read would keep 16 KiB, zeroed, wherever the text is kept (six texts
+// a case, each page of them a page fault). False on a read error.
 bool ReadFromStart(int fd, std::string* out);
 
 // The whole file; "" for snmp6 where the namespace has none. Throws SystemError.
