@@ -166,10 +166,9 @@ pid_t ForkIntoNewPidNamespace(Fd* pidfd) {
   return static_cast<pid_t>(pid);
 }
 
-[[noreturn]] void CaseChild(const Case& c, RunOptions options, int launcher, int output, int result,
-                            bool own_pid_namespace) {
+[[noreturn]] void CaseChild(const Case& c, const RunOptions& options, int launcher, int output,
+                            int result, bool own_pid_namespace) {
   PrepareCaseProcess(launcher, output);
-  options.skip_checked = true;  // the supervisor checked, once for all cases
   if (own_pid_namespace) QuickExit(RunAndWrite(c, options, result));
   int code = 0;
   try {

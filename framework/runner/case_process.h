@@ -25,9 +25,10 @@ pid_t ForkIntoNewPidNamespace(Fd* pidfd);
 // namespace, so that everything the case starts ends with it. One process where clone3 can make
 // it (`own_pid_namespace`); else (see ForkIntoNewPidNamespace) a forked child runs it through
 // RunInOwnPidNamespace. `launcher` is the launcher's pidfd, `output` the file for the process's
-// stdout and stderr, `result` the file for its result.
-[[noreturn]] void CaseChild(const Case& c, RunOptions options, int launcher, int output, int result,
-                            bool own_pid_namespace);
+// stdout and stderr, `result` the file for its result. `options` are the launcher's, with
+// skip_checked set: the process reads them where they are, copying nothing.
+[[noreturn]] void CaseChild(const Case& c, const RunOptions& options, int launcher, int output,
+                            int result, bool own_pid_namespace);
 
 // The case's result from what its process left: the result file, or else how it ended and what
 // it wrote.

@@ -41,6 +41,14 @@ Mapping MappingOf(const void* address) {
 
 int Twice(int x) { return 2 * x; }
 
+// A constant in the program's read-only data, and a read of it the compiler cannot fold away.
+const char kConstant[] = "read-only data, moved with the code";
+std::string ReadConstant() {
+  std::string out;
+  for (const volatile char* p = kConstant; *p != 0; ++p) out += *p;
+  return out;
+}
+
 TEST(HugeCodeTest, MovesTheProgramsCodeOntoAHugePageAndRunsOnFromThere) {
   const HugeCode h = MoveCodeToHugePages();  // or an earlier test in this process did
   if (!h.moved) {
@@ -54,6 +62,10 @@ TEST(HugeCodeTest, MovesTheProgramsCodeOntoAHugePageAndRunsOnFromThere) {
   EXPECT_EQ(after.header.find("nstest_unit_tests"), std::string::npos) << after.header;
   EXPECT_NE(after.header.find(" 00:00 0"), std::string::npos) << after.header;
   const bool huge = after.anon_huge_kb >= 2048;
+  // The read-only data followed the code, unchanged.
+  const Mapping data = MappingOf(kConstant);
+  EXPECT_NE(data.header.find(" 00:00 0"), std::string::npos) << data.header;
+  EXPECT_EQ(ReadConstant(), "read-only data, moved with the code");
   // The code runs on, here and in a forked child.
   volatile int x = 21;
   EXPECT_EQ(Twice(x), 42);
@@ -62,7 +74,7 @@ TEST(HugeCodeTest, MovesTheProgramsCodeOntoAHugePageAndRunsOnFromThere) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     const bool ok =
-        Twice(x) == 42 &&
+        Twice(x) == 42 && ReadConstant() == "read-only data, moved with the code" &&
         MappingOf(reinterpret_cast<const void*>(&Twice)).anon_huge_kb == after.anon_huge_kb;
     ::_exit(ok ? 0 : 1);
   }

@@ -216,15 +216,19 @@ void Start(const Plan& plan, const RunOptions& options, int control, int self,
   // ends only with the process. Sanitizer builds keep the loop on the main thread: their leak
   // check at a case's exit sees only the threads the case's process has, and the objects only
   // the main thread's stack points to would look leaked.
+  // The supervisor checked whether each case can run here, once for all cases; the cases'
+  // processes read these options where they are.
+  RunOptions checked = options;
+  checked.skip_checked = true;
   if (kLoopOnThread) {
     try {
-      std::thread loop([&] { LauncherLoop(control, plan, options, self.get()); });
+      std::thread loop([&] { LauncherLoop(control, plan, checked, self.get()); });
       loop.join();  // never returns: the loop ends the process
     } catch (const std::system_error&) {
       // No thread to be had (a process limit): the same loop, the cases only slower.
     }
   }
-  LauncherLoop(control, plan, options, self.get());
+  LauncherLoop(control, plan, checked, self.get());
 }
 
 }  // namespace
