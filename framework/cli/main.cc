@@ -2,40 +2,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cstdlib>
 #include <iostream>
-#include <thread>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
-
-namespace {
-
-// Each case runs in a process forked from this one. Left to bind lazily, every case would look up
-// again each shared-library function it calls (libnl's, the C++ library's: about 1 ms of CPU a
-// case). So `nstest run` starts itself once more with every symbol bound at load time
-// (LD_BIND_NOW), and the cases inherit them bound. The variable is removed again at once: the
-// commands the cases start never see it. If the new start fails, the run goes on as it is.
-void BindSymbolsOnce(char** argv) {
-  constexpr const char* kMark = "NSTEST_SYMBOLS_BOUND";
-  if (std::getenv(kMark) != nullptr) {
-    ::unsetenv(kMark);
-    ::unsetenv("LD_BIND_NOW");
-    return;
-  }
-  if (std::getenv("LD_BIND_NOW") != nullptr) return;  // bound already, by whoever started us
-  // By its path, not /proc/self/exe: the process keeps its name ("nstest", not "exe").
-  char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return;
-  self[n] = '\0';
-  ::setenv("LD_BIND_NOW", "1", 1);
-  ::setenv(kMark, "1", 1);
-  ::execv(self, argv);
-  ::unsetenv(kMark);
-  ::unsetenv("LD_BIND_NOW");
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   namespace cli = nstest::cli;
@@ -136,7 +107,6 @@ int main(int argc, char** argv) {
     return code == 0 ? cli::kExitOk : cli::kExitUsage;
   }
   suites.color = ::isatty(STDOUT_FILENO) != 0;
-  if (*run_cmd && !suites.list_only) BindSymbolsOnce(argv);
   if (*run_cmd)
     return suites.list_only ? cli::RunList(std::cout, suites) : cli::RunSuites(std::cout, suites);
   if (*list_cmd) return cli::RunList(std::cout, suites);
