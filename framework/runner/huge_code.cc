@@ -5,13 +5,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
-#include <vector>
+#include <utility>
 
 namespace nstest {
 namespace {
@@ -29,11 +30,17 @@ struct Segment {
   bool crowded = false;
 };
 
-// The program's read-only segments (its code, constants and unwind tables; the headers the
-// dynamic linker reads), the executable one first.
+// The program's read-only segments (its code, constants and unwind tables; the headers the dynamic
+// linker reads), the executable one first. A fixed array: nothing may allocate while glibc holds
+// its loader lock for this callback.
+struct ReadOnlySegments {
+  std::array<Segment, 8> list{};
+  size_t count = 0;
+};
+
 int FindReadOnlySegments(dl_phdr_info* info, size_t, void* data) {
-  auto* segments = static_cast<std::vector<Segment>*>(data);
-  for (int i = 0; i < info->dlpi_phnum; ++i) {
+  auto* segments = static_cast<ReadOnlySegments*>(data);
+  for (int i = 0; i < info->dlpi_phnum && segments->count < segments->list.size(); ++i) {
     const ElfW(Phdr)& p = info->dlpi_phdr[i];
     if (p.p_type != PT_LOAD || (p.p_flags & PF_W) != 0) continue;
     Segment s;
@@ -48,11 +55,9 @@ int FindReadOnlySegments(dl_phdr_info* info, size_t, void* data) {
       const uintptr_t a = info->dlpi_addr + q.p_vaddr;
       if (a < end && a + q.p_memsz > first) s.crowded = true;
     }
-    if ((s.prot & PROT_EXEC) != 0) {
-      segments->insert(segments->begin(), s);
-    } else {
-      segments->push_back(s);
-    }
+    segments->list[segments->count++] = s;
+    if ((s.prot & PROT_EXEC) != 0)
+      std::swap(segments->list[0], segments->list[segments->count - 1]);
   }
   return 1;  // the first object is the program itself
 }
@@ -61,21 +66,23 @@ std::string Refused(const char* what) {
   return fmt::format("the kernel refused {}: {}", what, std::strerror(errno));
 }
 
-// Why `s` cannot be moved, or "" if it can.
-std::string CannotMove(const Segment& s) {
+// Why `s` cannot be moved, or "" if it can. `what` names it: "code", "read-only data".
+std::string CannotMove(const Segment& s, const char* what) {
   if (s.crowded) {
     return "the program's segments are not 2 MiB apart (link with -z max-page-size=0x200000)";
   }
   if (s.start % kHugePage != 0) {
-    return "the kernel loaded the program's code off a 2 MiB boundary (kernels before 5.10 do "
-           "not align it)";
+    return fmt::format(
+        "the kernel loaded the program's {} off a 2 MiB boundary (kernels before 5.10 do not "
+        "align it)",
+        what);
   }
   return "";
 }
 
 // Puts a copy of `s` on anonymous memory that asks for huge pages in place of its file mapping.
 // "" if done, else why not; `s` is then as it was.
-std::string MoveSegment(const Segment& s) {
+std::string MoveSegment(const Segment& s, const char* what) {
   const size_t size = RoundUp(s.size, kHugePage);
   // The rest of the last window must be free: it becomes part of the new mapping. Holding it
   // first proves that nothing else lives there.
@@ -84,10 +91,12 @@ std::string MoveSegment(const Segment& s) {
   if (tail > 0) {
     void* hold = ::mmap(reinterpret_cast<void*>(s_end), tail, PROT_NONE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-    if (hold == MAP_FAILED) return "something else is mapped beside the program's code";
+    const std::string crowded =
+        fmt::format("something else is mapped beside the program's {}", what);
+    if (hold == MAP_FAILED) return crowded;
     if (hold != reinterpret_cast<void*>(s_end)) {  // a kernel that took the address as a hint
       ::munmap(hold, tail);
-      return "something else is mapped beside the program's code";
+      return crowded;
     }
   }
   auto release_tail = [&] {
@@ -121,7 +130,7 @@ std::string MoveSegment(const Segment& s) {
       // Refused before the kernel unmapped the segment (bad arguments, limits), or the segment
       // is gone and this process with it: moving a mapping just made, of the same size, does not
       // fail after that point but for want of memory.
-      why = Refused("moving the copy in place of the code");
+      why = Refused("moving the copy in place of the mapping");
     } else {
       return "";
     }
@@ -131,29 +140,40 @@ std::string MoveSegment(const Segment& s) {
   return why;
 }
 
+// The code stays where it is, for `why`.
+HugeCode Stays(std::string why) {
+  HugeCode h;
+  h.why_not = std::move(why);
+  return h;
+}
+
 HugeCode Move() {
 #if defined(__SANITIZE_ADDRESS__)
-  return {false, "a sanitizer build"};
+  return Stays("a sanitizer build");
 #endif
-  if (std::getenv("NSTEST_NO_HUGE_CODE") != nullptr) return {false, "NSTEST_NO_HUGE_CODE is set"};
+  if (std::getenv("NSTEST_NO_HUGE_CODE") != nullptr) return Stays("NSTEST_NO_HUGE_CODE is set");
   std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
   std::string modes;
-  if (!std::getline(thp, modes)) return {false, "the kernel has no transparent huge pages"};
+  if (!std::getline(thp, modes)) return Stays("the kernel has no transparent huge pages");
   if (modes.find("[never]") != std::string::npos) {
-    return {false, "transparent huge pages are disabled"};
+    return Stays("transparent huge pages are disabled");
   }
-  std::vector<Segment> segments;
+  ReadOnlySegments segments;
   ::dl_iterate_phdr(FindReadOnlySegments, &segments);
-  if (segments.empty() || (segments[0].prot & PROT_EXEC) == 0) {
-    return {false, "the program has no executable segment"};
+  if (segments.count == 0 || (segments.list[0].prot & PROT_EXEC) == 0) {
+    return Stays("the program has no executable segment");
   }
-  if (std::string why = CannotMove(segments[0]); !why.empty()) return {false, why};
-  if (std::string why = MoveSegment(segments[0]); !why.empty()) return {false, why};
+  if (std::string why = CannotMove(segments.list[0], "code"); !why.empty()) return Stays(why);
+  if (std::string why = MoveSegment(segments.list[0], "code"); !why.empty()) return Stays(why);
   // The code has moved; the read-only data follows where it can, or stays where it is.
-  for (size_t i = 1; i < segments.size(); ++i) {
-    if (CannotMove(segments[i]).empty()) MoveSegment(segments[i]);
+  HugeCode h;
+  h.moved = true;
+  for (size_t i = 1; i < segments.count; ++i) {
+    std::string why = CannotMove(segments.list[i], "read-only data");
+    if (why.empty()) why = MoveSegment(segments.list[i], "read-only data");
+    if (!why.empty() && h.data_why_not.empty()) h.data_why_not = why;
   }
-  return {true, ""};
+  return h;
 }
 
 }  // namespace

@@ -15,14 +15,17 @@ namespace nstest {
 struct HugeCode {
   bool moved = false;   // the code runs from anonymous memory that asked for huge pages
   std::string why_not;  // if not: why it stayed where it was
+  // If the code moved: why a read-only data segment stayed where it was, or "" if none did.
+  std::string data_why_not;
 };
 
 // Copies the program's code (its executable PT_LOAD segment) into anonymous memory that asks for
 // transparent huge pages, and puts the copy in place of the file's mapping (mremap), at the same
 // addresses: the code runs on unchanged. Its other read-only segments (constants, unwind tables,
 // the headers the dynamic linker reads) follow it the same way where they can, and stay where they
-// are where they cannot. Processes forked afterwards inherit it. Done once in a process; later
-// calls return what the first did. The code stays where it was, with the reason, if:
+// are where they cannot (`data_why_not` says why). Processes forked afterwards inherit it. Done
+// once in a process; later calls return what the first did. The code stays where it was, with the
+// reason, if:
 // - the program was not linked with its segments 2 MiB apart (`-z max-page-size=0x200000`, as the
 //   `nstest` executable is), or something else is mapped in the 2 MiB windows of its code;
 // - transparent huge pages are disabled, or the kernel refuses executable anonymous memory;
