@@ -83,6 +83,7 @@ std::string CannotMove(const Segment& s, const char* what) {
 // Puts a copy of `s` on anonymous memory that asks for huge pages in place of its file mapping.
 // "" if done, else why not; `s` is then as it was.
 std::string MoveSegment(const Segment& s, const char* what) {
+  if (std::string why = CannotMove(s, what); !why.empty()) return why;
   const size_t size = RoundUp(s.size, kHugePage);
   // The rest of the last window must be free: it becomes part of the new mapping. Holding it
   // first proves that nothing else lives there.
@@ -163,14 +164,12 @@ HugeCode Move() {
   if (segments.count == 0 || (segments.list[0].prot & PROT_EXEC) == 0) {
     return Stays("the program has no executable segment");
   }
-  if (std::string why = CannotMove(segments.list[0], "code"); !why.empty()) return Stays(why);
   if (std::string why = MoveSegment(segments.list[0], "code"); !why.empty()) return Stays(why);
   // The code has moved; the read-only data follows where it can, or stays where it is.
   HugeCode h;
   h.moved = true;
   for (size_t i = 1; i < segments.count; ++i) {
-    std::string why = CannotMove(segments.list[i], "read-only data");
-    if (why.empty()) why = MoveSegment(segments.list[i], "read-only data");
+    std::string why = MoveSegment(segments.list[i], "read-only data");
     if (!why.empty() && h.data_why_not.empty()) h.data_why_not = why;
   }
   return h;
