@@ -17,11 +17,13 @@
 #include <system_error>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "nstest/error.h"
 #include "nstest/process.h"
 #include "runner/case_process.h"
+#include "src/loaded_libs.h"
 #include "src/pidfd.h"
 
 namespace nstest {
@@ -220,6 +222,8 @@ void Start(const Plan& plan, const RunOptions& options, int control, int self,
   // processes read these options where they are.
   RunOptions checked = options;
   checked.skip_checked = true;
+  NeededLibraries needed = LibrariesFor(plan);
+  PreloadLibraries(needed.pcap, needed.nftables);
   if (kLoopOnThread) {
     try {
       std::thread loop([&] { LauncherLoop(control, plan, checked, self.get()); });
@@ -232,6 +236,21 @@ void Start(const Plan& plan, const RunOptions& options, int control, int self,
 }
 
 }  // namespace
+
+NeededLibraries LibrariesFor(const Plan& plan) {
+  NeededLibraries needed;
+  const TestSpec* last = nullptr;
+  for (const Case& c : plan.cases) {
+    if (c.test == last) continue;  // a matrix's cases follow one another unless shuffled
+    last = c.test;
+    for (const Step& step : c.test->steps) {
+      needed.pcap |= std::holds_alternative<CaptureStep>(step.action);
+      needed.nftables |= std::holds_alternative<DropStep>(step.action) ||
+                         std::holds_alternative<HoldStep>(step.action);
+    }
+  }
+  return needed;
+}
 
 ForkLauncher::ForkLauncher(const Plan& plan, const RunOptions& options) : plan_(plan) {
   auto [mine, theirs] = SocketPair();

@@ -31,6 +31,16 @@
 
 namespace nstest {
 
+// Which of the libraries nstest loads when first needed (src/loaded_libs.h) the plan's cases use:
+// libpcap for `capture`, libnftables for `drop` and `hold`. The launcher loads them before it
+// forks any case, so that every case's process inherits them rather than loading them itself; a
+// plan that uses neither leaves every case's process without them.
+struct NeededLibraries {
+  bool pcap = false;
+  bool nftables = false;
+};
+NeededLibraries LibrariesFor(const Plan& plan);
+
 class ForkLauncher : public CaseLauncher {
  public:
   // Forks the launcher process. Call it while this process has one thread. Throws SystemError.

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "runner/launcher.h"
+
 namespace nstest {
 namespace {
 
@@ -103,6 +105,21 @@ TEST(RunPlanTest, OnlyPassesAndSkipsIsExitZero) {
   EXPECT_EQ(RunPlan(plan, o, fake, out), 0) << out.str();
   EXPECT_EQ(fake.ran().size(), 6u);
   EXPECT_NE(out.str().find("3 passed, 0 failed, 3 skipped"), std::string::npos) << out.str();
+}
+
+TEST(LibrariesForTest, ThePlansCapturesAndFiltersDecide) {
+  RunnerOptions o;
+  o.paths = {NSTEST_FIXTURES_DIR "/runner/loaded_libraries.toml"};
+  auto needed = [&](const std::string& filter) {
+    o.filter = filter;
+    NeededLibraries n = LibrariesFor(MakePlan(o));
+    return std::make_pair(n.pcap, n.nftables);
+  };
+  EXPECT_EQ(needed("*.none_*:*.pcap_inherited"), std::make_pair(false, false));
+  EXPECT_EQ(needed("*.pcap_for_a_capture"), std::make_pair(true, false));
+  EXPECT_EQ(needed("*.nftables_for_a_drop"), std::make_pair(false, true));
+  EXPECT_EQ(needed("*.nftables_for_a_hold"), std::make_pair(false, true));
+  EXPECT_EQ(needed("*"), std::make_pair(true, true));
 }
 
 }  // namespace

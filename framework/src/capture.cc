@@ -17,6 +17,7 @@
 
 #include "nstest/error.h"
 #include "nstest/wait.h"
+#include "src/loaded_libs.h"
 
 namespace nstest {
 namespace {
@@ -140,6 +141,7 @@ std::string PacketFilterSpec::ToString() const {
 struct Capture::State {
   std::string description;
   CaptureOptions options;
+  const PcapLib& lib = Pcap();  // throws when libpcap cannot be loaded
   pcap_t* pcap = nullptr;
   Fd stop;
   Fd wake;  // Sync() asks the capture thread for a pass through the ring
@@ -173,7 +175,7 @@ struct Capture::State {
 
   // Every pcap call happens on this thread: libpcap handles are not thread-safe.
   void Loop() {
-    int fd = pcap_get_selectable_fd(pcap);
+    int fd = lib.get_selectable_fd(pcap);
     bool stopping = false;
     while (!stopping) {
       pollfd fds[3] = {{fd, POLLIN, 0}, {stop.get(), POLLIN, 0}, {wake.get(), POLLIN, 0}};
@@ -192,10 +194,10 @@ struct Capture::State {
         ticket = sync_requested;  // taken before the pass: the pass covers that request
       }
       // Take what is queued before looking at the stop request, so nothing captured is lost.
-      while (pcap_dispatch(pcap, -1, &State::OnPacket, reinterpret_cast<u_char*>(this)) > 0) {
+      while (lib.dispatch(pcap, -1, &State::OnPacket, reinterpret_cast<u_char*>(this)) > 0) {
       }
       pcap_stat st{};
-      bool have_stats = pcap_stats(pcap, &st) == 0;
+      bool have_stats = lib.stats(pcap, &st) == 0;
       {
         std::lock_guard<std::mutex> lock(mu);
         if (have_stats) {
@@ -233,35 +235,36 @@ Capture::Capture(const Netns& ns, const std::string& ifname, const CaptureOption
                               filter.empty() ? "" : " (" + filter + ")");
   char err[PCAP_ERRBUF_SIZE] = {};
   {
-    // The packet socket is created by pcap_activate(); it must be created inside `ns`.
+    // The packet socket is created by s.lib.activate(); it must be created inside `ns`.
     NetnsGuard guard(ns);
-    s.pcap = pcap_create(ifname.c_str(), err);
+    s.pcap = s.lib.create(ifname.c_str(), err);
     if (s.pcap == nullptr) throw Error(fmt::format("start {}: {}", s.description, err));
-    pcap_set_snaplen(s.pcap, options.snaplen);
-    pcap_set_buffer_size(s.pcap, static_cast<int>(std::min<size_t>(options.buffer_bytes, INT_MAX)));
-    pcap_set_immediate_mode(s.pcap, 1);
-    pcap_set_tstamp_precision(s.pcap, PCAP_TSTAMP_PRECISION_NANO);
-    int rc = pcap_activate(s.pcap);
+    s.lib.set_snaplen(s.pcap, options.snaplen);
+    s.lib.set_buffer_size(s.pcap,
+                          static_cast<int>(std::min<size_t>(options.buffer_bytes, INT_MAX)));
+    s.lib.set_immediate_mode(s.pcap, 1);
+    s.lib.set_tstamp_precision(s.pcap, PCAP_TSTAMP_PRECISION_NANO);
+    int rc = s.lib.activate(s.pcap);
     if (rc < 0) {
-      std::string why = pcap_geterr(s.pcap);
-      pcap_close(s.pcap);
+      std::string why = s.lib.geterr(s.pcap);
+      s.lib.close(s.pcap);
       s.pcap = nullptr;
       throw Error(fmt::format("start {}: {}", s.description, why));
     }
   }
   bpf_program prog{};
-  if (pcap_compile(s.pcap, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0 ||
-      pcap_setfilter(s.pcap, &prog) != 0) {
-    std::string why = pcap_geterr(s.pcap);
-    pcap_freecode(&prog);
-    pcap_close(s.pcap);
+  if (s.lib.compile(s.pcap, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0 ||
+      s.lib.setfilter(s.pcap, &prog) != 0) {
+    std::string why = s.lib.geterr(s.pcap);
+    s.lib.freecode(&prog);
+    s.lib.close(s.pcap);
     s.pcap = nullptr;
     throw Error(fmt::format("start {}: bad filter: {}", s.description, why));
   }
-  pcap_freecode(&prog);
+  s.lib.freecode(&prog);
   pcap_stat st{};
-  if (pcap_stats(s.pcap, &st) == 0) s.drops_before_filter = st.ps_drop;
-  pcap_setnonblock(s.pcap, 1, err);
+  if (s.lib.stats(s.pcap, &st) == 0) s.drops_before_filter = st.ps_drop;
+  s.lib.setnonblock(s.pcap, 1, err);
   s.stop.reset(::eventfd(0, EFD_CLOEXEC));
   s.wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   s.thread = std::thread([&s] { s.Loop(); });
@@ -269,7 +272,7 @@ Capture::Capture(const Netns& ns, const std::string& ifname, const CaptureOption
 
 Capture::~Capture() {
   Stop();
-  if (state_->pcap != nullptr) pcap_close(state_->pcap);
+  if (state_->pcap != nullptr) state_->lib.close(state_->pcap);
 }
 
 void Capture::Stop() {
@@ -341,12 +344,13 @@ void Capture::WaitFor(const PacketFilterSpec& spec, size_t n,
 
 void Capture::WritePcap(const std::string& path) const {
   std::lock_guard<std::mutex> lock(state_->mu);
-  pcap_t* dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, state_->options.snaplen,
-                                                      PCAP_TSTAMP_PRECISION_NANO);
-  pcap_dumper_t* out = pcap_dump_open(dead, path.c_str());
+  const PcapLib& lib = state_->lib;
+  pcap_t* dead = lib.open_dead_with_tstamp_precision(DLT_EN10MB, state_->options.snaplen,
+                                                     PCAP_TSTAMP_PRECISION_NANO);
+  pcap_dumper_t* out = lib.dump_open(dead, path.c_str());
   if (out == nullptr) {
-    std::string why = pcap_geterr(dead);
-    pcap_close(dead);
+    std::string why = lib.geterr(dead);
+    lib.close(dead);
     throw Error(fmt::format("write pcap '{}': {}", path, why));
   }
   for (const RawPacket& r : state_->raw) {
@@ -356,10 +360,10 @@ void Capture::WritePcap(const std::string& path) const {
     h.ts.tv_usec = (r.time - secs).count();
     h.caplen = static_cast<bpf_u_int32>(r.data.size());
     h.len = r.wire_len;
-    pcap_dump(reinterpret_cast<u_char*>(out), &h, r.data.data());
+    lib.dump(reinterpret_cast<u_char*>(out), &h, r.data.data());
   }
-  pcap_dump_close(out);
-  pcap_close(dead);
+  lib.dump_close(out);
+  lib.close(dead);
 }
 
 std::string Capture::Dump(size_t max_lines) const {

@@ -18,6 +18,7 @@
 #include "nstest/error.h"
 #include "nstest/names.h"
 #include "nstest/wait.h"
+#include "src/loaded_libs.h"
 #include "src/nft_compat.h"
 #include "src/strings.h"
 
@@ -91,21 +92,22 @@ std::string TcpMatch::Expression() const {
 }
 
 struct PacketFilter::Ctx {
+  const NftablesLib& lib = Nftables();  // throws when libnftables cannot be loaded
   nft_ctx* nft = nullptr;
   ~Ctx() {
-    if (nft != nullptr) nft_ctx_free(nft);
+    if (nft != nullptr) lib.ctx_free(nft);
   }
 };
 
 PacketFilter::PacketFilter(const Netns& ns) : ns_(ns), ctx_(std::make_unique<Ctx>()) {
   {
     NetnsGuard guard(ns_);
-    ctx_->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+    ctx_->nft = ctx_->lib.ctx_new(NFT_CTX_DEFAULT);
   }
   if (ctx_->nft == nullptr)
     throw Error(fmt::format("create nftables context in netns '{}'", ns.name()));
-  nft_ctx_buffer_output(ctx_->nft);
-  nft_ctx_buffer_error(ctx_->nft);
+  ctx_->lib.ctx_buffer_output(ctx_->nft);
+  ctx_->lib.ctx_buffer_error(ctx_->nft);
   Run(fmt::format("add table {t}\n"
                   "add chain {t} input {{ type filter hook input priority 0; policy accept; }}\n"
                   "add chain {t} output {{ type filter hook output priority 0; policy accept; }}\n",
@@ -123,8 +125,8 @@ PacketFilter::~PacketFilter() {
 
 void PacketFilter::Run(const std::string& commands, const std::string& what) const {
   NetnsGuard guard(ns_);  // libnftables opens its netlink socket in the calling thread's netns
-  if (nft_run_cmd_from_buffer(ctx_->nft, commands.c_str()) != 0) {
-    std::string why = NormalizeSpaces(nft_ctx_get_error_buffer(ctx_->nft));
+  if (ctx_->lib.run_cmd_from_buffer(ctx_->nft, commands.c_str()) != 0) {
+    std::string why = NormalizeSpaces(ctx_->lib.ctx_get_error_buffer(ctx_->nft));
     throw Error(fmt::format("{} in netns '{}': {}", what, ns_.name(), why));
   }
 }
@@ -201,7 +203,7 @@ void PacketFilter::RemoveRule(int id) {
 
 std::string PacketFilter::Ruleset() const {
   Run(fmt::format("list table {}\n", kTable), "list table 'inet nstest'");
-  return nft_ctx_get_output_buffer(ctx_->nft);
+  return ctx_->lib.ctx_get_output_buffer(ctx_->nft);
 }
 
 struct PacketHold::State {

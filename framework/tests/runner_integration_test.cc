@@ -547,6 +547,24 @@ TEST_F(RunnerTest, CaptureThatDroppedPacketsIsAnError) {
       << r.stdout_text;
 }
 
+// A case's process maps libpcap and libnftables only when the plan captures or filters packets:
+// then the launcher has loaded them before forking it (fixtures/runner/loaded_libraries.toml).
+TEST_F(RunnerTest, CaptureAndFilterLibrariesAreLoadedOnlyForAPlanThatUsesThem) {
+  const std::string suite = "fixtures/runner/loaded_libraries.toml";
+  ProcessResult alone = Nstest({"run", suite, "--filter", "*.none_*"});
+  EXPECT_EQ(alone.exit_code, 0) << alone.stdout_text << alone.stderr_text;
+  EXPECT_NE(alone.stdout_text.find("1 passed, 0 failed"), std::string::npos) << alone.stdout_text;
+  // Without a capture in the plan, nothing loaded libpcap for the case.
+  ProcessResult not_inherited = Nstest({"run", suite, "--filter", "*.pcap_inherited"});
+  EXPECT_EQ(not_inherited.exit_code, 1) << not_inherited.stdout_text;
+  EXPECT_NE(not_inherited.stdout_text.find("[  FAILED  ] loaded_libraries.pcap_inherited ("),
+            std::string::npos)
+      << not_inherited.stdout_text;
+  ProcessResult rest = Nstest({"run", suite, "--filter", "-*.none_*"});
+  EXPECT_EQ(rest.exit_code, 0) << rest.stdout_text << rest.stderr_text;
+  EXPECT_NE(rest.stdout_text.find("4 passed, 0 failed"), std::string::npos) << rest.stdout_text;
+}
+
 TEST_F(RunnerTest, CostFileOrdersLongestFirst) {
   std::string costs = ::testing::TempDir() + "nstest-runner-costs.txt";
   {
