@@ -223,7 +223,7 @@ void Start(const Plan& plan, const RunOptions& options, int control, int self,
   RunOptions checked = options;
   checked.skip_checked = true;
   NeededLibraries needed = LibrariesFor(plan);
-  PreloadLibraries(needed.pcap, needed.nftables);
+  PreloadLibraries(needed.pcap, needed.filters, needed.queues);
   if (kLoopOnThread) {
     try {
       std::thread loop([&] { LauncherLoop(control, plan, checked, self.get()); });
@@ -244,9 +244,10 @@ NeededLibraries LibrariesFor(const Plan& plan) {
     if (c.test == last) continue;  // a matrix's cases follow one another unless shuffled
     last = c.test;
     for (const Step& step : c.test->steps) {
+      bool holds = std::holds_alternative<HoldStep>(step.action);
       needed.pcap |= std::holds_alternative<CaptureStep>(step.action);
-      needed.nftables |= std::holds_alternative<DropStep>(step.action) ||
-                         std::holds_alternative<HoldStep>(step.action);
+      needed.filters |= holds || std::holds_alternative<DropStep>(step.action);
+      needed.queues |= holds;
     }
   }
   return needed;

@@ -32,12 +32,14 @@
 namespace nstest {
 
 // Which of the libraries nstest loads when first needed (src/loaded_libs.h) the plan's cases use:
-// libpcap for `capture`, libnftables for `drop` and `hold`. The launcher loads them before it
-// forks any case, so that every case's process inherits them rather than loading them itself; a
-// plan that uses neither leaves every case's process without them.
+// libpcap for `capture`; libnftables for `drop` and `hold`; libnetfilter_queue, libnftnl and
+// libmnl for `hold`. The launcher loads them before it forks any case, so that every case's
+// process inherits them rather than loading them itself; a plan with none of those steps leaves
+// every case's process without any of them.
 struct NeededLibraries {
   bool pcap = false;
-  bool nftables = false;
+  bool filters = false;
+  bool queues = false;
 };
 NeededLibraries LibrariesFor(const Plan& plan);
 

@@ -113,13 +113,14 @@ TEST(LibrariesForTest, ThePlansCapturesAndFiltersDecide) {
   auto needed = [&](const std::string& filter) {
     o.filter = filter;
     NeededLibraries n = LibrariesFor(MakePlan(o));
-    return std::make_pair(n.pcap, n.nftables);
+    return std::vector<bool>{n.pcap, n.filters, n.queues};
   };
-  EXPECT_EQ(needed("*.none_*:*.pcap_inherited"), std::make_pair(false, false));
-  EXPECT_EQ(needed("*.pcap_for_a_capture"), std::make_pair(true, false));
-  EXPECT_EQ(needed("*.nftables_for_a_drop"), std::make_pair(false, true));
-  EXPECT_EQ(needed("*.nftables_for_a_hold"), std::make_pair(false, true));
-  EXPECT_EQ(needed("*"), std::make_pair(true, true));
+  using V = std::vector<bool>;
+  EXPECT_EQ(needed("*.none_*:*.pcap_inherited"), (V{false, false, false}));
+  EXPECT_EQ(needed("*.pcap_for_a_capture"), (V{true, false, false}));
+  EXPECT_EQ(needed("*.nftables_for_a_drop"), (V{false, true, false}));
+  EXPECT_EQ(needed("*.nftables_and_nfqueue_for_a_hold"), (V{false, true, true}));
+  EXPECT_EQ(needed("*"), (V{true, true, true}));
 }
 
 }  // namespace

@@ -210,6 +210,7 @@ struct PacketHold::State {
   PacketFilter* filter = nullptr;
   std::string what;
   int rule = 0;
+  const NfqueueLib& lib = Nfqueue();  // throws when libnetfilter_queue cannot be loaded
   nfq_handle* h = nullptr;
   nfq_q_handle* qh = nullptr;
   Fd stop;
@@ -220,7 +221,7 @@ struct PacketHold::State {
 
   static int OnPacket(nfq_q_handle*, nfgenmsg*, nfq_data* nfa, void* data) {
     auto* s = static_cast<State*>(data);
-    nfqnl_msg_packet_hdr* ph = nfq_get_msg_packet_hdr(nfa);
+    nfqnl_msg_packet_hdr* ph = s->lib.get_msg_packet_hdr(nfa);
     if (ph != nullptr) {
       s->held.push_back(ntohl(ph->packet_id));  // called with mu held
       ++s->seen;
@@ -229,7 +230,7 @@ struct PacketHold::State {
   }
 
   void Loop() {
-    int fd = nfq_fd(h);
+    int fd = lib.fd(h);
     alignas(8) char buf[65536];
     for (;;) {
       pollfd fds[2] = {{fd, POLLIN, 0}, {stop.get(), POLLIN, 0}};
@@ -238,7 +239,7 @@ struct PacketHold::State {
       ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
       if (n <= 0) continue;  // EAGAIN, or ENOBUFS when the kernel dropped queued messages
       std::lock_guard<std::mutex> lock(mu);
-      nfq_handle_packet(h, buf, static_cast<int>(n));
+      lib.handle_packet(h, buf, static_cast<int>(n));
     }
   }
 
@@ -246,7 +247,7 @@ struct PacketHold::State {
     std::lock_guard<std::mutex> lock(mu);
     size_t done = 0;
     while (done < n && !held.empty()) {
-      nfq_set_verdict(qh, held.front(), verdict, 0, nullptr);
+      lib.set_verdict(qh, held.front(), verdict, 0, nullptr);
       held.pop_front();
       ++done;
     }
@@ -262,16 +263,16 @@ PacketHold::PacketHold(PacketFilter& filter, const TcpMatch& match, uint16_t que
                        filter.netns().name());
   {
     NetnsGuard guard(filter.netns());  // the queue's netlink socket belongs to this namespace
-    s.h = nfq_open();
+    s.h = s.lib.open();
   }
   if (s.h == nullptr) ThrowErrno(s.what + ": open nfnetlink_queue");
-  s.qh = nfq_create_queue(s.h, queue, &State::OnPacket, &s);
+  s.qh = s.lib.create_queue(s.h, queue, &State::OnPacket, &s);
   if (s.qh == nullptr) {
     int err = errno;
-    nfq_close(s.h);
+    s.lib.close(s.h);
     ThrowSystemError(s.what + ": bind queue (no nfnetlink_queue, or the number is in use)", err);
   }
-  nfq_set_mode(s.qh, NFQNL_COPY_META, 0);
+  s.lib.set_mode(s.qh, NFQNL_COPY_META, 0);
   s.stop.reset(::eventfd(0, EFD_CLOEXEC));
   s.thread = std::thread([&s] { s.Loop(); });
   try {
@@ -300,8 +301,8 @@ void PacketHold::Shutdown() noexcept {
   while (::write(s.stop.get(), &one, sizeof one) < 0 && errno == EINTR) {
   }
   if (s.thread.joinable()) s.thread.join();
-  nfq_destroy_queue(s.qh);
-  nfq_close(s.h);
+  s.lib.destroy_queue(s.qh);
+  s.lib.close(s.h);
   state_.reset();
 }
 

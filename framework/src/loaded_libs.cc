@@ -12,6 +12,15 @@
 #ifndef NSTEST_NFTABLES_SONAME
 #define NSTEST_NFTABLES_SONAME "libnftables.so.1"
 #endif
+#ifndef NSTEST_NFQUEUE_SONAME
+#define NSTEST_NFQUEUE_SONAME "libnetfilter_queue.so.1"
+#endif
+#ifndef NSTEST_NFTNL_SONAME
+#define NSTEST_NFTNL_SONAME "libnftnl.so.11"
+#endif
+#ifndef NSTEST_MNL_SONAME
+#define NSTEST_MNL_SONAME "libmnl.so.0"
+#endif
 
 namespace nstest {
 namespace {
@@ -83,6 +92,55 @@ NftablesLib LoadNftables() {
   return n;
 }
 
+NfqueueLib LoadNfqueue() {
+  Loader l("libnetfilter_queue", NSTEST_NFQUEUE_SONAME, "held packets (hold)");
+  NfqueueLib q{};
+  l.Bind(q.open, "nfq_open");
+  l.Bind(q.close, "nfq_close");
+  l.Bind(q.create_queue, "nfq_create_queue");
+  l.Bind(q.destroy_queue, "nfq_destroy_queue");
+  l.Bind(q.set_mode, "nfq_set_mode");
+  l.Bind(q.fd, "nfq_fd");
+  l.Bind(q.handle_packet, "nfq_handle_packet");
+  l.Bind(q.set_verdict, "nfq_set_verdict");
+  l.Bind(q.get_msg_packet_hdr, "nfq_get_msg_packet_hdr");
+  return q;
+}
+
+NftnlLib LoadNftnl() {
+  Loader l("libnftnl", NSTEST_NFTNL_SONAME, "held packets (hold) on kernels without nft queue");
+  NftnlLib n{};
+  l.Bind(n.rule_alloc, "nftnl_rule_alloc");
+  l.Bind(n.rule_free, "nftnl_rule_free");
+  l.Bind(n.rule_set_u32, "nftnl_rule_set_u32");
+  l.Bind(n.rule_set_str, "nftnl_rule_set_str");
+  l.Bind(n.rule_add_expr, "nftnl_rule_add_expr");
+  l.Bind(n.rule_nlmsg_build_payload, "nftnl_rule_nlmsg_build_payload");
+  l.Bind(n.rule_nlmsg_build_hdr, "nftnl_nlmsg_build_hdr");  // the rule_ name is a macro
+  l.Bind(n.expr_alloc, "nftnl_expr_alloc");
+  l.Bind(n.expr_free, "nftnl_expr_free");
+  l.Bind(n.expr_set, "nftnl_expr_set");
+  l.Bind(n.expr_set_str, "nftnl_expr_set_str");
+  l.Bind(n.expr_set_u32, "nftnl_expr_set_u32");
+  l.Bind(n.batch_begin, "nftnl_batch_begin");
+  l.Bind(n.batch_end, "nftnl_batch_end");
+  Loader m("libmnl", NSTEST_MNL_SONAME, "held packets (hold) on kernels without nft queue");
+  m.Bind(n.socket_open2, "mnl_socket_open2");
+  m.Bind(n.socket_close, "mnl_socket_close");
+  m.Bind(n.socket_bind, "mnl_socket_bind");
+  m.Bind(n.socket_get_portid, "mnl_socket_get_portid");
+  m.Bind(n.socket_sendto, "mnl_socket_sendto");
+  m.Bind(n.socket_recvfrom, "mnl_socket_recvfrom");
+  m.Bind(n.nlmsg_batch_start, "mnl_nlmsg_batch_start");
+  m.Bind(n.nlmsg_batch_stop, "mnl_nlmsg_batch_stop");
+  m.Bind(n.nlmsg_batch_next, "mnl_nlmsg_batch_next");
+  m.Bind(n.nlmsg_batch_current, "mnl_nlmsg_batch_current");
+  m.Bind(n.nlmsg_batch_head, "mnl_nlmsg_batch_head");
+  m.Bind(n.nlmsg_batch_size, "mnl_nlmsg_batch_size");
+  m.Bind(n.cb_run, "mnl_cb_run");
+  return n;
+}
+
 bool Loaded(const char* soname) {
   void* handle = ::dlopen(soname, RTLD_NOW | RTLD_NOLOAD);
   if (handle == nullptr) return false;
@@ -103,18 +161,32 @@ const NftablesLib& Nftables() {
   return lib;
 }
 
-void PreloadLibraries(bool pcap, bool nftables) noexcept {
-  try {
-    if (pcap) Pcap();
-  } catch (const Error&) {
-  }
-  try {
-    if (nftables) Nftables();
-  } catch (const Error&) {
-  }
+const NfqueueLib& Nfqueue() {
+  static const NfqueueLib lib = LoadNfqueue();
+  return lib;
+}
+
+const NftnlLib& Nftnl() {
+  static const NftnlLib lib = LoadNftnl();
+  return lib;
+}
+
+void PreloadLibraries(bool pcap, bool filters, bool queues) noexcept {
+  auto preload = [](bool wanted, auto load) {
+    try {
+      if (wanted) load();
+    } catch (const Error&) {
+    }
+  };
+  preload(pcap, Pcap);
+  preload(filters, Nftables);
+  preload(queues, Nfqueue);
+  preload(queues, Nftnl);
 }
 
 bool PcapLoaded() { return Loaded(NSTEST_PCAP_SONAME); }
 bool NftablesLoaded() { return Loaded(NSTEST_NFTABLES_SONAME); }
+bool NfqueueLoaded() { return Loaded(NSTEST_NFQUEUE_SONAME); }
+bool NftnlLoaded() { return Loaded(NSTEST_NFTNL_SONAME) && Loaded(NSTEST_MNL_SONAME); }
 
 }  // namespace nstest

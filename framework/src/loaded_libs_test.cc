@@ -14,37 +14,51 @@ TEST(LoadedLibsDeathTest, EachLibraryLoadsOnItsFirstUse) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {
-        std::fprintf(stderr, "at start: pcap %d nftables %d; ", PcapLoaded(), NftablesLoaded());
+        auto loaded = [](const char* after) {
+          std::fprintf(stderr, "%s: pcap %d nftables %d nfqueue %d nftnl %d; ", after, PcapLoaded(),
+                       NftablesLoaded(), NfqueueLoaded(), NftnlLoaded());
+        };
+        loaded("at start");
         pcap_t* dead =
             Pcap().open_dead_with_tstamp_precision(DLT_EN10MB, 96, PCAP_TSTAMP_PRECISION_NANO);
-        std::fprintf(stderr, "after a capture call: pcap %d (handle %d) nftables %d; ",
-                     PcapLoaded(), dead != nullptr, NftablesLoaded());
+        loaded(dead != nullptr ? "a pcap handle" : "no pcap handle");
         Pcap().close(dead);
+        nftnl_rule* rule = Nftnl().rule_alloc();
+        loaded(rule != nullptr ? "an nftnl rule" : "no nftnl rule");
+        Nftnl().rule_free(rule);
+        loaded(Nfqueue().open != nullptr ? "nfq_open" : "no nfq_open");
         nft_ctx* nft = Nftables().ctx_new(NFT_CTX_DEFAULT);
-        std::fprintf(stderr, "after a filter call: nftables %d (context %d)\n", NftablesLoaded(),
-                     nft != nullptr);
+        loaded(nft != nullptr ? "an nft context" : "no nft context");
         Nftables().ctx_free(nft);
         std::_Exit(0);
       },
       ::testing::ExitedWithCode(0),
-      "at start: pcap 0 nftables 0; after a capture call: pcap 1 \\(handle 1\\) nftables 0; "
-      "after a filter call: nftables 1 \\(context 1\\)");
+      "at start: pcap 0 nftables 0 nfqueue 0 nftnl 0; "
+      "a pcap handle: pcap 1 nftables 0 nfqueue 0 nftnl 0; "
+      "an nftnl rule: pcap 1 nftables 0 nfqueue 0 nftnl 1; "
+      "nfq_open: pcap 1 nftables 0 nfqueue 1 nftnl 1; "
+      "an nft context: pcap 1 nftables 1 nfqueue 1 nftnl 1; ");
 }
 
 TEST(LoadedLibsDeathTest, PreloadLoadsOnlyWhatItIsAskedFor) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {
-        PreloadLibraries(false, true);
-        std::fprintf(stderr, "nftables asked for: pcap %d nftables %d; ", PcapLoaded(),
-                     NftablesLoaded());
-        PreloadLibraries(true, false);
-        std::fprintf(stderr, "pcap asked for: pcap %d nftables %d\n", PcapLoaded(),
-                     NftablesLoaded());
+        auto loaded = [](const char* after) {
+          std::fprintf(stderr, "%s: pcap %d nftables %d nfqueue %d nftnl %d; ", after, PcapLoaded(),
+                       NftablesLoaded(), NfqueueLoaded(), NftnlLoaded());
+        };
+        PreloadLibraries(false, true, false);
+        loaded("filters");
+        PreloadLibraries(false, false, true);
+        loaded("queues");
+        PreloadLibraries(true, false, false);
+        loaded("pcap");
         std::_Exit(0);
       },
       ::testing::ExitedWithCode(0),
-      "nftables asked for: pcap 0 nftables 1; pcap asked for: pcap 1 nftables 1");
+      "filters: pcap 0 nftables 1 nfqueue 0 nftnl 1; queues: pcap 0 nftables 1 nfqueue 1 nftnl 1; "
+      "pcap: pcap 1 nftables 1 nfqueue 1 nftnl 1; ");
 }
 
 }  // namespace
