@@ -2,7 +2,8 @@
 # The kernel matrix: runs the bundled suites, and the seed tests where the build has them, on
 # other kernels than the host's. For each Debian kernel package named (default: linux-image-amd64
 # and linux-image-6.12-amd64, Debian 12's 6.1 and 6.12 series), it downloads the package with apt, builds an initramfs holding nstest,
-# ss, busybox, the libraries they load, the kernel modules the suites need (veth, tun, inet_diag,
+# ss, busybox, the libraries they load (also those nstest loads only to capture or filter), the
+# kernel modules the suites need (veth, tun, inet_diag,
 # nftables, NFQUEUE, the qdiscs nstest probes, virtio) and the suites, boots it under qemu (KVM
 # where /dev/kvm runs a guest, TCG otherwise) and brings the results out on a raw disk the guest
 # writes a tar archive to. The report's kernel_release property must name the booted kernel, the
@@ -26,7 +27,7 @@ build=${NSTEST_BUILD_DIR:-build}
 matrix=${NSTEST_MATRIX_DIR:-$build/kernel-matrix}
 timeout_s=${NSTEST_QEMU_TIMEOUT:-900}
 [ $# -gt 0 ] || set -- linux-image-amd64 linux-image-6.12-amd64
-ensure_packages qemu-system-x86 busybox-static cpio iproute2 xz-utils || exit 2
+ensure_packages qemu-system-x86 busybox-static cpio iproute2 xz-utils binutils || exit 2
 [ -x "$build/framework/nstest" ] || ci/build.sh
 mkdir -p "$matrix/cache"
 matrix=$(realpath "$matrix")
@@ -93,6 +94,18 @@ copy_elf() {
   done
 }
 
+# copy_loaded ROOT: the libraries nstest loads with dlopen() when a case captures or filters
+# packets (framework/src/loaded_libs.h), which ldd does not show, with the libraries they load;
+# their file names are the ones the nstest binary holds.
+copy_loaded() {
+  local root=$1 soname path
+  for soname in $(strings "$nstest" | grep -E '^lib(pcap|nftables|netfilter_queue|nftnl|mnl)\.so\.[0-9.]+$' | sort -u); do
+    path=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64/ {print $NF; exit}')
+    [ -n "$path" ] || { echo "kernel-matrix: $soname, which nstest loads, is not installed" >&2; exit 1; }
+    copy_elf "$root" "$path" "$path"
+  done
+}
+
 make_initramfs() {
   local kroot=$1 release=$2 out=$3 root="$work/initramfs" m
   rm -rf "$root"
@@ -103,6 +116,7 @@ make_initramfs() {
   ln -s usr/lib "$root/lib"
   ln -s usr/lib64 "$root/lib64"
   copy_elf "$root" "$nstest" /usr/bin/nstest
+  copy_loaded "$root"
   copy_elf "$root" "$(command -v ss)" /usr/bin/ss
   [ ! -x "$seeds" ] || copy_elf "$root" "$seeds" /usr/bin/nstest_seed_tests
   install -m 0755 /bin/busybox "$root/usr/bin/busybox"

@@ -235,7 +235,7 @@ Capture::Capture(const Netns& ns, const std::string& ifname, const CaptureOption
                               filter.empty() ? "" : " (" + filter + ")");
   char err[PCAP_ERRBUF_SIZE] = {};
   {
-    // The packet socket is created by s.lib.activate(); it must be created inside `ns`.
+    // The packet socket is created by pcap_activate(); it must be created inside `ns`.
     NetnsGuard guard(ns);
     s.pcap = s.lib.create(ifname.c_str(), err);
     if (s.pcap == nullptr) throw Error(fmt::format("start {}: {}", s.description, err));

@@ -5,21 +5,37 @@
 
 #include "nstest/error.h"
 
-// The file names the build found (CMakeLists.txt); these are Debian's.
+// The file names the build found, and the packages holding them (CMakeLists.txt); these
+// defaults are Debian 12's.
 #ifndef NSTEST_PCAP_SONAME
 #define NSTEST_PCAP_SONAME "libpcap.so.0.8"
+#endif
+#ifndef NSTEST_PCAP_PACKAGE
+#define NSTEST_PCAP_PACKAGE "libpcap0.8"
 #endif
 #ifndef NSTEST_NFTABLES_SONAME
 #define NSTEST_NFTABLES_SONAME "libnftables.so.1"
 #endif
+#ifndef NSTEST_NFTABLES_PACKAGE
+#define NSTEST_NFTABLES_PACKAGE "libnftables1"
+#endif
 #ifndef NSTEST_NFQUEUE_SONAME
 #define NSTEST_NFQUEUE_SONAME "libnetfilter_queue.so.1"
+#endif
+#ifndef NSTEST_NFQUEUE_PACKAGE
+#define NSTEST_NFQUEUE_PACKAGE "libnetfilter-queue1"
 #endif
 #ifndef NSTEST_NFTNL_SONAME
 #define NSTEST_NFTNL_SONAME "libnftnl.so.11"
 #endif
+#ifndef NSTEST_NFTNL_PACKAGE
+#define NSTEST_NFTNL_PACKAGE "libnftnl11"
+#endif
 #ifndef NSTEST_MNL_SONAME
 #define NSTEST_MNL_SONAME "libmnl.so.0"
+#endif
+#ifndef NSTEST_MNL_PACKAGE
+#define NSTEST_MNL_PACKAGE "libmnl0"
 #endif
 
 namespace nstest {
@@ -28,8 +44,8 @@ namespace {
 // A library being loaded: its handle, and what it is for, for the messages.
 class Loader {
  public:
-  Loader(const char* name, const char* soname, const char* needed_by)
-      : name_(name), soname_(soname), needed_by_(needed_by) {
+  Loader(const char* name, const char* soname, const char* package, const char* needed_by)
+      : name_(name), soname_(soname), package_(package), needed_by_(needed_by) {
     // RTLD_NOW: a missing function is an error here, not a crash in the middle of a case.
     handle_ = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
     if (handle_ == nullptr) Fail(::dlerror());
@@ -45,17 +61,18 @@ class Loader {
  private:
   [[noreturn]] void Fail(const std::string& why) const {
     throw Error(fmt::format("{} ({}) could not be loaded: {}; {} need it (install {})", name_,
-                            soname_, why, needed_by_, name_));
+                            soname_, why, needed_by_, package_));
   }
 
   const char* name_;
   const char* soname_;
+  const char* package_;
   const char* needed_by_;
   void* handle_ = nullptr;  // kept open for the life of the process
 };
 
 PcapLib LoadPcap() {
-  Loader l("libpcap", NSTEST_PCAP_SONAME, "packet captures");
+  Loader l("libpcap", NSTEST_PCAP_SONAME, NSTEST_PCAP_PACKAGE, "packet captures");
   PcapLib p{};
   l.Bind(p.create, "pcap_create");
   l.Bind(p.set_snaplen, "pcap_set_snaplen");
@@ -80,7 +97,8 @@ PcapLib LoadPcap() {
 }
 
 NftablesLib LoadNftables() {
-  Loader l("libnftables", NSTEST_NFTABLES_SONAME, "packet filters (drop, hold)");
+  Loader l("libnftables", NSTEST_NFTABLES_SONAME, NSTEST_NFTABLES_PACKAGE,
+           "packet filters (drop, hold)");
   NftablesLib n{};
   l.Bind(n.ctx_new, "nft_ctx_new");
   l.Bind(n.ctx_free, "nft_ctx_free");
@@ -93,7 +111,8 @@ NftablesLib LoadNftables() {
 }
 
 NfqueueLib LoadNfqueue() {
-  Loader l("libnetfilter_queue", NSTEST_NFQUEUE_SONAME, "held packets (hold)");
+  Loader l("libnetfilter_queue", NSTEST_NFQUEUE_SONAME, NSTEST_NFQUEUE_PACKAGE,
+           "held packets (hold)");
   NfqueueLib q{};
   l.Bind(q.open, "nfq_open");
   l.Bind(q.close, "nfq_close");
@@ -108,7 +127,7 @@ NfqueueLib LoadNfqueue() {
 }
 
 NftnlLib LoadNftnl() {
-  Loader l("libnftnl", NSTEST_NFTNL_SONAME, "held packets (hold) on kernels without nft queue");
+  Loader l("libnftnl", NSTEST_NFTNL_SONAME, NSTEST_NFTNL_PACKAGE, "held packets (hold)");
   NftnlLib n{};
   l.Bind(n.rule_alloc, "nftnl_rule_alloc");
   l.Bind(n.rule_free, "nftnl_rule_free");
@@ -124,7 +143,7 @@ NftnlLib LoadNftnl() {
   l.Bind(n.expr_set_u32, "nftnl_expr_set_u32");
   l.Bind(n.batch_begin, "nftnl_batch_begin");
   l.Bind(n.batch_end, "nftnl_batch_end");
-  Loader m("libmnl", NSTEST_MNL_SONAME, "held packets (hold) on kernels without nft queue");
+  Loader m("libmnl", NSTEST_MNL_SONAME, NSTEST_MNL_PACKAGE, "held packets (hold)");
   m.Bind(n.socket_open2, "mnl_socket_open2");
   m.Bind(n.socket_close, "mnl_socket_close");
   m.Bind(n.socket_bind, "mnl_socket_bind");
@@ -175,7 +194,7 @@ void PreloadLibraries(bool pcap, bool filters, bool queues) noexcept {
   auto preload = [](bool wanted, auto load) {
     try {
       if (wanted) load();
-    } catch (const Error&) {
+    } catch (...) {  // left for the first real use to report
     }
   };
   preload(pcap, Pcap);

@@ -100,8 +100,8 @@ struct NftnlLib {
 };
 
 // Load the library on the first call (from any thread), then return the same table. Throw Error
-// ("libpcap (libpcap.so.0.8) could not be loaded: ...; captures need it") when the library or
-// one of its functions is missing; a later call tries again.
+// ("libpcap (libpcap.so.0.8) could not be loaded: ...; packet captures need it (install
+// libpcap0.8)") when the library or one of its functions is missing; a later call tries again.
 const PcapLib& Pcap();
 const NftablesLib& Nftables();
 const NfqueueLib& Nfqueue();

@@ -24,10 +24,12 @@ namespace nstest {
 namespace {
 
 struct MnlCloser {
-  void operator()(mnl_socket* s) const noexcept { Nftnl().socket_close(s); }
+  const NftnlLib* lib;
+  void operator()(mnl_socket* s) const noexcept { lib->socket_close(s); }
 };
 struct RuleFree {
-  void operator()(nftnl_rule* r) const noexcept { Nftnl().rule_free(r); }
+  const NftnlLib* lib;
+  void operator()(nftnl_rule* r) const noexcept { lib->rule_free(r); }
 };
 
 }  // namespace
@@ -37,14 +39,14 @@ void AddCompatQueueRule(const Netns& ns, const std::string& table, const std::st
   const NftnlLib& lib = Nftnl();  // throws when libnftnl or libmnl cannot be loaded
   std::string what =
       fmt::format("add NFQUEUE {} target to chain '{}' in netns '{}'", queue, chain, ns.name());
-  std::unique_ptr<mnl_socket, MnlCloser> nl;
+  std::unique_ptr<mnl_socket, MnlCloser> nl(nullptr, MnlCloser{&lib});
   {
     NetnsGuard guard(ns);
     nl.reset(lib.socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC));
   }
   if (!nl || lib.socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) ThrowErrno(what + ": netlink");
 
-  std::unique_ptr<nftnl_rule, RuleFree> rule(lib.rule_alloc());
+  std::unique_ptr<nftnl_rule, RuleFree> rule(lib.rule_alloc(), RuleFree{&lib});
   nftnl_expr* target = lib.expr_alloc("target");
   // libnftnl frees the target's info with the expression, so it must come from malloc().
   auto* info = static_cast<xt_NFQ_info_v1*>(std::calloc(1, sizeof(xt_NFQ_info_v1)));

@@ -550,6 +550,9 @@ TEST_F(RunnerTest, CaptureThatDroppedPacketsIsAnError) {
 // A case's process maps libpcap and libnftables only when the plan captures or filters packets:
 // then the launcher has loaded them before forking it (fixtures/runner/loaded_libraries.toml).
 TEST_F(RunnerTest, CaptureAndFilterLibrariesAreLoadedOnlyForAPlanThatUsesThem) {
+  for (Feature f : {Feature::kNftables, Feature::kNfqueue}) {
+    if (!CachedPreflight().Has(f)) GTEST_SKIP() << CachedPreflight().MissingReason(f);
+  }
   const std::string suite = "fixtures/runner/loaded_libraries.toml";
   ProcessResult alone = Nstest({"run", suite, "--filter", "*.none_*"});
   EXPECT_EQ(alone.exit_code, 0) << alone.stdout_text << alone.stderr_text;
