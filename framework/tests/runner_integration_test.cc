@@ -700,8 +700,13 @@ TEST_F(RunnerTest, KilledRunnerLeavesNoProcess) {
     pid_t sleeper = DescendantCalled(run.pid(), "sleep");
     return ChildCalled(sleeper, "sleep") != 0;
   });
-  EXPECT_EQ(ProcessesTagged(tag).size(), 5u)
-      << "the runner, the launcher, the case as PID 1 of its own PID namespace, and two sleeps";
+  // The runner, the launcher, the case as PID 1 of its own PID namespace, and two sleeps. A
+  // process's environment cannot be read while it is in the middle of exec, so this waits a
+  // little for the count rather than taking its first reading.
+  WaitUntil(
+      "5 processes of the run: runner, launcher, case, two sleeps", 5s,
+      [&] { return ProcessesTagged(tag).size() == 5; },
+      [&] { return fmt::format("{} found", ProcessesTagged(tag).size()); });
   run.Kill(SIGKILL);
   EXPECT_EQ(run.Wait().signal, SIGKILL);
   WaitUntil("every process of the killed run to end", 5s,
