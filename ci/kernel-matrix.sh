@@ -21,6 +21,7 @@
 # compare-<a>-<b>.txt, `nstest compare` of each pair; kernel-differences.md, all side by side.
 # Exits 0 when every kernel ran and passed, 1 when a suite failed there, 2 on a setup error.
 set -euo pipefail
+# Under pipefail a writer killed by SIGPIPE fails the script: every reader of a pipe reads to its end.
 cd "$(dirname "$0")/.."
 . ci/lib/packages.sh
 build=${NSTEST_BUILD_DIR:-build}
@@ -61,7 +62,7 @@ smp_of() { [ "$1" = kvm ] && echo "${NSTEST_QEMU_SMP:-2}" || echo "${NSTEST_QEMU
 fetch_kernel() {
   local pkg=$1 dir deb real
   # A metapackage (linux-image-amd64) names the versioned image package it depends on.
-  real=$(apt-cache depends "$pkg" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  real=$(apt-cache depends "$pkg" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ && !r {r = $2} END {print r}')
   [ -n "$real" ] || real=$pkg
   dir="$matrix/cache/$real"
   if [ ! -d "$dir/root" ]; then
@@ -100,7 +101,7 @@ copy_elf() {
 copy_loaded() {
   local root=$1 soname path
   for soname in $(strings "$nstest" | grep -E '^lib(pcap|nftables|netfilter_queue|nftnl|mnl)\.so\.[0-9.]+$' | sort -u); do
-    path=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64/ {print $NF; exit}')
+    path=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64/ && !p {p = $NF} END {print p}')
     [ -n "$path" ] || { echo "kernel-matrix: $soname, which nstest loads, is not installed" >&2; exit 1; }
     copy_elf "$root" "$path" "$path"
   done
@@ -182,7 +183,7 @@ reports=()
 for pkg in "$@"; do
   kdir=$(fetch_kernel "$pkg") || exit 2
   kroot="$kdir/root"
-  release=$(ls "$kroot/lib/modules" | head -1)
+  release=$(ls "$kroot/lib/modules" | sed -n 1p)
   [ -f "$kroot/lib/modules/$release/modules.dep" ] || busybox depmod -b "$kroot" "$release"
   out="$matrix/$release"
   rm -rf "$out" && mkdir -p "$out"

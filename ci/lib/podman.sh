@@ -8,7 +8,7 @@ ensure_debian_base() {
   podman image exists localhost/debian:12 && return 0
   if [ -z "$mirror" ]; then
     mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
-      awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}')
+      awk '/^URIs:/ && $2 !~ /security/ && !m {m = $2} END {print m}')
     [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $0 !~ /security/ {print $2; exit}' \
       /etc/apt/sources.list 2>/dev/null)
   fi
