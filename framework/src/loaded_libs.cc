@@ -71,94 +71,49 @@ class Loader {
   void* handle_ = nullptr;  // kept open for the life of the process
 };
 
+// In a LoadX function below: binds `table`'s field to the function of that name in `loader`'s
+// library. The name is spelled after it is expanded, so that a macro's target is looked up.
+#define NSTEST_SPELL(name) #name
+#define NSTEST_BIND(field, function) loader.Bind(table.field, NSTEST_SPELL(function));
+
 PcapLib LoadPcap() {
-  Loader l("libpcap", NSTEST_PCAP_SONAME, NSTEST_PCAP_PACKAGE, "packet captures");
-  PcapLib p{};
-  l.Bind(p.create, "pcap_create");
-  l.Bind(p.set_snaplen, "pcap_set_snaplen");
-  l.Bind(p.set_buffer_size, "pcap_set_buffer_size");
-  l.Bind(p.set_immediate_mode, "pcap_set_immediate_mode");
-  l.Bind(p.set_tstamp_precision, "pcap_set_tstamp_precision");
-  l.Bind(p.activate, "pcap_activate");
-  l.Bind(p.compile, "pcap_compile");
-  l.Bind(p.setfilter, "pcap_setfilter");
-  l.Bind(p.freecode, "pcap_freecode");
-  l.Bind(p.setnonblock, "pcap_setnonblock");
-  l.Bind(p.get_selectable_fd, "pcap_get_selectable_fd");
-  l.Bind(p.dispatch, "pcap_dispatch");
-  l.Bind(p.stats, "pcap_stats");
-  l.Bind(p.geterr, "pcap_geterr");
-  l.Bind(p.close, "pcap_close");
-  l.Bind(p.open_dead_with_tstamp_precision, "pcap_open_dead_with_tstamp_precision");
-  l.Bind(p.dump_open, "pcap_dump_open");
-  l.Bind(p.dump, "pcap_dump");
-  l.Bind(p.dump_close, "pcap_dump_close");
-  return p;
+  Loader loader("libpcap", NSTEST_PCAP_SONAME, NSTEST_PCAP_PACKAGE, "packet captures");
+  PcapLib table{};
+  NSTEST_PCAP_FUNCTIONS(NSTEST_BIND)
+  return table;
 }
 
 NftablesLib LoadNftables() {
-  Loader l("libnftables", NSTEST_NFTABLES_SONAME, NSTEST_NFTABLES_PACKAGE,
-           "packet filters (drop, hold)");
-  NftablesLib n{};
-  l.Bind(n.ctx_new, "nft_ctx_new");
-  l.Bind(n.ctx_free, "nft_ctx_free");
-  l.Bind(n.ctx_buffer_output, "nft_ctx_buffer_output");
-  l.Bind(n.ctx_buffer_error, "nft_ctx_buffer_error");
-  l.Bind(n.ctx_get_output_buffer, "nft_ctx_get_output_buffer");
-  l.Bind(n.ctx_get_error_buffer, "nft_ctx_get_error_buffer");
-  l.Bind(n.run_cmd_from_buffer, "nft_run_cmd_from_buffer");
-  return n;
+  Loader loader("libnftables", NSTEST_NFTABLES_SONAME, NSTEST_NFTABLES_PACKAGE,
+                "packet filters (drop, hold)");
+  NftablesLib table{};
+  NSTEST_NFTABLES_FUNCTIONS(NSTEST_BIND)
+  return table;
 }
 
 NfqueueLib LoadNfqueue() {
-  Loader l("libnetfilter_queue", NSTEST_NFQUEUE_SONAME, NSTEST_NFQUEUE_PACKAGE,
-           "held packets (hold)");
-  NfqueueLib q{};
-  l.Bind(q.open, "nfq_open");
-  l.Bind(q.close, "nfq_close");
-  l.Bind(q.create_queue, "nfq_create_queue");
-  l.Bind(q.destroy_queue, "nfq_destroy_queue");
-  l.Bind(q.set_mode, "nfq_set_mode");
-  l.Bind(q.fd, "nfq_fd");
-  l.Bind(q.handle_packet, "nfq_handle_packet");
-  l.Bind(q.set_verdict, "nfq_set_verdict");
-  l.Bind(q.get_msg_packet_hdr, "nfq_get_msg_packet_hdr");
-  return q;
+  Loader loader("libnetfilter_queue", NSTEST_NFQUEUE_SONAME, NSTEST_NFQUEUE_PACKAGE,
+                "held packets (hold)");
+  NfqueueLib table{};
+  NSTEST_NFQUEUE_FUNCTIONS(NSTEST_BIND)
+  return table;
 }
 
 NftnlLib LoadNftnl() {
-  Loader l("libnftnl", NSTEST_NFTNL_SONAME, NSTEST_NFTNL_PACKAGE, "held packets (hold)");
-  NftnlLib n{};
-  l.Bind(n.rule_alloc, "nftnl_rule_alloc");
-  l.Bind(n.rule_free, "nftnl_rule_free");
-  l.Bind(n.rule_set_u32, "nftnl_rule_set_u32");
-  l.Bind(n.rule_set_str, "nftnl_rule_set_str");
-  l.Bind(n.rule_add_expr, "nftnl_rule_add_expr");
-  l.Bind(n.rule_nlmsg_build_payload, "nftnl_rule_nlmsg_build_payload");
-  l.Bind(n.rule_nlmsg_build_hdr, "nftnl_nlmsg_build_hdr");  // the rule_ name is a macro
-  l.Bind(n.expr_alloc, "nftnl_expr_alloc");
-  l.Bind(n.expr_free, "nftnl_expr_free");
-  l.Bind(n.expr_set, "nftnl_expr_set");
-  l.Bind(n.expr_set_str, "nftnl_expr_set_str");
-  l.Bind(n.expr_set_u32, "nftnl_expr_set_u32");
-  l.Bind(n.batch_begin, "nftnl_batch_begin");
-  l.Bind(n.batch_end, "nftnl_batch_end");
-  Loader m("libmnl", NSTEST_MNL_SONAME, NSTEST_MNL_PACKAGE, "held packets (hold)");
-  m.Bind(n.socket_open2, "mnl_socket_open2");
-  m.Bind(n.socket_close, "mnl_socket_close");
-  m.Bind(n.socket_bind, "mnl_socket_bind");
-  m.Bind(n.socket_get_portid, "mnl_socket_get_portid");
-  m.Bind(n.socket_sendto, "mnl_socket_sendto");
-  m.Bind(n.socket_recvfrom, "mnl_socket_recvfrom");
-  m.Bind(n.nlmsg_batch_start, "mnl_nlmsg_batch_start");
-  m.Bind(n.nlmsg_batch_stop, "mnl_nlmsg_batch_stop");
-  m.Bind(n.nlmsg_batch_next, "mnl_nlmsg_batch_next");
-  m.Bind(n.nlmsg_batch_current, "mnl_nlmsg_batch_current");
-  m.Bind(n.nlmsg_batch_head, "mnl_nlmsg_batch_head");
-  m.Bind(n.nlmsg_batch_size, "mnl_nlmsg_batch_size");
-  m.Bind(n.cb_run, "mnl_cb_run");
-  return n;
+  NftnlLib table{};
+  {
+    Loader loader("libnftnl", NSTEST_NFTNL_SONAME, NSTEST_NFTNL_PACKAGE, "held packets (hold)");
+    NSTEST_NFTNL_FUNCTIONS(NSTEST_BIND)
+  }
+  {
+    Loader loader("libmnl", NSTEST_MNL_SONAME, NSTEST_MNL_PACKAGE, "held packets (hold)");
+    NSTEST_MNL_FUNCTIONS(NSTEST_BIND)
+  }
+  return table;
 }
+
+#undef NSTEST_BIND
+#undef NSTEST_SPELL
 
 bool Loaded(const char* soname) {
   void* handle = ::dlopen(soname, RTLD_NOW | RTLD_NOLOAD);

@@ -20,84 +20,101 @@
 
 namespace nstest {
 
+// Each library's functions, one X(field, function) a line: the field of its table below, and the
+// function's name in the library's headers. A name that is itself a macro (libnftnl's
+// nftnl_rule_nlmsg_build_hdr) stands for the function it expands to, in the field's type and in
+// the symbol looked up alike.
+#define NSTEST_LOADED_FIELD(field, function) decltype(&::function) field;
+
 // The libpcap functions nstest calls.
+#define NSTEST_PCAP_FUNCTIONS(X)                                           \
+  X(create, pcap_create)                                                   \
+  X(set_snaplen, pcap_set_snaplen)                                         \
+  X(set_buffer_size, pcap_set_buffer_size)                                 \
+  X(set_immediate_mode, pcap_set_immediate_mode)                           \
+  X(set_tstamp_precision, pcap_set_tstamp_precision)                       \
+  X(activate, pcap_activate)                                               \
+  X(compile, pcap_compile)                                                 \
+  X(setfilter, pcap_setfilter)                                             \
+  X(freecode, pcap_freecode)                                               \
+  X(setnonblock, pcap_setnonblock)                                         \
+  X(get_selectable_fd, pcap_get_selectable_fd)                             \
+  X(dispatch, pcap_dispatch)                                               \
+  X(stats, pcap_stats)                                                     \
+  X(geterr, pcap_geterr)                                                   \
+  X(close, pcap_close)                                                     \
+  X(open_dead_with_tstamp_precision, pcap_open_dead_with_tstamp_precision) \
+  X(dump_open, pcap_dump_open)                                             \
+  X(dump, pcap_dump)                                                       \
+  X(dump_close, pcap_dump_close)
 struct PcapLib {
-  decltype(&::pcap_create) create;
-  decltype(&::pcap_set_snaplen) set_snaplen;
-  decltype(&::pcap_set_buffer_size) set_buffer_size;
-  decltype(&::pcap_set_immediate_mode) set_immediate_mode;
-  decltype(&::pcap_set_tstamp_precision) set_tstamp_precision;
-  decltype(&::pcap_activate) activate;
-  decltype(&::pcap_compile) compile;
-  decltype(&::pcap_setfilter) setfilter;
-  decltype(&::pcap_freecode) freecode;
-  decltype(&::pcap_setnonblock) setnonblock;
-  decltype(&::pcap_get_selectable_fd) get_selectable_fd;
-  decltype(&::pcap_dispatch) dispatch;
-  decltype(&::pcap_stats) stats;
-  decltype(&::pcap_geterr) geterr;
-  decltype(&::pcap_close) close;
-  decltype(&::pcap_open_dead_with_tstamp_precision) open_dead_with_tstamp_precision;
-  decltype(&::pcap_dump_open) dump_open;
-  decltype(&::pcap_dump) dump;
-  decltype(&::pcap_dump_close) dump_close;
+  NSTEST_PCAP_FUNCTIONS(NSTEST_LOADED_FIELD)
 };
 
 // The libnftables functions nstest calls.
+#define NSTEST_NFTABLES_FUNCTIONS(X)                  \
+  X(ctx_new, nft_ctx_new)                             \
+  X(ctx_free, nft_ctx_free)                           \
+  X(ctx_buffer_output, nft_ctx_buffer_output)         \
+  X(ctx_buffer_error, nft_ctx_buffer_error)           \
+  X(ctx_get_output_buffer, nft_ctx_get_output_buffer) \
+  X(ctx_get_error_buffer, nft_ctx_get_error_buffer)   \
+  X(run_cmd_from_buffer, nft_run_cmd_from_buffer)
 struct NftablesLib {
-  decltype(&::nft_ctx_new) ctx_new;
-  decltype(&::nft_ctx_free) ctx_free;
-  decltype(&::nft_ctx_buffer_output) ctx_buffer_output;
-  decltype(&::nft_ctx_buffer_error) ctx_buffer_error;
-  decltype(&::nft_ctx_get_output_buffer) ctx_get_output_buffer;
-  decltype(&::nft_ctx_get_error_buffer) ctx_get_error_buffer;
-  decltype(&::nft_run_cmd_from_buffer) run_cmd_from_buffer;
+  NSTEST_NFTABLES_FUNCTIONS(NSTEST_LOADED_FIELD)
 };
 
 // The libnetfilter_queue functions nstest calls (PacketHold).
+#define NSTEST_NFQUEUE_FUNCTIONS(X)   \
+  X(open, nfq_open)                   \
+  X(close, nfq_close)                 \
+  X(create_queue, nfq_create_queue)   \
+  X(destroy_queue, nfq_destroy_queue) \
+  X(set_mode, nfq_set_mode)           \
+  X(fd, nfq_fd)                       \
+  X(handle_packet, nfq_handle_packet) \
+  X(set_verdict, nfq_set_verdict)     \
+  X(get_msg_packet_hdr, nfq_get_msg_packet_hdr)
 struct NfqueueLib {
-  decltype(&::nfq_open) open;
-  decltype(&::nfq_close) close;
-  decltype(&::nfq_create_queue) create_queue;
-  decltype(&::nfq_destroy_queue) destroy_queue;
-  decltype(&::nfq_set_mode) set_mode;
-  decltype(&::nfq_fd) fd;
-  decltype(&::nfq_handle_packet) handle_packet;
-  decltype(&::nfq_set_verdict) set_verdict;
-  decltype(&::nfq_get_msg_packet_hdr) get_msg_packet_hdr;
+  NSTEST_NFQUEUE_FUNCTIONS(NSTEST_LOADED_FIELD)
 };
 
 // The libnftnl and libmnl functions nstest calls (a queue rule for kernels without nftables'
 // `queue` expression, nft_compat.h).
+#define NSTEST_NFTNL_FUNCTIONS(X)                             \
+  X(rule_alloc, nftnl_rule_alloc)                             \
+  X(rule_free, nftnl_rule_free)                               \
+  X(rule_set_u32, nftnl_rule_set_u32)                         \
+  X(rule_set_str, nftnl_rule_set_str)                         \
+  X(rule_add_expr, nftnl_rule_add_expr)                       \
+  X(rule_nlmsg_build_payload, nftnl_rule_nlmsg_build_payload) \
+  X(rule_nlmsg_build_hdr, nftnl_rule_nlmsg_build_hdr)         \
+  X(expr_alloc, nftnl_expr_alloc)                             \
+  X(expr_free, nftnl_expr_free)                               \
+  X(expr_set, nftnl_expr_set)                                 \
+  X(expr_set_str, nftnl_expr_set_str)                         \
+  X(expr_set_u32, nftnl_expr_set_u32)                         \
+  X(batch_begin, nftnl_batch_begin)                           \
+  X(batch_end, nftnl_batch_end)
+#define NSTEST_MNL_FUNCTIONS(X)                   \
+  X(socket_open2, mnl_socket_open2)               \
+  X(socket_close, mnl_socket_close)               \
+  X(socket_bind, mnl_socket_bind)                 \
+  X(socket_get_portid, mnl_socket_get_portid)     \
+  X(socket_sendto, mnl_socket_sendto)             \
+  X(socket_recvfrom, mnl_socket_recvfrom)         \
+  X(nlmsg_batch_start, mnl_nlmsg_batch_start)     \
+  X(nlmsg_batch_stop, mnl_nlmsg_batch_stop)       \
+  X(nlmsg_batch_next, mnl_nlmsg_batch_next)       \
+  X(nlmsg_batch_current, mnl_nlmsg_batch_current) \
+  X(nlmsg_batch_head, mnl_nlmsg_batch_head)       \
+  X(nlmsg_batch_size, mnl_nlmsg_batch_size)       \
+  X(cb_run, mnl_cb_run)
 struct NftnlLib {
-  decltype(&::nftnl_rule_alloc) rule_alloc;
-  decltype(&::nftnl_rule_free) rule_free;
-  decltype(&::nftnl_rule_set_u32) rule_set_u32;
-  decltype(&::nftnl_rule_set_str) rule_set_str;
-  decltype(&::nftnl_rule_add_expr) rule_add_expr;
-  decltype(&::nftnl_rule_nlmsg_build_payload) rule_nlmsg_build_payload;
-  decltype(&::nftnl_rule_nlmsg_build_hdr) rule_nlmsg_build_hdr;
-  decltype(&::nftnl_expr_alloc) expr_alloc;
-  decltype(&::nftnl_expr_free) expr_free;
-  decltype(&::nftnl_expr_set) expr_set;
-  decltype(&::nftnl_expr_set_str) expr_set_str;
-  decltype(&::nftnl_expr_set_u32) expr_set_u32;
-  decltype(&::nftnl_batch_begin) batch_begin;
-  decltype(&::nftnl_batch_end) batch_end;
-  decltype(&::mnl_socket_open2) socket_open2;
-  decltype(&::mnl_socket_close) socket_close;
-  decltype(&::mnl_socket_bind) socket_bind;
-  decltype(&::mnl_socket_get_portid) socket_get_portid;
-  decltype(&::mnl_socket_sendto) socket_sendto;
-  decltype(&::mnl_socket_recvfrom) socket_recvfrom;
-  decltype(&::mnl_nlmsg_batch_start) nlmsg_batch_start;
-  decltype(&::mnl_nlmsg_batch_stop) nlmsg_batch_stop;
-  decltype(&::mnl_nlmsg_batch_next) nlmsg_batch_next;
-  decltype(&::mnl_nlmsg_batch_current) nlmsg_batch_current;
-  decltype(&::mnl_nlmsg_batch_head) nlmsg_batch_head;
-  decltype(&::mnl_nlmsg_batch_size) nlmsg_batch_size;
-  decltype(&::mnl_cb_run) cb_run;
+  NSTEST_NFTNL_FUNCTIONS(NSTEST_LOADED_FIELD)
+  NSTEST_MNL_FUNCTIONS(NSTEST_LOADED_FIELD)
 };
+#undef NSTEST_LOADED_FIELD
 
 // Load the library on the first call (from any thread), then return the same table. Throw Error
 // ("libpcap (libpcap.so.0.8) could not be loaded: ...; packet captures need it (install
