@@ -24,6 +24,7 @@ podman build --isolation chroot --pull=never --build-arg BASE=localhost/debian:1
   -f docker/Dockerfile -t localhost/nstest:ci . > "$work/build.log" 2>&1 ||
   { tail -40 "$work/build.log"; exit 1; }
 echo "container: built localhost/nstest:ci ($(podman image inspect -f '{{.Size}}' localhost/nstest:ci) bytes)"
+podman_notices localhost/nstest:ci
 
 podman_suites "$work" privileged localhost/nstest:ci --privileged
 podman_suites "$work" capabilities localhost/nstest:ci --cap-add NET_ADMIN --cap-add SYS_ADMIN \

@@ -42,6 +42,7 @@ podman build --isolation chroot --pull=never -t localhost/nstest-deb:ci "$work/c
 echo "deb: installed with apt into localhost/debian:12"
 podman_run localhost/nstest-deb:ci \
   sh -c 'command -v nstest && nstest --version && dpkg -s nstest | grep -E "^(Status|Version)"'
+podman_notices localhost/nstest-deb:ci
 podman_suites "$work" deb localhost/nstest-deb:ci --privileged
 host_snapshot "$work/after"
 host_compare "$work/before" "$work/after" || { echo "deb: the host changed"; exit 1; }

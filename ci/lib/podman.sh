@@ -29,6 +29,16 @@ podman_run() {
     --ulimit nproc=4096:4096 "$@"
 }
 
+# podman_notices IMAGE: fails unless IMAGE holds /usr/share/doc/nstest/third-party-notices with the
+# copyright files of pugixml and libnl, whose code the nstest command carries.
+podman_notices() {
+  podman_run --entrypoint sh "$1" -c 'f=/usr/share/doc/nstest/third-party-notices &&
+    grep -q "^==== pugixml: " "$f" && grep -q "^==== libnl-3, " "$f" &&
+    grep -q "Permission is hereby granted" "$f" && grep -q "Lesser General Public" "$f"' ||
+    { echo "$1: /usr/share/doc/nstest/third-party-notices is missing or incomplete" >&2; return 1; }
+  echo "$1: third-party notices present"
+}
+
 # podman_suites WORK NAME IMAGE [PODMAN_RUN_ARGS...]: runs IMAGE's default command, which runs
 # the bundled suites and writes /reports/nstest-report.xml, with WORK/NAME mounted on /reports.
 # Fails unless the run passed and wrote a valid report that names the kernel.
