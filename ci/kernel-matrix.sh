@@ -201,8 +201,8 @@ for pkg in "$@"; do
       cp "$out/console.log" "$out/console-lockup-$lockups.log"
       echo "kernel-matrix: $release: the guest kernel locked up; booting it again. Its trace:"
       grep -m1 "soft lockup" "$out/console.log"
-      grep -m1 "RIP:" "$out/console.log"
-      grep -m1 -A16 "Call Trace:" "$out/console.log" | grep -v "^\[ *[0-9.]*\]  ? "
+      grep -m1 "RIP:" "$out/console.log" || true
+      grep -m1 -A16 "Call Trace:" "$out/console.log" | grep -v "^\[ *[0-9.]*\]  ? " || true
     else
       tail -n 40 "$out/console.log" "$out/qemu.log"
       echo "kernel-matrix: $release: the guest wrote no results"
