@@ -9,24 +9,15 @@ string(CONCAT _text "Third-party software in the nstest command\n\n"
        "The nstest command of this build carries the code of the libraries below in itself.\n\n")
 set(_full "")
 
-find_program(NSTEST_DPKG_QUERY dpkg-query)
-mark_as_advanced(NSTEST_DPKG_QUERY)
-
 # nstest_notice NAME PATTERN LICENCE [COPYRIGHT]: lists NAME under LICENCE, with the Debian package
-# holding a file that matches PATTERN (dpkg-query -S) and its version. With COPYRIGHT, the
+# holding a file that matches PATTERN (nstest_debian_package) and its version. With COPYRIGHT, the
 # package's copyright file follows in full, and cmake warns when it cannot be found.
 function(nstest_notice name pattern licence)
-  set(_package "")
+  nstest_debian_package("${pattern}" _package)
   set(_version "")
-  if(NSTEST_DPKG_QUERY)
-    execute_process(COMMAND ${NSTEST_DPKG_QUERY} -S "${pattern}" OUTPUT_VARIABLE _owner
-                    ERROR_QUIET RESULT_VARIABLE _rc)
-    # "package[:arch][, other]: /path"; dpkg's "diversion by ..." lines do not match.
-    if(_rc EQUAL 0 AND _owner MATCHES "(^|\n)([a-z0-9][a-z0-9+.-]+)(:[a-z0-9]+)?(, |: )")
-      set(_package ${CMAKE_MATCH_2})
-      execute_process(COMMAND ${NSTEST_DPKG_QUERY} -W -f=\${Version} ${_package}
-                      OUTPUT_VARIABLE _version ERROR_QUIET)
-    endif()
+  if(_package)
+    execute_process(COMMAND ${NSTEST_DPKG_QUERY} -W -f=\${Version} ${_package}
+                    OUTPUT_VARIABLE _version ERROR_QUIET)
   endif()
   if(_package)
     string(APPEND _text "- ${name} (Debian package ${_package} ${_version}): ${licence}\n")
@@ -61,8 +52,9 @@ if(TARGET nstest_libnl_static)
 endif()
 if(NSTEST_STATIC_CXX_FOUND)
   nstest_notice(pugixml "*/libpugixml.a" "MIT licence" COPYRIGHT)
-  nstest_notice("Boost.Filesystem ${Boost_VERSION}" "*/libboost_filesystem.a"
-                "Boost Software License 1.0, which asks nothing of copies in machine-executable form")
+  string(CONCAT _bsl "Boost Software License 1.0, which asks nothing of copies in "
+         "machine-executable form")
+  nstest_notice("Boost.Filesystem ${Boost_VERSION}" "*/libboost_filesystem.a" "${_bsl}")
   nstest_notice({fmt} "*/fmt/format.h"
                 "MIT licence, with its exception for copies in machine-executable form")
   string(APPEND _text "- the GNU C++ runtime (libstdc++, libgcc): GNU GPL 3 with the GCC Runtime "
