@@ -20,7 +20,17 @@ cmake -S fixtures/consumer -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix" > /
 cmake --build "$work/consumer" -j"$(nproc)" > /dev/null
 ctest --test-dir "$work/consumer" --output-on-failure
 tests=$(ctest --test-dir "$work/consumer" -N | sed -n 's/^Total Tests: //p')
-[ "$tests" -ge 2 ] || { echo "consumer: expected the gtest test and the suite's case, got $tests"; exit 1; }
+[ "$tests" -ge 4 ] || { echo "consumer: expected the gtest test and the suite's cases, got $tests"; exit 1; }
+# Each registered case runs exactly itself, whatever its name: `kernel.*/backlog=-1` too (a name
+# passed as a filter would read '-1' as a negative pattern and run nothing).
+ctest --test-dir "$work/consumer" -R '^kernel\.' -V > "$work/kernel.log" 2>&1
+registered=$(grep -c '^ *[0-9]*: Test command: .*nstest' "$work/kernel.log" || true)
+one_each=$(grep -Ec '^[0-9]+: \[  (PASSED|SKIPPED) +\] 1 case' "$work/kernel.log" || true)
+grep -q 'backlog=-1' "$work/kernel.log" && [ "$registered" -ge 3 ] && [ "$one_each" = "$registered" ] || {
+  echo "consumer: $registered cases registered, $one_each of them ran exactly one case"
+  cat "$work/kernel.log"
+  exit 1
+}
 
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 # Users' code is built with warnings on: the docs' examples, and every public options type

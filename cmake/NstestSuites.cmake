@@ -2,11 +2,12 @@
 #                   [LABELS <label>...] [WORKING_DIRECTORY <dir>])
 #
 # Registers every case of the given TOML suites as its own ctest test, named
-# `<prefix><suite>.<case>`, that runs `nstest run <file> --filter <suite>.<case>`. The cases are
-# listed with `nstest list` when CMake configures, and editing a suite configures again. A case
-# nstest skips (a missing kernel feature, `min_kernel`, an expected failure) is reported by ctest
-# as skipped, with nstest's reason in the output. Cases create network namespaces: run ctest as
-# root or with CAP_SYS_ADMIN and CAP_NET_ADMIN.
+# `<prefix><suite>.<case>`, that runs `nstest run <file> --case <suite>.<case>`: the case's exact
+# name, never a pattern, so a name such as `server.accepts/backlog=-1` selects itself and nothing
+# else. The cases are listed with `nstest list` when CMake configures, and editing a suite
+# configures again. A case nstest skips (a missing kernel feature, `min_kernel`, an expected
+# failure) is reported by ctest as skipped, with nstest's reason in the output. Cases create
+# network namespaces: run ctest as root or with CAP_SYS_ADMIN and CAP_NET_ADMIN.
 function(nstest_add_suites)
   cmake_parse_arguments(ARG "" "PREFIX;WORKING_DIRECTORY" "FILES;ARGS;LABELS" ${ARGN})
   if(NOT ARG_FILES)
@@ -36,7 +37,7 @@ function(nstest_add_suites)
         set(case "${suite}.${CMAKE_MATCH_1}")
         set(name "${ARG_PREFIX}${case}")
         add_test(NAME "${name}"
-                 COMMAND "${nstest}" run "${path}" --filter "${case}" --cost-file none ${ARG_ARGS}
+                 COMMAND "${nstest}" run "${path}" --case "${case}" --cost-file none ${ARG_ARGS}
                  WORKING_DIRECTORY "${ARG_WORKING_DIRECTORY}")
         set_tests_properties("${name}" PROPERTIES SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\] ")
         if(ARG_LABELS)

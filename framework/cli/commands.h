@@ -13,11 +13,15 @@ namespace nstest::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
+// `nstest run` selected no case (pytest's "no tests collected"); a shard left empty because there
+// are more shards than cases is not this, but an empty run that exits 0.
+inline constexpr int kExitNoCases = 5;
 
 struct SuiteOptions {
   std::vector<std::string> paths;
   std::string filter = "*";
-  std::string jobs = "auto";  // N, or "auto"
+  std::vector<std::string> cases;  // --case: exact full names
+  std::string jobs = "auto";       // N, or "auto"
   int repeat = 1;
   bool shuffle = false;
   uint32_t seed = 0;
@@ -36,7 +40,8 @@ struct SuiteOptions {
   bool color = false;
 };
 
-// `nstest run`: 0 all passed (skips allowed), 1 a case failed, 2 usage or suite error.
+// `nstest run`: 0 all passed (skips allowed), 1 a case failed, 2 usage or suite error, 5 no case
+// selected.
 int RunSuites(std::ostream& out, const SuiteOptions& options);
 // `nstest list`, `nstest run --list`.
 int RunList(std::ostream& out, const SuiteOptions& options);

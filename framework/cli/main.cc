@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   auto add_suite_flags = [&](CLI::App* cmd, bool running) {
     cmd->add_option("paths", suites.paths, "suite files or directories (default: suites)");
     cmd->add_option("--filter", suites.filter, "gtest-style filter, e.g. 'backlog.*:-*slow*'");
+    cmd->add_option("--case", suites.cases,
+                    "select this case by its exact full name (no pattern; may be repeated)");
     if (!running) return;
     cmd->add_option("-j,--jobs", suites.jobs,
                     "cases run at once: N (1-256), or auto: as many as keep the CPU busy")

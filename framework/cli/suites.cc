@@ -36,6 +36,7 @@ RunnerOptions Options(const SuiteOptions& s) {
   RunnerOptions o;
   o.paths = s.paths.empty() ? std::vector<std::string>{"suites"} : s.paths;
   o.filter = s.filter;
+  o.cases = s.cases;
   o.jobs = ParseJobs(s.jobs);
   o.repeat = s.repeat;
   o.shuffle = s.shuffle;
@@ -127,6 +128,21 @@ int CompareToDefaults(std::ostream& out, const Plan& plan, const RunnerOptions& 
   return c.Differs() ? kExitFailed : kExitOk;
 }
 
+// Why a run selected no case, and how to select one.
+std::string NothingSelected(const Plan& plan, const RunnerOptions& o) {
+  size_t cases = 0;
+  for (const auto& suite : plan.suites) cases += ExpandCases(*suite).size();
+  std::string what = o.cases.empty() ? fmt::format("--filter '{}'", o.filter)
+                                     : fmt::format("--case and --filter '{}' together", o.filter);
+  std::string hint = o.filter.find('-') != std::string::npos
+                         ? "; a '-' starts the filter's negative patterns: select a case by its "
+                           "exact name with --case NAME"
+                         : "; `nstest list` shows them";
+  return fmt::format("no case selected: {} matches none of the {} case{} of {} suite{}{}", what,
+                     cases, cases == 1 ? "" : "s", plan.suites.size(),
+                     plan.suites.size() == 1 ? "" : "s", hint);
+}
+
 }  // namespace
 
 int RunSuites(std::ostream& out, const SuiteOptions& s) {
@@ -149,9 +165,17 @@ int RunSuites(std::ostream& out, const SuiteOptions& s) {
     fmt::print(std::cerr, "nstest: {}\n", e.what());
     return kExitUsage;
   }
+  if (plan.selected == 0) {
+    fmt::print(std::cerr, "nstest: {}\n", NothingSelected(plan, o));
+    return kExitNoCases;
+  }
   if (o.shuffle) fmt::print(out, "Note: randomizing the order with seed {}\n", o.seed);
   if (plan.total_shards > 1) {
     fmt::print(out, "Note: this is shard {} of {}\n", plan.shard_index + 1, plan.total_shards);
+    if (plan.cases.empty()) {
+      fmt::print(out, "Note: this shard has no case: {} selected for {} shards\n", plan.selected,
+                 plan.total_shards);
+    }
   }
   try {
     return s.compare_to_defaults ? CompareToDefaults(out, plan, o) : RunPlan(plan, o, out);

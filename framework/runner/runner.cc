@@ -194,10 +194,21 @@ Plan MakePlan(const RunnerOptions& o) {
     }
   }
   std::vector<Case> all;
+  std::set<std::string> wanted(o.cases.begin(), o.cases.end());
+  std::vector<std::string> every;  // for "did you mean" when a --case names no case
   for (const auto& s : plan.suites) {
     for (Case& c : ExpandCases(*s)) {
-      if (MatchesFilter(c.FullName(), o.filter)) all.push_back(std::move(c));
+      std::string name = c.FullName();
+      bool named = wanted.erase(name) > 0;
+      if (!o.cases.empty()) every.push_back(name);
+      if ((o.cases.empty() || named) && MatchesFilter(name, o.filter)) all.push_back(std::move(c));
     }
+  }
+  if (!wanted.empty()) {
+    const std::string& name = *wanted.begin();
+    std::string near = ClosestName(name, every);
+    throw Error(fmt::format("--case '{}': no case has this name{}", name,
+                            near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
   }
   plan.total_shards = EnvInt("GTEST_TOTAL_SHARDS", EnvInt("TEST_TOTAL_SHARDS", 1));
   plan.shard_index = EnvInt("GTEST_SHARD_INDEX", EnvInt("TEST_SHARD_INDEX", 0));
@@ -217,6 +228,7 @@ Plan MakePlan(const RunnerOptions& o) {
         "--filter or a lower --repeat",
         all.size() * repeat, all.size(), repeat, kMaxCasesPerRun));
   }
+  plan.selected = all.size() * repeat;
   for (size_t r = 0; r < repeat; ++r) {
     for (size_t i = 0; i < all.size(); ++i) {
       if (static_cast<int>(i % static_cast<size_t>(plan.total_shards)) == plan.shard_index) {

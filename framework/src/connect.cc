@@ -27,14 +27,20 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kMaxConnections = 100000;
 
+// Records an outcome reached now: the connect's own, or a reset of an established connection
+// (whose time then runs to the reset, the outcome it is counted under).
+void Reached(ConnectionResult* r, int err) {
+  r->error = err;
+  r->outcome = ConnectResultFromErrno(err);
+  r->finished = Clock::now();
+}
+
 // Records the outcome of a connect that poll() reported finished.
 void Finish(ConnectionResult* r, const Fd& fd) {
   int err = 0;
   socklen_t len = sizeof err;
   if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  r->error = err;
-  r->outcome = ConnectResultFromErrno(err);
-  r->finished = Clock::now();
+  Reached(r, err);
 }
 
 }  // namespace
@@ -74,10 +80,7 @@ int Connections::Send(const std::string& data) {
                          MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        if (errno != EAGAIN) {
-          results_[i].error = errno;
-          results_[i].outcome = ConnectResultFromErrno(errno);
-        }
+        if (errno != EAGAIN) Reached(&results_[i], errno);
         break;
       }
       done += static_cast<size_t>(n);
@@ -115,8 +118,7 @@ int Connections::Update() {
       socklen_t len = sizeof err;
       if (::getsockopt(sockets_[which[k]].get(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
           err != 0) {
-        r.error = err;
-        r.outcome = ConnectResultFromErrno(err);
+        Reached(&r, err);
         ++changed;
       }
     }
@@ -171,8 +173,7 @@ void Connections::Read(std::chrono::milliseconds duration) {
         results_[i].received.append(buf, static_cast<size_t>(got));
         still_open.push_back(i);
       } else if (got < 0 && errno != EAGAIN && errno != EINTR) {
-        results_[i].error = errno;
-        results_[i].outcome = ConnectResultFromErrno(errno);
+        Reached(&results_[i], errno);
       } else if (got < 0) {
         still_open.push_back(i);
       }  // got == 0: the peer closed; the connection stays established
@@ -233,16 +234,12 @@ void StartOne(const ConnectOptions& o, int index, ConnectionResult* r, Fd* fd) {
 // Sends options.send and reads for options.read_for on an established connection.
 void Exchange(const ConnectOptions& o, ConnectionResult* r, const Fd& fd) {
   if (!o.send.empty() && ::send(fd.get(), o.send.data(), o.send.size(), MSG_NOSIGNAL) < 0) {
-    r->error = errno;
-    r->outcome = ConnectResultFromErrno(errno);
+    Reached(r, errno);
     return;
   }
   if (o.read_for.count() > 0) {
     int err = ReadUntil(fd.get(), Deadline(o.read_for), &r->received);
-    if (err != 0) {
-      r->error = err;
-      r->outcome = ConnectResultFromErrno(err);
-    }
+    if (err != 0) Reached(r, err);
   }
 }
 

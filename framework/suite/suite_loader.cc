@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "nstest/counters.h"
@@ -176,14 +177,34 @@ void ReadTopology(TableReader& top, Suite* suite) {
         *out = *v;
       }
       if (spec.a == spec.b) lr.FailKey("b", "a link joins two different namespaces");
-      Value index = lr.Number("index", {}, Range{0, 255}).value_or(Value{});
-      spec.index = static_cast<int>(index.expr.Evaluate({}));
+      std::optional<Value> index = lr.Number("index", {}, Range{0, 255});
+      spec.index = index ? static_cast<int>(index->expr.Evaluate({})) : -1;  // -1: numbered below
+      if (index) {
+        for (const LinkSpec& other : suite->links) {
+          if (other.index == spec.index) {
+            lr.FailKey("index", fmt::format("index {} is taken by the link at line {} (each link "
+                                            "needs a subnet of its own: 198.18.<index>.0/24)",
+                                            spec.index, other.where.line));
+          }
+        }
+      }
       spec.mtu = static_cast<unsigned>(
           lr.Number("mtu", {}, Range{68, 65535}).value_or(Value{}).expr.Evaluate({}));
       spec.ipv6 = lr.Bool("ipv6").value_or(true);
       lr.Done();
       suite->links.push_back(spec);
     }
+  }
+  // A link without `index` takes the lowest one no other link has, so links in order get 0, 1, 2...
+  // and never share a subnet.
+  std::set<int> taken;
+  for (const LinkSpec& l : suite->links) taken.insert(l.index);
+  for (LinkSpec& l : suite->links) {
+    if (l.index >= 0) continue;
+    int free = 0;
+    while (taken.count(free) != 0) ++free;
+    l.index = free;
+    taken.insert(free);
   }
   r.Done();
 }

@@ -103,12 +103,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"start_unknown_placeholder.toml",
                  "5:45: '{backlg}' is no matrix parameter of this test; did you mean "
                  "'{backlog}'? (placeholders are matrix parameters, {env:NAME} and {nstest}; "
-                 "write '{{' for a brace)"},
+                 "write '{{backlg}}' for the text itself)"},
         BadSuite{"start_bad_env_placeholder.toml",
                  "4:35: '{env:NSTEST SERVER}': an environment variable name is "
                  "[A-Za-z_][A-Za-z0-9_]*"},
-        BadSuite{"start_lone_brace.toml",
-                 "4:27: '{json': a '{' without its '}' (write '{{' for a brace)"},
         BadSuite{"start_bad_env_name.toml",
                  "4:58: '1X' is no environment variable name ([A-Za-z_][A-Za-z0-9_]*)"},
         BadSuite{"duration_unknown_key.toml",
@@ -149,6 +147,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"syns_to_wildcard.toml",
                  "4:46: 'any' (the wildcard) is for listen; give the address to go to"},
         BadSuite{"expect_connections_min_above_max.toml", "6:57: 'max' is below 'min'"},
+        BadSuite{"link_index_taken.toml",
+                 "10:11: index 1 is taken by the link at line 3 (each link needs a subnet of its "
+                 "own: 198.18.<index>.0/24)"},
         BadSuite{"bad_choice.toml",
                  "4:49: 'accept' must be one of 'never', 'all', 'first-n', 'on-demand', not "
                  "'sometimes'"}),
@@ -179,6 +180,14 @@ TEST(SuiteLoaderTest, TestsForNewerKernelsMayNameWhatThisKernelLacks) {
   // Spelling is still checked.
   EXPECT_EQ(SysctlKeyProblem("kernel.from_the_future"),
             "check sysctl key 'kernel.from_the_future': only net.* keys can be set per namespace");
+}
+
+// Links without `index` take the lowest free one, in order: never one subnet for two links.
+TEST(SuiteLoaderTest, LinksWithoutIndexGetSubnetsOfTheirOwn) {
+  Suite s = LoadSuite(kFixtures + "/runner/routed.toml");
+  ASSERT_EQ(s.links.size(), 2u);
+  EXPECT_EQ(s.links[0].index, 0);
+  EXPECT_EQ(s.links[1].index, 1);
 }
 
 TEST(RunnerFilterTest, FollowsGtestSyntax) {

@@ -113,6 +113,26 @@ TEST_F(PeerTest, SendAfterThePeerResetIsAReset) {
   EXPECT_EQ(c.Send("and again"), 0) << "a reset connection is not written again";
 }
 
+// A connection established and reset later counts as reset, and its time runs to the reset
+// (it used to stay the handshake's, 0.0 ms for a connection reset 300 ms later).
+TEST_F(PeerTest, ResetConnectionsTimeRunsToTheReset) {
+  std::optional<Listener> l(std::in_place, t_->server(), At(4, AcceptPolicy::kNever));
+  Connections c = Connect(t_->client(), To(*l, 1));
+  ASSERT_EQ(c.Count(ConnectResult::kEstablished), 1) << c.Summary();
+  EXPECT_LT(c.results()[0].milliseconds(), 250.0);
+  EXPECT_EQ(c.Send("hello"), 1);
+  ::usleep(300 * 1000);
+  l.reset();  // resets the unaccepted connection, which holds unread data
+  WaitUntil(
+      "the reset", kTimeout,
+      [&] {
+        c.Update();
+        return c.Count(ConnectResult::kReset) == 1;
+      },
+      [&] { return c.Summary(); });
+  EXPECT_GE(c.results()[0].milliseconds(), 300.0) << c.Summary();
+}
+
 TEST_F(PeerTest, RefusedWhenNothingListens) {
   ConnectOptions o;
   o.address = t_->server_v4();

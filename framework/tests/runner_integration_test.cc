@@ -504,6 +504,63 @@ TEST_F(RunnerTest, FilterCountsOnlySuitesWithASelectedCase) {
       << r.stdout_text;
 }
 
+// A name that a filter reads as a pattern ("-1" is a negative part) selects itself with --case,
+// and a run that selects nothing says so and fails, instead of passing with 0 cases.
+TEST_F(RunnerTest, CaseSelectsItsExactNameAndAnEmptySelectionFails) {
+  ProcessResult exact =
+      Nstest({"run", "fixtures/runner/names.toml", "--case", "names.listens/backlog=-1"});
+  EXPECT_EQ(exact.exit_code, 0) << exact.stdout_text << exact.stderr_text;
+  EXPECT_NE(exact.stdout_text.find("[       OK ] names.listens/backlog=-1 ("), std::string::npos)
+      << exact.stdout_text;
+  EXPECT_NE(exact.stdout_text.find("[  PASSED  ] 1 cases."), std::string::npos)
+      << exact.stdout_text;
+
+  ProcessResult filtered =
+      Nstest({"run", "fixtures/runner/names.toml", "--filter", "names.listens/backlog=-1"});
+  EXPECT_EQ(filtered.exit_code, 5) << filtered.stdout_text << filtered.stderr_text;
+  EXPECT_EQ(filtered.stdout_text, "");
+  EXPECT_NE(filtered.stderr_text.find(
+                "nstest: no case selected: --filter 'names.listens/backlog=-1' matches none of "
+                "the 2 cases of 1 suite; a '-' starts the filter's negative patterns: select a "
+                "case by its exact name with --case NAME"),
+            std::string::npos)
+      << filtered.stderr_text;
+
+  ProcessResult typo =
+      Nstest({"run", "fixtures/runner/names.toml", "--case", "names.listens/backlog=-2"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.stderr_text.find("--case 'names.listens/backlog=-2': no case has this name; did "
+                                  "you mean 'names.listens/backlog=-1'?"),
+            std::string::npos)
+      << typo.stderr_text;
+
+  // More shards than cases: a shard left empty is no error.
+  ProcessOptions o;
+  o.argv = {NSTEST_BINARY, "run", "fixtures/runner/names.toml", "--cost-file", "none"};
+  o.working_directory = NSTEST_SOURCE_DIR;
+  o.env["GTEST_TOTAL_SHARDS"] = "3";
+  o.env["GTEST_SHARD_INDEX"] = "2";
+  ProcessResult empty_shard = RunProcess(nullptr, o);
+  EXPECT_EQ(empty_shard.exit_code, 0) << empty_shard.stdout_text << empty_shard.stderr_text;
+  EXPECT_NE(empty_shard.stdout_text.find("Note: this shard has no case: 2 selected for 3 shards"),
+            std::string::npos)
+      << empty_shard.stdout_text;
+}
+
+// Only placeholder-shaped braces are placeholders: the rest reach the command as written.
+TEST_F(RunnerTest, BracesThatAreNoPlaceholderAreText) {
+  ProcessResult r = Nstest({"run", "fixtures/runner/braces.toml"});
+  EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("[  PASSED  ] 1 cases."), std::string::npos) << r.stdout_text;
+}
+
+// Three namespaces in a row, links without `index`: the client reaches the server via the router.
+TEST_F(RunnerTest, LinksWithoutIndexRouteThroughARouter) {
+  ProcessResult r = Nstest({"run", "fixtures/runner/routed.toml"});
+  EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("[  PASSED  ] 1 cases."), std::string::npos) << r.stdout_text;
+}
+
 // By default as many cases run at once as keep the CPU busy: more than there are cores while the
 // cases sleep on timers. A -j that is neither a count nor auto is refused before anything runs.
 TEST_F(RunnerTest, DefaultJobsAreAutomaticAndOverlapSleepingCases) {

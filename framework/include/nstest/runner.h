@@ -20,6 +20,9 @@ namespace nstest {
 struct RunnerOptions {
   std::vector<std::string> paths{};  // suite files, or directories searched for *.toml
   std::string filter = "*";          // gtest syntax: "pos1:pos2-neg1:neg2", * and ? wildcards
+  // Exact full names ("server.backlog/backlog=-1"); when given, only these cases run (and only
+  // those of them the filter keeps). A name that is no case is an Error.
+  std::vector<std::string> cases{};
   int jobs = 1;  // cases run at once; 0: as many as keep the CPU busy (-j auto, admission.h)
   int repeat = 1;
   bool shuffle = false;
@@ -38,6 +41,7 @@ struct RunnerOptions {
 struct Plan {
   std::vector<std::unique_ptr<Suite>> suites{};
   std::vector<Case> cases{};  // filtered, sharded, repeated and shuffled, in run order
+  size_t selected = 0;        // cases the filter selected, before sharding (times --repeat)
   int shard_index = 0;
   int total_shards = 1;
 };

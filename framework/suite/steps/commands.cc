@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <functional>
@@ -37,11 +38,22 @@ std::string SelfPath() {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+// Whether `name` (the text between a '{' and the next '}') has a placeholder's shape: an
+// identifier (`backlog`, `nstest`) or `env:` and a variable name. Any other brace is literal text,
+// so a Python dict or an awk program in argv stays as written.
+bool PlaceholderShaped(std::string_view name) {
+  if (name.rfind("env:", 0) == 0) return name.find_first_of("\n'\"") == std::string_view::npos;
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+  });
+}
+
 // Walks the placeholders of `text`: `literal` gets the text between them ({{ and }} as single
-// braces), `placeholder` each name between braces. Returns a problem, or "".
-std::string WalkPlaceholders(const std::string& text,
-                             const std::function<void(std::string_view)>& literal,
-                             const std::function<void(const std::string&)>& placeholder) {
+// braces; a brace around what is not placeholder-shaped, or after a '$' as in a shell's ${HOME},
+// as itself), `placeholder` each name between braces.
+void WalkPlaceholders(const std::string& text, const std::function<void(std::string_view)>& literal,
+                      const std::function<void(const std::string&)>& placeholder) {
   for (size_t i = 0; i < text.size();) {
     size_t brace = text.find_first_of("{}", i);
     literal(std::string_view(text).substr(i, brace - i));
@@ -51,13 +63,16 @@ std::string WalkPlaceholders(const std::string& text,
       i = brace + 2;
       continue;
     }
-    if (text[brace] == '}') return "a lone '}' (write '}}' for a brace)";
-    size_t end = text.find('}', brace);
-    if (end == std::string::npos) return "a '{' without its '}' (write '{{' for a brace)";
+    size_t end = text[brace] == '{' ? text.find('}', brace) : std::string::npos;
+    if (end == std::string::npos || (brace > 0 && text[brace - 1] == '$') ||
+        !PlaceholderShaped(std::string_view(text).substr(brace + 1, end - brace - 1))) {
+      literal(std::string_view(text).substr(brace, 1));
+      i = brace + 1;
+      continue;
+    }
     placeholder(text.substr(brace + 1, end - brace - 1));
     i = end + 1;
   }
-  return "";
 }
 
 bool ValidEnvName(const std::string& name) {
@@ -72,7 +87,7 @@ bool ValidEnvName(const std::string& name) {
 void CheckPlaceholders(TableReader& r, const Ctx& c, const toml::node& at,
                        const std::string& text) {
   std::string problem;
-  std::string why = WalkPlaceholders(
+  WalkPlaceholders(
       text, [](std::string_view) {},
       [&](const std::string& name) {
         if (!problem.empty()) return;
@@ -86,11 +101,10 @@ void CheckPlaceholders(TableReader& r, const Ctx& c, const toml::node& at,
           std::string near = ClosestName(name, {c.params.begin(), c.params.end()});
           problem = fmt::format(
               "'{{{}}}' is no matrix parameter of this test{} (placeholders are matrix "
-              "parameters, {{env:NAME}} and {{nstest}}; write '{{{{' for a brace)",
-              name, near.empty() ? "" : fmt::format("; did you mean '{{{}}}'?", near));
+              "parameters, {{env:NAME}} and {{nstest}}; write '{{{{{}}}}}' for the text itself)",
+              name, near.empty() ? "" : fmt::format("; did you mean '{{{}}}'?", near), name);
         }
       });
-  if (!why.empty()) problem = fmt::format("'{}': {}", text, why);
   if (!problem.empty()) r.Fail(at, problem);
 }
 
@@ -100,7 +114,7 @@ void CheckPlaceholders(TableReader& r, const Ctx& c, const toml::node& at,
 std::string Substitute(const std::string& text, const Case& c) {
   const std::map<std::string, int64_t>& params = c.params;
   std::string out;
-  (void)WalkPlaceholders(
+  WalkPlaceholders(
       text, [&](std::string_view s) { out += s; },
       [&](const std::string& name) {
         if (name == kSelf && params.count(name) == 0) {
