@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 #include <set>
 #include <string>
@@ -295,6 +296,13 @@ Entry<V, R> Declare(const char* name, const char* summary, std::vector<Field<S>>
   Entry<V, R> e{AlternativeIndex<V, S>(), name, summary, {}, {}, {}, {}};
   for (const Field<S>& f : fields) e.fields.push_back(f.doc);
   e.parse = [fields, check](TableReader& r, const Ctx& c) -> V {
+    // A misspelt key first: what its absence makes wrong ("needs 'running' or 'exit'") comes after.
+    // Not where keys are names of the user's (`<Counter>`).
+    std::vector<std::string> keys;
+    for (const Field<S>& f : fields) keys.push_back(f.doc.key);
+    if (std::none_of(keys.begin(), keys.end(), [](const std::string& k) { return k[0] == '<'; })) {
+      r.RefuseUnknown(keys);
+    }
     S s;
     for (const Field<S>& f : fields) f.read(r, c, s);
     if (check) check(r, c, s);
@@ -339,6 +347,8 @@ V ReadSubject(TableReader& r, const Ctx& c, const std::vector<Entry<V, R>>& subj
     }
   }
   if (found == nullptr) {
+    if (before_subject) before_subject();
+    r.RefuseUnknown(EntryNames(subjects));  // `wait.exited` is an unknown key, not a missing one
     r.Fail(r.table(), fmt::format("needs one of: {}", Join(EntryNames(subjects), ',')));
   }
   if (before_subject) before_subject();

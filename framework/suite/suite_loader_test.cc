@@ -150,6 +150,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"link_index_taken.toml",
                  "10:11: index 1 is taken by the link at line 3 (each link needs a subnet of its "
                  "own: 198.18.<index>.0/24)"},
+        // Regression: the unknown key is reported first, not what its absence makes wrong.
+        BadSuite{"expect_process_unknown_key.toml",
+                 "6:36: unknown key 'runing' in expect.process; did you mean 'running'?"},
+        BadSuite{"wait_unknown_subject.toml",
+                 "6:8: unknown key 'listenin' in step 'wait'; did you mean 'listening'?"},
         BadSuite{"bad_choice.toml",
                  "4:49: 'accept' must be one of 'never', 'all', 'first-n', 'on-demand', not "
                  "'sometimes'"}),

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "src/strings.h"
@@ -139,11 +140,14 @@ std::vector<std::string> TableReader::Strings(const char* key) {
   return out;
 }
 
-void TableReader::Done() const {
+void TableReader::Done() const { RefuseUnknown({}); }
+
+void TableReader::RefuseUnknown(const std::vector<std::string>& known) const {
   for (auto&& [key, node] : table_) {
     std::string k(key.str());
-    if (asked_.count(k) != 0) continue;
+    if (asked_.count(k) != 0 || std::find(known.begin(), known.end(), k) != known.end()) continue;
     std::vector<std::string> allowed(asked_.begin(), asked_.end());
+    allowed.insert(allowed.end(), known.begin(), known.end());
     std::string near = ClosestName(k, allowed);
     throw SuiteError(PosOf(key, file_),
                      fmt::format("unknown key '{}' in {}{}", k, what_,

@@ -49,6 +49,9 @@ class TableReader {
 
   // Throws for a key nobody asked for, suggesting the nearest asked-for one.
   void Done() const;
+  // Throws for a key that is neither asked for yet nor one of `known`, suggesting the nearest of
+  // both: a misspelt key is reported before what its absence makes wrong.
+  void RefuseUnknown(const std::vector<std::string>& known) const;
 
   [[noreturn]] void Fail(const toml::node& at, const std::string& message) const;
   [[noreturn]] void FailKey(const char* key, const std::string& message) const;
