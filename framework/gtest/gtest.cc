@@ -158,38 +158,82 @@ ListenerQueues NetnsTest::ListenerGroup(const std::string& name, uint16_t port,
 
 namespace {
 
-// Runs a WaitUntil() and turns its timeout into a gtest failure at the caller's line.
+// Records `message` as a non-fatal gtest failure at `where`.
+void FailAt(const std::source_location& where, const std::string& message) {
+  GTEST_MESSAGE_AT_(where.file_name(), static_cast<int>(where.line()), message.c_str(),
+                    ::testing::TestPartResult::kNonFatalFailure);
+}
+
+// Runs a wait and turns its TimeoutError, or any other Error that ends it (a dead server, an
+// ambiguous listener), into a gtest failure at the caller's line.
 bool WaitAt(const std::source_location& where, const std::function<void()>& wait) {
   try {
     wait();
     return true;
-  } catch (const TimeoutError& e) {
-    GTEST_MESSAGE_AT_(where.file_name(), static_cast<int>(where.line()), e.what(),
-                      ::testing::TestPartResult::kNonFatalFailure);
+  } catch (const Error& e) {
+    FailAt(where, e.what());
     return false;
   }
+}
+
+// A QueueWait: how the message words it, and the comparison.
+struct QueueComparison {
+  const char* words;
+  bool (*holds)(uint32_t got, uint32_t n);
+};
+
+QueueComparison ComparisonOf(QueueWait how) {
+  switch (how) {
+    case QueueWait::kAtLeast:
+      return {"reach", [](uint32_t got, uint32_t n) { return got >= n; }};
+    case QueueWait::kExactly:
+      return {"be exactly", [](uint32_t got, uint32_t n) { return got == n; }};
+    case QueueWait::kAtMost:
+      return {"be at most", [](uint32_t got, uint32_t n) { return got <= n; }};
+  }
+  throw Error("wait for accept queue: unknown QueueWait");
 }
 
 }  // namespace
 
 bool NetnsTest::WaitForAcceptQueue(uint16_t port, uint32_t n, std::chrono::milliseconds timeout,
                                    std::source_location where) {
-  SockDiag diag(server());
+  return WaitForAcceptQueue(server(), port, ListenerSelector{}, n, QueueWait::kAtLeast, timeout,
+                            where);
+}
+
+bool NetnsTest::WaitForAcceptQueue(uint16_t port, uint32_t n, QueueWait how,
+                                   std::chrono::milliseconds timeout, std::source_location where) {
+  return WaitForAcceptQueue(server(), port, ListenerSelector{}, n, how, timeout, where);
+}
+
+bool NetnsTest::WaitForAcceptQueue(const Netns& ns, uint16_t port, const ListenerSelector& which,
+                                   uint32_t n, QueueWait how, std::chrono::milliseconds timeout,
+                                   std::source_location where) {
+  QueueComparison compare = ComparisonOf(how);
+  std::string in =
+      ns.name() == TopologyOptions().server_name ? "" : fmt::format(" in netns '{}'", ns.name());
   std::string last;
+  // As a suite's wait.accept_queue (suite/steps/wait.cc): waits for the listener to exist, fails
+  // at once on a dead server or on several selected listeners.
+  auto done = [&] {
+    std::vector<ListenerQueues> all = scenario_->ListenersOn(ns.name(), port);
+    if (FilterListeners(all, which).empty()) {
+      last = fmt::format("no listener on port {} yet", port);
+      if (std::string died = scenario_->Died(); !died.empty()) {
+        throw Error("a started process ended: " + died);
+      }
+      return false;
+    }
+    ListenerQueues q = SelectListener(
+        all, which, fmt::format("read listener on port {} in netns '{}'", port, ns.name()),
+        kPickListener);
+    last = q.ToString();
+    return compare.holds(q.accept_queue, n);
+  };
   return WaitAt(where, [&] {
-    WaitUntil(
-        fmt::format("accept queue of port {} to reach {}", port, n), timeout,
-        [&] {
-          try {
-            ListenerQueues q = diag.Listener(port);
-            last = q.ToString();
-            return q.accept_queue >= n;
-          } catch (const Error&) {
-            last = fmt::format("no listener on port {} yet", port);
-            return false;
-          }
-        },
-        [&] { return last; });
+    nstest::WaitUntil(fmt::format("accept queue of port {}{} to {} {}", port, in, compare.words, n),
+                      timeout, done, [&] { return last; });
   });
 }
 
@@ -197,7 +241,7 @@ bool NetnsTest::WaitForSockets(const Netns& ns, TcpState state, int n,
                                std::chrono::milliseconds timeout, std::source_location where) {
   SockDiag diag(ns);
   return WaitAt(where, [&] {
-    WaitUntil(
+    nstest::WaitUntil(
         fmt::format("{} sockets in {} in netns '{}'", n, TcpStateName(state), ns.name()), timeout,
         [&] { return diag.CountByState()[state] == n; },
         [&] { return fmt::format("{}", diag.CountByState()[state]); });
@@ -235,25 +279,19 @@ bool NetnsTest::WaitForListening(const Netns& ns, uint16_t port, const ListenerS
                                  size_t count, std::chrono::milliseconds timeout,
                                  std::source_location where) {
   std::string last;
-  try {
-    return WaitAt(where, [&] {
-      WaitUntil(
-          fmt::format("{} listening on port {} in netns '{}'", count, port, ns.name()), timeout,
-          [&] {
-            if (std::string died = scenario_->Died(); !died.empty()) {
-              throw Error("a started process ended: " + died);
-            }
-            size_t n = FilterListeners(scenario_->ListenersOn(ns.name(), port), which).size();
-            last = fmt::format("{} listening", n);
-            return n >= count;
-          },
-          [&] { return last; });
-    });
-  } catch (const Error& e) {
-    GTEST_MESSAGE_AT_(where.file_name(), static_cast<int>(where.line()), e.what(),
-                      ::testing::TestPartResult::kNonFatalFailure);
-    return false;
-  }
+  return WaitAt(where, [&] {
+    nstest::WaitUntil(
+        fmt::format("{} listening on port {} in netns '{}'", count, port, ns.name()), timeout,
+        [&] {
+          if (std::string died = scenario_->Died(); !died.empty()) {
+            throw Error("a started process ended: " + died);
+          }
+          size_t n = FilterListeners(scenario_->ListenersOn(ns.name(), port), which).size();
+          last = fmt::format("{} listening", n);
+          return n >= count;
+        },
+        [&] { return last; });
+  });
 }
 
 CounterDelta NetnsTest::CounterChanges(const Netns& ns) const {
@@ -265,11 +303,22 @@ void NetnsTest::ResetCounters() { scenario_->ResetCounters(); }
 bool NetnsTest::WaitForCounter(const Netns& ns, const std::string& counter, int64_t delta,
                                std::chrono::milliseconds timeout, std::source_location where) {
   return WaitAt(where, [&] {
-    WaitUntil(
+    nstest::WaitUntil(
         fmt::format("{} in netns '{}' to grow by {}", counter, ns.name(), delta), timeout,
         [&] { return CounterChanges(ns).Get(counter) >= delta; },
         [&] { return CounterChanges(ns).ToString(); });
   });
+}
+
+bool NetnsTest::WaitUntil(const std::string& what, std::chrono::milliseconds timeout,
+                          const std::function<bool()>& condition,
+                          const std::function<std::string()>& seen, std::source_location where) {
+  return WaitAt(where, [&] { nstest::WaitUntil(what, timeout, condition, seen); });
+}
+
+bool NetnsTest::WaitHeld(const PacketHold& hold, size_t n, std::chrono::milliseconds timeout,
+                         std::source_location where) {
+  return WaitAt(where, [&] { hold.WaitHeld(n, timeout); });
 }
 
 Capture& NetnsTest::StartCapture(const Netns& ns, const std::string& filter) {

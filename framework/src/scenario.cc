@@ -238,7 +238,7 @@ Process& Scenario::Start(const std::string& process, const std::string& name,
   options.output_fd = file.get();
   options.timeout = std::chrono::hours(24 * 365);  // it runs until stopped
   // The command as messages show it: one line, at most 120 characters.
-  std::string command = NormalizeSpaces(Join(options.argv, ' '));
+  std::string command = NormalizeSpaces(ShellQuoted(options.argv));
   if (command.size() > 120) command = command.substr(0, 117) + "...";
   auto s = std::make_unique<Started>(
       Started{command, Process::Start(&ns(name), options), stop_signal, grace, std::move(file)});
@@ -253,15 +253,25 @@ const ProcessResult& Scenario::Stop(const std::string& process, int signal) {
   Started& s = started(process);
   s.stopped = true;
   if (s.process.Running()) {
-    s.process.Kill(signal);
+    s.process.Kill(signal != 0 ? signal : s.stop_signal);
     Deadline grace(s.grace);
     while (s.process.Running() && !grace.Passed()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     if (s.process.Running()) s.process.Kill(SIGKILL);
   }
-  return s.process.Wait();
+  return Finished(s);
 }
+
+const ProcessResult& Scenario::Finished(Started& s) {
+  s.result = s.process.Wait();
+  // Both streams went to one file: each field gets all of it, bounded as the context's tail.
+  s.result.stdout_text = ReadTail(s.output.get(), 0, kLateOutputBytes);
+  s.result.stderr_text = s.result.stdout_text;
+  return s.result;
+}
+
+int Scenario::StopSignal(const std::string& process) const { return started(process).stop_signal; }
 
 bool Scenario::Running(const std::string& process) const {
   return started(process).process.Running();
@@ -270,7 +280,7 @@ bool Scenario::Running(const std::string& process) const {
 const ProcessResult& Scenario::Ended(const std::string& process) {
   Started& s = started(process);
   if (s.process.Running()) throw Error(fmt::format("process '{}' is still running", process));
-  return s.process.Wait();
+  return Finished(s);
 }
 
 std::string Scenario::OutputTail(const std::string& process, size_t lines) const {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 namespace nstest {
 
@@ -47,6 +48,69 @@ std::string Printable(char c) {
   auto u = static_cast<unsigned char>(c);
   if (u >= 0x20 && u < 0x7f) return std::string(1, c);
   return fmt::format("\\x{:02x}", u);
+}
+
+namespace {
+
+// The length of the UTF-8 sequence starting at s[i], or 0 if none starts there.
+size_t Utf8Length(std::string_view s, size_t i) {
+  auto u = static_cast<unsigned char>(s[i]);
+  size_t n = u < 0x80 ? 1 : (u >> 5) == 0x6 ? 2 : (u >> 4) == 0xe ? 3 : (u >> 3) == 0x1e ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+  }
+  return n;
+}
+
+bool ShellSafe(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("@%+=:,./_-", c) != nullptr;
+}
+
+}  // namespace
+
+std::string TomlQuoted(std::string_view s) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size();) {
+    auto u = static_cast<unsigned char>(s[i]);
+    const char* escape = u == '"'    ? "\\\""
+                         : u == '\\' ? "\\\\"
+                         : u == '\b' ? "\\b"
+                         : u == '\t' ? "\\t"
+                         : u == '\n' ? "\\n"
+                         : u == '\f' ? "\\f"
+                         : u == '\r' ? "\\r"
+                                     : nullptr;
+    size_t n = Utf8Length(s, i);
+    if (escape != nullptr) {
+      out += escape;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\u{:04X}", u);
+    } else if (n == 0) {
+      out += fmt::format("\\x{:02X}", u);
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+      continue;
+    }
+    ++i;
+  }
+  return out + "\"";
+}
+
+std::string ShellQuoted(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const std::string& a : argv) {
+    if (!out.empty()) out += ' ';
+    if (!a.empty() && std::all_of(a.begin(), a.end(), ShellSafe)) {
+      out += a;
+      continue;
+    }
+    out += '\'';
+    for (char c : a) out += c == '\'' ? "'\\''" : std::string(1, c);
+    out += '\'';
+  }
+  return out;
 }
 
 size_t EditDistance(std::string_view a, std::string_view b) {

@@ -38,5 +38,21 @@ TEST(PrintableTest, EscapesControlCharacters) {
   EXPECT_EQ(Printable('\n'), "\\x0a");
 }
 
+TEST(TomlQuotedTest, WritesWhatASuiteCanPasteBack) {
+  EXPECT_EQ(TomlQuoted("HTTP/1.1 200 OK\r\ncontent-length: 4\n"),
+            "\"HTTP/1.1 200 OK\\r\\ncontent-length: 4\\n\"");
+  EXPECT_EQ(TomlQuoted("say \"hi\"\\\t\x01\x7f"), "\"say \\\"hi\\\"\\\\\\t\\u0001\\u007F\"");
+  EXPECT_EQ(TomlQuoted("caf\xc3\xa9 \xff"), "\"caf\xc3\xa9 \\xFF\"");
+  EXPECT_EQ(TomlQuoted(""), "\"\"");
+}
+
+TEST(ShellQuotedTest, QuotesOnlyWhatNeedsIt) {
+  EXPECT_EQ(ShellQuoted({"redis-server", "--save", "", "--appendonly", "no"}),
+            "redis-server --save '' --appendonly no");
+  EXPECT_EQ(ShellQuoted({"sh", "-c", "echo 'hi' $X"}), "sh -c 'echo '\\''hi'\\'' $X'");
+  EXPECT_EQ(ShellQuoted({"/usr/sbin/nginx", "-g", "daemon off;"}),
+            "/usr/sbin/nginx -g 'daemon off;'");
+}
+
 }  // namespace
 }  // namespace nstest

@@ -38,14 +38,28 @@ TEST_F(ServerUnderTestTest, StartedServerIsAwaitedCheckedAndStopped) {
   EXPECT_NE(scenario().OutputTail("srv", 5).find("  listening\n"), std::string::npos);
 }
 
+// StopServer() sends the stop_signal the server was started with (it sent SIGTERM).
+TEST_F(ServerUnderTestTest, StopServerSendsItsStopSignal) {
+  StartServer("usr1",
+              {"python3", "-c",
+               "import signal, socket, sys\n"
+               "signal.signal(signal.SIGUSR1, lambda *_: sys.exit(7))\n"
+               "s = socket.socket(); s.bind(('0.0.0.0', 8081)); s.listen(1)\n"
+               "while True: signal.pause()\n"},
+              ServerOptions{.stop_signal = SIGUSR1});
+  ASSERT_TRUE(WaitForListening(8081));
+  const ProcessResult& r = StopServer("usr1");
+  EXPECT_EQ(r.exit_code, 7) << r.Describe();
+}
+
 TEST_F(ServerUnderTestTest, ADeadServerFailsTheWaitAtOnceWithItsOutput) {
   StartServer("broken", {"python3", "-c",
                          "import sys; print('bad config', file=sys.stderr, flush=True); "
                          "sys.exit(3)"});
   auto start = std::chrono::steady_clock::now();
   EXPECT_NONFATAL_FAILURE(WaitForListening(8080, 1, 30s),
-                          "process 'broken' (python3 -c import sys; print('bad config', "
-                          "file=sys.stderr, flush=True); sys.exit(3)) exited with status 3; its "
+                          "process 'broken' (python3 -c 'import sys; print('\\''bad config'\\'', "
+                          "file=sys.stderr, flush=True); sys.exit(3)') exited with status 3; its "
                           "last output:\n  bad config");
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s) << "not at the 30 s timeout";
 }

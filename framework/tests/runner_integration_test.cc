@@ -464,6 +464,7 @@ TEST_F(RunnerTest, StartedServersAreAwaitedStoppedAndKept) {
   EXPECT_NE(out.find("[       OK ] server.left_running_is_stopped_at_the_end"), std::string::npos)
       << out;
   EXPECT_NE(out.find("[       OK ] server.echo_and_a_sysctl_it_set"), std::string::npos) << out;
+  EXPECT_NE(out.find("[       OK ] server.stop_sends_the_stop_signal"), std::string::npos) << out;
   EXPECT_NE(out.find("[  ERROR   ] server.dies_before_listening"), std::string::npos) << out;
   EXPECT_NE(out.find("exited with status 3; its last output:\n  cannot read the configuration"),
             std::string::npos)
@@ -559,6 +560,20 @@ TEST_F(RunnerTest, LinksWithoutIndexRouteThroughARouter) {
   ProcessResult r = Nstest({"run", "fixtures/runner/routed.toml"});
   EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
   EXPECT_NE(r.stdout_text.find("[  PASSED  ] 1 cases."), std::string::npos) << r.stdout_text;
+}
+
+// Failure messages show data escaped as a TOML string and argv quoted as a shell needs it.
+TEST_F(RunnerTest, FailuresQuoteDataAndCommands) {
+  ProcessResult r = Nstest({"run", "fixtures/runner/quoting.toml"});
+  EXPECT_EQ(r.exit_code, 1) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("what connection 0 (connections, established) received: expected "
+                               "\"a\\nb \\\"c\\\"\", got \"a\\r\\nb \\\"c\\\"\""),
+            std::string::npos)
+      << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("[sh -c 'exit 3' 'it'\\''s' '']: expected exit status 0, got: "
+                               "exited with status 3"),
+            std::string::npos)
+      << r.stdout_text;
 }
 
 // By default as many cases run at once as keep the CPU busy: more than there are cores while the

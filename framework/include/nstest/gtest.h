@@ -26,6 +26,8 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -56,6 +58,13 @@ namespace nstest {
       GTEST_SKIP() << ::nstest::CachedPreflight().MissingReason(feature); \
     }                                                                     \
   } while (0)
+
+// How NetnsTest::WaitForAcceptQueue() compares a queue's length with the number it waits for.
+enum class QueueWait {
+  kAtLeast,  // n or more: the queue has filled to n
+  kExactly,  // n: what a suite's `wait.accept_queue` waits for (0: the queue has drained)
+  kAtMost,   // n or fewer: the queue has drained to n
+};
 
 // How NetnsTest::StartServer() runs a server under test.
 struct ServerOptions {
@@ -137,22 +146,61 @@ class NetnsTest : public ::testing::Test {
   // AcceptQueueIs(8)) for a SO_REUSEPORT group of 4 with backlog 1.
   ListenerQueues ListenerGroup(const std::string& name, uint16_t port,
                                const ListenerSelector& which = {});
-  // The waits return true once their condition holds. When the timeout passes they record an
-  // ordinary (non-fatal) gtest failure at the caller's file and line, saying what was awaited
-  // and what was last seen, and return false; ASSERT_TRUE(Wait...(...)) stops the test there:
+  // The waits return true once their condition holds. When the timeout passes, or the wait
+  // cannot go on (an Error: several listeners and no selector, a started server that ended),
+  // they record an ordinary (non-fatal) gtest failure at the caller's file and line, saying what
+  // was awaited and what was last seen, and return false; ASSERT_TRUE(Wait...(...)) stops the
+  // test there:
   //   slowecho_test.cc:42: Failure
   //   wait for accept queue of port 8080 to reach 3: timed out after 5000 ms; last seen:
   //   LISTEN 198.18.0.1:8080 Recv-Q 2 Send-Q 2 SYN-RECV 0
   //
-  // Waits until the server's listener on `port` has at least `n` connections in its accept
-  // queue; while nothing listens on `port` yet, it goes on waiting.
+  // Waits until the accept queue (Recv-Q) of the server's listener on `port` holds AT LEAST `n`
+  // connections ("to reach 3"). A suite's `wait.accept_queue` waits for exactly `value`: pass
+  // QueueWait::kExactly for that.
   bool WaitForAcceptQueue(uint16_t port, uint32_t n,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                          std::source_location where = std::source_location::current());
+  // Waits until it holds `n` as `how` compares: kAtLeast ("to reach 3"), kExactly ("to be
+  // exactly 0": drained) or kAtMost ("to be at most 1").
+  bool WaitForAcceptQueue(uint16_t port, uint32_t n, QueueWait how,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                          std::source_location where = std::source_location::current());
+  // The same for the listener `which` selects in `ns`, e.g. {.family = Family::kIPv6} or
+  // {.index = 1} in a SO_REUSEPORT group (indices as ListenersIn() gives them); " in netns 'lb'"
+  // follows the port in the message for a namespace other than the server's. As a suite's wait:
+  // while no listener it selects exists, it goes on waiting ("no listener on port 8080 yet"), but
+  // fails at once when a started server has ended, with its exit status and last output
+  // ("a started process ended: process 'srv' (...) exited with status 1; its last output: ...");
+  // when it selects several (IPv4 and IPv6, a group), it fails at once listing them:
+  //   read listener on port 8080 in netns 'server': 2 listening sockets (...); pass a
+  //   ListenerSelector (address, family, index within a SO_REUSEPORT group), or take them
+  //   together with ListenerGroup()
+  // The forms without `which` behave the same with an empty selector.
+  bool WaitForAcceptQueue(const Netns& ns, uint16_t port, const ListenerSelector& which, uint32_t n,
+                          QueueWait how,
                           std::chrono::milliseconds timeout = std::chrono::seconds(5),
                           std::source_location where = std::source_location::current());
   // Waits until `ns` has exactly `n` TCP sockets in `state` (as `ss -s` would count them).
   bool WaitForSockets(const Netns& ns, TcpState state, int n,
                       std::chrono::milliseconds timeout = std::chrono::seconds(5),
                       std::source_location where = std::source_location::current());
+  // Any condition, as nstest::WaitUntil() (wait.h) polls it, with its timeout recorded as a
+  // failure at the caller's line instead of a thrown TimeoutError (which gtest would report as
+  // "unknown file: C++ exception thrown in the test body"); an nstest::Error the condition throws
+  // is recorded there too. Inside a fixture this member hides nstest::WaitUntil(); call that by
+  // its full name for the throwing form.
+  //   my_test.cc:57: Failure
+  //   wait for the request sockets to expire: timed out after 3000 ms; last seen: LISTEN ...
+  bool WaitUntil(const std::string& what, std::chrono::milliseconds timeout,
+                 const std::function<bool()>& condition,
+                 const std::function<std::string()>& seen = nullptr,
+                 std::source_location where = std::source_location::current());
+  // PacketHold::WaitHeld() (at least `n` packets held), its timeout a failure at the caller's
+  // line: "wait for 3 packets held by <hold>: timed out after 5000 ms; last seen: 1 held, 1 seen".
+  bool WaitHeld(const PacketHold& hold, size_t n,
+                std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                std::source_location where = std::source_location::current());
   // Counter changes in `ns` since SetUp() (or the last ResetCounters()).
   CounterDelta CounterChanges(const Netns& ns) const;
   void ResetCounters();
@@ -177,8 +225,12 @@ class NetnsTest : public ::testing::Test {
                        const ServerOptions& options = {});
   Process& StartServer(const std::string& name, const Netns& ns, std::vector<std::string> argv,
                        const ServerOptions& options = {});
-  // Stops it (`signal`, then SIGKILL after its grace) and returns how it ended.
-  const ProcessResult& StopServer(const std::string& name, int signal = SIGTERM);
+  // Stops it (`signal`, 0 for the `stop_signal` it was started with, then SIGKILL after its
+  // grace) and returns how it ended, with its output
+  // (Scenario::Stop()): its stdout and stderr share one file, interleaved as written, so
+  // stdout_text and stderr_text both hold the last 64 KiB of that file. Its last lines alone:
+  // scenario().OutputTail(name, lines), also while it runs.
+  const ProcessResult& StopServer(const std::string& name, int signal = 0);
   // Waits until `count` sockets listen on `port` in the server namespace (or `ns`): a started
   // server is ready. Fails at once, not at the timeout, when a started server has ended, with its
   // exit status and last output. Returns false after recording the failure (as the other waits).

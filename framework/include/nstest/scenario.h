@@ -138,17 +138,21 @@ class Scenario {
   // `grace`. Throws Error for a name already used, and what Process::Start throws.
   Process& Start(const std::string& process, const std::string& name, ProcessOptions options,
                  int stop_signal, std::chrono::milliseconds grace);
-  // Stops `process` unless it has ended: `signal`, then SIGKILL after its grace. Returns how it
-  // ended.
+  // Stops `process` unless it has ended: `signal` (0: its `stop_signal`), then SIGKILL after its
+  // grace. Returns how it ended, with its output: stdout_text and stderr_text both hold the last
+  // 64 KiB of the one file its stdout and stderr share (interleaved as written), read now.
   const ProcessResult& Stop(const std::string& process, int signal);
   // Whether `process` still runs.
   bool Running(const std::string& process) const;
-  // How `process` ended (reaping it); Error while it runs.
+  // The signal Start() was given to stop `process` with.
+  int StopSignal(const std::string& process) const;
+  // How `process` ended (reaping it), with its output as Stop() gives it; Error while it runs.
   const ProcessResult& Ended(const std::string& process);
   // Started processes that ended without being stopped, e.g. a server that crashed: "'srv'
   // (python3 srv.py) exited with status 1; its last output:\n  ...", one paragraph each.
   std::string Died();
-  // The last `lines` lines `process` wrote.
+  // The last `lines` lines `process` wrote to its stdout and stderr (of its last 64 KiB), each
+  // indented by two spaces; it may still run.
   std::string OutputTail(const std::string& process, size_t lines) const;
   // Each started process: running or how it ended, and its last 20 lines (nothing is stopped).
   std::string Processes();
@@ -224,8 +228,11 @@ class Scenario {
     std::chrono::milliseconds grace{2000};
     Fd output;
     bool stopped = false;
+    ProcessResult result{};  // how it ended, with its output (Finished())
   };
   Started& started(const std::string& process) const;
+  // Reaps `s` and returns its result with its output read now.
+  static const ProcessResult& Finished(Started& s);
   std::map<std::string, std::unique_ptr<Started>> started_;
   uint16_t next_queue_ = 1;
 };

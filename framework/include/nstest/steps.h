@@ -170,7 +170,7 @@ struct StartStep {
 
 struct StopStep {
   std::string name{};
-  int signal = 15;
+  int signal = 0;  // 0: the start step's stop_signal
 };
 
 // `wait` subjects.

@@ -196,14 +196,14 @@ void DoRun(Execution& x, const Step& s, const RunStep& a) {
         fmt::format("[... the first {} bytes are not shown here; the artifacts have all]\n", from) +
         output;
   }
-  std::string command = Join(po.argv, ' ');
-  x.Log(fmt::format("run '{}' in netns '{}': {}\n{}", command, a.netns, r.Describe(), output));
+  std::string command = ShellQuoted(po.argv);
+  x.Log(fmt::format("run [{}] in netns '{}': {}\n{}", command, a.netns, r.Describe(), output));
   x.sc().AddOutput(fmt::format("run-{}.log", s.where.line),
-                   fmt::format("run '{}' ({})", command, s.where.ToString()), std::move(file),
+                   fmt::format("run [{}] ({})", command, s.where.ToString()), std::move(file),
                    at_exit);
   int64_t want = x.Eval(a.exit);
   if (r.timed_out || r.exit_code != want) {
-    x.Fail(s, fmt::format("'{}': expected exit status {}, got: {}", command, want, r.Describe()));
+    x.Fail(s, fmt::format("[{}]: expected exit status {}, got: {}", command, want, r.Describe()));
   }
 }
 
@@ -252,15 +252,16 @@ void DoStart(Execution& x, const Step&, const StartStep& a) {
   ProcessOptions po = CommandOptions(x, a.argv);
   for (const auto& [k, v] : a.env) po.env[k] = Substitute(v, x.test_case());
   Process& p = x.sc().Start(a.name, a.netns, po, a.stop_signal, x.Millis(a.grace_ms));
-  x.Log(fmt::format("start '{}' in netns '{}' as '{}' (pid {})", Join(po.argv, ' '), a.netns,
+  x.Log(fmt::format("start [{}] in netns '{}' as '{}' (pid {})", ShellQuoted(po.argv), a.netns,
                     a.name, p.pid()));
 }
 
 void DoStop(Execution& x, const Step&, const StopStep& a) {
   bool running = x.sc().Running(a.name);
   const ProcessResult& r = x.sc().Stop(a.name, a.signal);
+  int signal = a.signal != 0 ? a.signal : x.sc().StopSignal(a.name);
   x.Log(fmt::format("stop '{}' with {}: {}", a.name,
-                    running ? Signals().Name(a.signal) : "nothing (it had ended)", r.Describe()));
+                    running ? Signals().Name(signal) : "nothing (it had ended)", r.Describe()));
 }
 
 }  // namespace
@@ -327,7 +328,15 @@ std::vector<Kind> CommandKinds() {
           "until it has exited",
           {Earlier(&StopStep::name, "name", &Ctx::processes, "process started as",
                    "the start step's name"),
-           Choice(&StopStep::signal, "signal", Signals(), SIGTERM, "the signal to send")},
+           {{"signal", Alternatives(Signals().Names()), "its `stop_signal`",
+             "the signal to send; by default the one the start step named (SIGTERM unless it "
+             "named another)"},
+            [](TableReader& r, const Ctx&, StopStep& s) {
+              s.signal = r.Node("signal") == nullptr
+                             ? 0
+                             : *Signals().Find(r.Choice("signal", Signals().Names(), "SIGTERM"));
+            },
+            {}}},
           DoStop)};
 }
 

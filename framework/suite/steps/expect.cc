@@ -39,8 +39,8 @@ void CheckConnections(Execution& x, const Step& s, const ExpectConnections& e) {
       std::string which =
           fmt::format("connection {} ({}, {})", index++, e.label, ConnectResultName(r.outcome));
       if (e.received && r.received != *e.received) {
-        x.Fail(s, fmt::format("what {} received: expected '{}', got '{}'", which, *e.received,
-                              r.received));
+        x.Fail(s, fmt::format("what {} received: expected {}, got {}", which,
+                              TomlQuoted(*e.received), TomlQuoted(r.received)));
       }
       double ms = r.milliseconds();
       if ((lo && ms < static_cast<double>(*lo)) || (hi && ms > static_cast<double>(*hi))) {
