@@ -6,6 +6,8 @@
 #include <map>
 #include <utility>
 
+#include "nstest/checks.h"
+
 namespace nstest {
 namespace {
 
@@ -105,7 +107,7 @@ Comparison CompareReports(const std::vector<JUnitSuite>& base, const std::vector
     }
     for (const auto& [k, v] : was.observed) {
       const std::string* other = Find(is.observed, k);
-      if (other == nullptr || *other != v) {
+      if (other == nullptr || !SameObservation(*other, v)) {
         change.values.push_back(
             fmt::format("{} {} -> {}", k, v, other == nullptr ? "(none)" : *other));
       }
@@ -170,7 +172,9 @@ std::string CompareTable(const std::vector<std::vector<JUnitSuite>>& runs) {
   size_t differing = 0;
   for (const std::string& row : rows) {
     const std::vector<std::string>& v = cells[row];
-    if (std::all_of(v.begin(), v.end(), [&](const std::string& x) { return x == v[0]; })) continue;
+    if (std::all_of(v.begin(), v.end(),
+                    [&](const std::string& x) { return SameObservation(x, v[0]); }))
+      continue;
     ++differing;
     out += fmt::format("| {} |", escape(row));
     for (const std::string& x : v) out += fmt::format(" {} |", escape(x));

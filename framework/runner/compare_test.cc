@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "nstest/checks.h"
+
 namespace nstest {
 namespace {
 
@@ -65,6 +67,27 @@ TEST(CompareTest, ATableShowsOnlyWhatIsNotTheSame) {
             "| overflow.syn_dropped/backlog=2: TcpExtListenOverflows in netns 'server' | 3 | 3 | 4 "
             "|\n"
             "| overflow.synack_backoff | passed | passed | skipped: a \\| b |\n");
+}
+
+// A value a range allowed is recorded with the range; two runs within the same range compare
+// equal, also against an older report that recorded the range alone.
+TEST(CompareTest, ValuesWithinTheSameRangeAreTheSame) {
+  EXPECT_EQ(WithinRange("3", "at least 2"), "3 (within at least 2)");
+  EXPECT_TRUE(SameObservation("3 (within at least 2)", "5 (within at least 2)"));
+  EXPECT_TRUE(SameObservation("within at least 2", "5 (within at least 2)"));
+  EXPECT_FALSE(SameObservation("3 (within at least 2)", "3 (within at least 3)"));
+  EXPECT_FALSE(SameObservation("3 (within at least 2)", "1"));
+  EXPECT_FALSE(SameObservation("3", "4"));
+  JUnitSuite base = ReportOf("6.1.0", 3, CaseStatus::kPassed);
+  JUnitSuite now = ReportOf("6.1.0", 3, CaseStatus::kPassed);
+  base.cases[0].properties.emplace_back("observed.duration_ms of connections (dropped)",
+                                        "3081.2 ms (within 3000 to 3500 ms)");
+  now.cases[0].properties.emplace_back("observed.duration_ms of connections (dropped)",
+                                       "3102.9 ms (within 3000 to 3500 ms)");
+  EXPECT_FALSE(CompareReports({base}, {now}).Differs());
+  EXPECT_EQ(CompareTable({{base}, {now}}), "");
+  now.cases[0].properties.back().second = "3602.0 ms";
+  EXPECT_EQ(CompareReports({base}, {now}).changes.size(), 1u);
 }
 
 }  // namespace

@@ -4,6 +4,31 @@
 
 namespace nstest {
 
+namespace {
+
+constexpr char kWithin[] = "within ";
+
+// The range of an observation a range allowed ("3 (within 2 to 4)" or, from an older report,
+// "within 2 to 4"), or "" for a plain value.
+std::string RangeOf(const std::string& v) {
+  if (v.rfind(kWithin, 0) == 0) return v.substr(sizeof kWithin - 1);
+  size_t at = v.find(" (within ");
+  if (at == std::string::npos || v.back() != ')') return "";
+  return v.substr(at + 9, v.size() - at - 10);
+}
+
+}  // namespace
+
+std::string WithinRange(const std::string& value, const std::string& range) {
+  return fmt::format("{} ({}{})", value, kWithin, range);
+}
+
+bool SameObservation(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  std::string range = RangeOf(a);
+  return !range.empty() && range == RangeOf(b);
+}
+
 CheckResult CheckCount(const std::string& what, int64_t expected, int64_t actual) {
   return {expected == actual, what, std::to_string(expected), std::to_string(actual)};
 }

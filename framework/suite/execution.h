@@ -80,10 +80,11 @@ class Execution {
   // Records what a check saw (as an observation, for `nstest compare`) and fails the step if the
   // check failed. `about` goes before the check's own words in the observation's name where they
   // alone do not say which object it was (a listener's port). A value the suite allows to vary
-  // (a range that holds) is observed as "within <range>", so that runs compare equal.
+  // (a range that holds) is observed with its range, "3 (within at least 2)": runs whose values
+  // both lie within the same range compare equal (SameObservation()).
   void Report(const Step& s, const CheckResult& c, const std::string& about = "") {
     Observe(about.empty() ? c.what : about + ": " + c.what,
-            c.range && c.ok ? "within " + c.expected : c.actual);
+            c.range && c.ok ? WithinRange(c.actual, c.expected) : c.actual);
     if (!c.ok) Fail(s, c.Failure());
   }
   // A value the case saw, by a name stable across runs of the same suite ("TcpExtListenOverflows

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -574,6 +575,27 @@ TEST_F(RunnerTest, FailuresQuoteDataAndCommands) {
                                "exited with status 3"),
             std::string::npos)
       << r.stdout_text;
+}
+
+// A range check that holds records the value it saw beside the range (it used to record the range
+// alone); so does a duration check.
+TEST_F(RunnerTest, RangeChecksThatHoldRecordTheirValues) {
+  std::string xml = ::testing::TempDir() + "nstest-ranges-" + std::to_string(::getpid()) + ".xml";
+  ProcessResult r = Nstest({"run", "fixtures/runner/ranges.toml", "--xml", xml});
+  ASSERT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+  std::string report = Slurp(xml);
+  ::unlink(xml.c_str());
+  EXPECT_NE(report.find("established connections (connections)\" value=\"2 (within at least 1)"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("TcpPassiveOpens in netns 'server'\" value=\"2 (within 1 to 9)"),
+            std::string::npos)
+      << report;
+  EXPECT_TRUE(
+      std::regex_search(report, std::regex("duration_ms of connections \\(connections\\)\" "
+                                           "value=\"[0-9.]+ to [0-9.]+ ms \\(within at most "
+                                           "1000 ms\\)\"")))
+      << report;
 }
 
 // By default as many cases run at once as keep the CPU busy: more than there are cores while the

@@ -25,6 +25,12 @@ struct CheckResult {
   std::string Failure() const { return what + ": expected " + expected + ", got " + actual; }
 };
 
+// An observed value that a range allowed, as the report records it: "3 (within at least 2)".
+std::string WithinRange(const std::string& value, const std::string& range);
+// Whether two observations of the same thing say the same: equal, or both within one range (an
+// older report recorded such a value as "within <range>" alone).
+bool SameObservation(const std::string& a, const std::string& b);
+
 // An exact count: "<what>: expected <n>, got <got>".
 CheckResult CheckCount(const std::string& what, int64_t expected, int64_t actual);
 // A count within bounds (either may be open): "expected 2 to 4", "expected at least 2".

@@ -34,6 +34,8 @@ void CheckConnections(Execution& x, const Step& s, const ExpectConnections& e) {
   if (e.duration_min) lo = x.Eval(*e.duration_min);
   if (e.duration_max) hi = x.Eval(*e.duration_max);
   int index = 0;
+  std::optional<double> fastest, slowest;
+  bool durations_ok = true;
   for (const Connections& c : x.sc().Labelled(e.label)) {
     for (const ConnectionResult& r : c.results()) {
       std::string which =
@@ -42,13 +44,24 @@ void CheckConnections(Execution& x, const Step& s, const ExpectConnections& e) {
         x.Fail(s, fmt::format("what {} received: expected {}, got {}", which,
                               TomlQuoted(*e.received), TomlQuoted(r.received)));
       }
+      if (!lo && !hi) continue;
       double ms = r.milliseconds();
+      fastest = std::min(ms, fastest.value_or(ms));
+      slowest = std::max(ms, slowest.value_or(ms));
       if ((lo && ms < static_cast<double>(*lo)) || (hi && ms > static_cast<double>(*hi))) {
-        CheckResult range = CheckBounds("", lo, hi, 0);
+        durations_ok = false;
         x.Fail(s, fmt::format("duration of {}: expected {} ms, got {:.1f} ms", which,
-                              range.expected, ms));
+                              CheckBounds("", lo, hi, 0).expected, ms));
       }
     }
+  }
+  if (fastest) {
+    // What was measured goes in the report, also when it holds.
+    std::string got = *fastest == *slowest ? fmt::format("{:.1f} ms", *fastest)
+                                           : fmt::format("{:.1f} to {:.1f} ms", *fastest, *slowest);
+    std::string range = CheckBounds("", lo, hi, 0).expected + " ms";
+    x.Observe(fmt::format("duration_ms of connections ({})", e.label),
+              durations_ok ? WithinRange(got, range) : got);
   }
 }
 
@@ -163,13 +176,22 @@ void CheckPackets(Execution& x, const Step& s, const ExpectPackets& e) {
                           e.intervals_ms.size(), gaps.size()));
     return;
   }
+  std::string got, wanted;
+  bool ok = true;
   for (size_t i = 0; i < gaps.size(); ++i) {
     int64_t want = x.Eval(e.intervals_ms[i]);
+    got += fmt::format("{}{:.1f}", i == 0 ? "" : ", ", gaps[i]);
+    wanted += fmt::format("{}{}", i == 0 ? "" : ", ", want);
     if (std::abs(gaps[i] - static_cast<double>(want)) > static_cast<double>(tolerance)) {
+      ok = false;
       x.Fail(s, fmt::format("interval {} of '{}': expected {} ms +- {}, got {:.1f} ms", i + 1,
                             spec.ToString(), want, tolerance, gaps[i]));
     }
   }
+  // What was measured goes in the report, also when it holds.
+  got += " ms";
+  x.Observe(fmt::format("capture '{}': intervals_ms of '{}'", e.capture, spec.ToString()),
+            ok ? WithinRange(got, fmt::format("{} ms +- {}", wanted, tolerance)) : got);
 }
 
 // `key = N` (exactly N) or `key = { min, max }` (either may be left out, not both; min <= max
