@@ -21,6 +21,8 @@ struct SuiteOptions {
   std::vector<std::string> paths;
   std::string filter = "*";
   std::vector<std::string> cases;  // --case: exact full names
+  std::string shard;               // --shard I/N
+  int shards = 0;                  // --shards N
   std::string jobs = "auto";       // N, or "auto"
   int repeat = 1;
   bool shuffle = false;
@@ -76,6 +78,18 @@ struct ReportOptions {
   std::string ktap;                  // write them as one KTAP report here
   std::string html;                  // and/or as one HTML page here
 };
+
+struct MergeOptions {
+  std::vector<std::string> reports;  // the shards' JUnit reports
+  std::string xml;                   // the merged report
+  std::string ktap;
+  std::string html;
+};
+
+// `nstest merge SHARD.xml... --xml OUT`: one report with every case of the plan once. 0 when every
+// case passed or was skipped and every shard reported all it owed; 1 when a case failed or is
+// missing, or one was reported twice; 2 for unreadable reports or reports of other plans.
+int RunMerge(std::ostream& out, const MergeOptions& options);
 
 // `nstest report --ktap OUT --html OUT REPORT...`: 0, or 2 for unreadable input.
 int RunReport(std::ostream& out, const ReportOptions& options);

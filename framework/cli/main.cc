@@ -20,6 +20,13 @@ int main(int argc, char** argv) {
     cmd->add_option("--filter", suites.filter, "gtest-style filter, e.g. 'backlog.*:-*slow*'");
     cmd->add_option("--case", suites.cases,
                     "select this case by its exact full name (no pattern; may be repeated)");
+    cmd->add_option("--shard", suites.shard,
+                    "run shard I of N (I from 0), e.g. 1/4 (default: from the scheduler's "
+                    "variables: GTEST_*, TEST_* (Bazel), SLURM_ARRAY_*, JOB_COMPLETION_INDEX, "
+                    "CI_NODE_*)");
+    cmd->add_option("--shards", suites.shards,
+                    "the shard count where the scheduler gives none (a Kubernetes Indexed Job)")
+        ->check(CLI::Range(1, 100000));
     if (!running) return;
     cmd->add_option("-j,--jobs", suites.jobs,
                     "cases run at once: N (1-256), or auto: as many as keep the CPU busy")
@@ -74,6 +81,14 @@ int main(int argc, char** argv) {
   std::string compare_html;
   compare_cmd->add_option("--html", compare_html, "also write the comparison as an HTML page");
 
+  cli::MergeOptions merge;
+  CLI::App* merge_cmd = app.add_subcommand(
+      "merge", "put the JUnit reports of a sharded run back together, noticing missing shards");
+  merge_cmd->add_option("reports", merge.reports, "the shards' JUnit reports")->required();
+  merge_cmd->add_option("--xml", merge.xml, "write the merged JUnit report here")->required();
+  merge_cmd->add_option("--ktap", merge.ktap, "also write it in KTAP here");
+  merge_cmd->add_option("--html", merge.html, "also write it as one HTML page here");
+
   cli::ReportOptions report;
   CLI::App* report_cmd =
       app.add_subcommand("report", "turn JUnit reports of runs into KTAP or an HTML page");
@@ -120,5 +135,6 @@ int main(int argc, char** argv) {
   if (*serve_cmd) return cli::RunServe(std::cout, serve);
   if (*compare_cmd) return cli::RunCompare(std::cout, compare_reports, compare_table, compare_html);
   if (*report_cmd) return cli::RunReport(std::cout, report);
+  if (*merge_cmd) return cli::RunMerge(std::cout, merge);
   return cli::kExitUsage;
 }

@@ -1,4 +1,5 @@
-// `nstest compare` and `nstest report`: what is done with reports once a run wrote them.
+// `nstest compare`, `nstest report` and `nstest merge`: what is done with reports once runs wrote
+// them.
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
@@ -10,6 +11,7 @@
 #include "nstest/html.h"
 #include "nstest/junit.h"
 #include "nstest/ktap.h"
+#include "nstest/merge.h"
 
 namespace nstest::cli {
 
@@ -38,6 +40,37 @@ int RunCompare(std::ostream& out, const std::vector<std::string>& reports, bool 
     fmt::print(std::cerr, "nstest: {}\n", e.what());
     return kExitUsage;
   }
+}
+
+int RunMerge(std::ostream& out, const MergeOptions& o) {
+  MergeResult m;
+  try {
+    std::vector<ShardReport> shards;
+    for (const std::string& path : o.reports) shards.push_back({path, ReadJUnit(path)});
+    m = MergeShards(shards);
+    WriteJUnit(o.xml, m.report);
+    if (!o.ktap.empty()) WriteFileAtomically(o.ktap, RenderKtap(m.report), "KTAP report");
+    if (!o.html.empty()) WriteFileAtomically(o.html, RenderHtml(m.report), "HTML report");
+  } catch (const Error& e) {
+    fmt::print(std::cerr, "nstest: {}\n", e.what());
+    return kExitUsage;
+  }
+  size_t passed = 0, failed = 0, skipped = 0;
+  for (const JUnitSuite& s : m.report) {
+    for (const JUnitCase& c : s.cases) {
+      passed += c.status == CaseStatus::kPassed ? 1 : 0;
+      skipped += c.status == CaseStatus::kSkipped ? 1 : 0;
+      failed += c.status == CaseStatus::kFailed || c.status == CaseStatus::kError ? 1 : 0;
+    }
+  }
+  for (const std::string& p : m.problems) fmt::print(std::cerr, "nstest merge: {}\n", p);
+  fmt::print(out, "Merged {} of {} shards: {} cases, {} missing, {} reported twice\n",
+             m.reported_shards, m.shards, passed + failed + skipped, m.missing, m.duplicated);
+  fmt::print(out, "JUnit report: {}\n", o.xml);
+  if (!o.ktap.empty()) fmt::print(out, "KTAP report: {}\n", o.ktap);
+  if (!o.html.empty()) fmt::print(out, "HTML report: {}\n", o.html);
+  fmt::print(out, "{} passed, {} failed, {} skipped\n", passed, failed, skipped);
+  return failed == 0 && m.problems.empty() ? kExitOk : kExitFailed;
 }
 
 int RunReport(std::ostream& out, const ReportOptions& o) {

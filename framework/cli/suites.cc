@@ -37,6 +37,8 @@ RunnerOptions Options(const SuiteOptions& s) {
   o.paths = s.paths.empty() ? std::vector<std::string>{"suites"} : s.paths;
   o.filter = s.filter;
   o.cases = s.cases;
+  o.shard = s.shard;
+  o.shards = s.shards;
   o.jobs = ParseJobs(s.jobs);
   o.repeat = s.repeat;
   o.shuffle = s.shuffle;
@@ -65,19 +67,24 @@ RunnerOptions Options(const SuiteOptions& s) {
   o.run.artifacts_dir = s.artifacts;
   o.color = s.color;
   o.cost_file = s.cost_file;
+  o.cost_file_given = !s.cost_file.empty();
   if (o.cost_file.empty()) {
     const char* env = std::getenv("NSTEST_COST_FILE");
     const char* cache = std::getenv("XDG_CACHE_HOME");
     const char* home = std::getenv("HOME");
     if (env != nullptr && *env != '\0') {
       o.cost_file = env;
+      o.cost_file_given = true;
     } else if (cache != nullptr && *cache != '\0') {
       o.cost_file = std::string(cache) + "/nstest/costs.txt";
     } else if (home != nullptr && *home != '\0') {
       o.cost_file = std::string(home) + "/.cache/nstest/costs.txt";
     }
   }
-  if (o.cost_file == "none") o.cost_file.clear();
+  if (o.cost_file == "none") {
+    o.cost_file.clear();
+    o.cost_file_given = false;
+  }
   return o;
 }
 
@@ -171,7 +178,9 @@ int RunSuites(std::ostream& out, const SuiteOptions& s) {
   }
   if (o.shuffle) fmt::print(out, "Note: randomizing the order with seed {}\n", o.seed);
   if (plan.total_shards > 1) {
-    fmt::print(out, "Note: this is shard {} of {}\n", plan.shard_index + 1, plan.total_shards);
+    fmt::print(out, "Note: this is shard {}/{} (from {}): {} of the plan's {} cases\n",
+               plan.shard_index, plan.total_shards, plan.shard_source, plan.cases.size(),
+               plan.selected);
     if (plan.cases.empty()) {
       fmt::print(out, "Note: this shard has no case: {} selected for {} shards\n", plan.selected,
                  plan.total_shards);
@@ -188,7 +197,7 @@ int RunSuites(std::ostream& out, const SuiteOptions& s) {
 int RunList(std::ostream& out, const SuiteOptions& s) {
   try {
     RunnerOptions o = Options(s);
-    o.cost_file.clear();  // list in file order
+    o.longest_first = false;  // list in file order
     Plan plan = MakePlan(o);
     const Suite* current = nullptr;
     for (const Case& c : plan.cases) {

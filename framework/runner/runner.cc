@@ -18,12 +18,14 @@
 #include "nstest/html.h"
 #include "nstest/junit.h"
 #include "nstest/ktap.h"
+#include "nstest/merge.h"
 #include "nstest/preflight.h"
 #include "nstest/process.h"
 #include "nstest/sysctl.h"
 #include "runner/admission.h"
 #include "runner/huge_code.h"
 #include "runner/launcher.h"
+#include "runner/shards.h"
 #include "runner/supervisor.h"
 #include "src/strings.h"
 
@@ -85,16 +87,6 @@ bool AnyGlob(std::string_view patterns, const std::string& name) {
   return false;
 }
 
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  char* end = nullptr;
-  long n = std::strtol(v, &end, 10);
-  if (*end != '\0' || n < 0 || n > 1000000)
-    throw Error(fmt::format("${}: '{}' is not a count", name, v));
-  return static_cast<int>(n);
-}
-
 std::string Timestamp() {
   std::time_t now = std::time(nullptr);
   char buf[32];
@@ -119,6 +111,18 @@ std::vector<JUnitSuite> Report(const Plan& plan, const RunnerOptions& o,
     js.hostname = Hostname();
     js.properties.emplace_back("kernel_release", CachedPreflight().kernel_release);
     for (const auto& [k, v] : o.run.sysctls) js.properties.emplace_back("sysctl.override." + k, v);
+    // The plan, for `nstest merge`: its id, this shard, and the suite's cases with their shards.
+    js.properties.emplace_back(kPlanId, plan.id);
+    js.properties.emplace_back(kPlanShard,
+                               fmt::format("{}/{}", plan.shard_index, plan.total_shards));
+    js.properties.emplace_back(kPlanRepeat, std::to_string(plan.repeat));
+    std::string owed;
+    for (const auto& [name, shard] : plan.owners) {
+      if (name.size() > s->name.size() && name.compare(0, s->name.size() + 1, s->name + ".") == 0) {
+        owed += fmt::format("{} {}\n", shard, name.substr(s->name.size() + 1));
+      }
+    }
+    js.properties.emplace_back(kPlanCases, owed);
     for (const Outcome& out : outcomes) {
       if (out.c == nullptr || out.c->suite != s.get()) continue;
       JUnitCase jc;
@@ -210,12 +214,13 @@ Plan MakePlan(const RunnerOptions& o) {
     throw Error(fmt::format("--case '{}': no case has this name{}", name,
                             near.empty() ? "" : fmt::format("; did you mean '{}'?", near)));
   }
-  plan.total_shards = EnvInt("GTEST_TOTAL_SHARDS", EnvInt("TEST_TOTAL_SHARDS", 1));
-  plan.shard_index = EnvInt("GTEST_SHARD_INDEX", EnvInt("TEST_SHARD_INDEX", 0));
-  if (plan.total_shards < 1 || plan.shard_index >= plan.total_shards) {
-    throw Error(fmt::format("shard index {} is not below the shard count {}", plan.shard_index,
-                            plan.total_shards));
-  }
+  ShardChoice shard = ChooseShard(o.shard, o.shards, [](const char* name) -> const char* {
+    const char* v = std::getenv(name);
+    return v != nullptr && *v != '\0' ? v : nullptr;
+  });
+  plan.total_shards = shard.total;
+  plan.shard_index = shard.index;
+  plan.shard_source = shard.source;
   for (const char* var : {"GTEST_SHARD_STATUS_FILE", "TEST_SHARD_STATUS_FILE"}) {
     if (const char* f = std::getenv(var); f != nullptr && *f != '\0') {
       std::ofstream touch(f, std::ios::app);
@@ -229,22 +234,40 @@ Plan MakePlan(const RunnerOptions& o) {
         all.size() * repeat, all.size(), repeat, kMaxCasesPerRun));
   }
   plan.selected = all.size() * repeat;
+  plan.repeat = static_cast<int>(repeat);
+  // Expected seconds: an earlier run's, else the case's own estimate.
+  std::map<std::string, double> costs = ReadCosts(o.cost_file);
+  auto expected = [&](const Case& c) {
+    auto it = costs.find(c.FullName());
+    return it == costs.end() ? EstimateSeconds(c) : it->second;
+  };
+  // Shards are balanced on what every machine knows alike: a cost file the user named, or the
+  // estimates.
+  std::vector<double> seconds;
+  for (const Case& c : all) {
+    seconds.push_back(o.cost_file_given ? expected(c) : EstimateSeconds(c));
+  }
+  std::vector<int> owner = AssignShards(seconds, plan.total_shards);
+  uint64_t id = 1469598103934665603ull;  // FNV-1a over the plan
+  auto mix = [&id](const std::string& text) {
+    for (unsigned char ch : text + "\n") id = (id ^ ch) * 1099511628211ull;
+  };
+  mix(fmt::format("{} shards, {} times", plan.total_shards, repeat));
+  for (size_t i = 0; i < all.size(); ++i) {
+    plan.owners.emplace_back(all[i].FullName(), owner[i]);
+    mix(fmt::format("{} {}", owner[i], all[i].FullName()));
+  }
+  plan.id = fmt::format("{:016x}", id);
   for (size_t r = 0; r < repeat; ++r) {
     for (size_t i = 0; i < all.size(); ++i) {
-      if (static_cast<int>(i % static_cast<size_t>(plan.total_shards)) == plan.shard_index) {
-        plan.cases.push_back(all[i]);
-      }
+      if (owner[i] == plan.shard_index) plan.cases.push_back(all[i]);
     }
   }
   if (o.shuffle) {
     std::shuffle(plan.cases.begin(), plan.cases.end(), std::mt19937(o.seed));
-  } else if (std::map<std::string, double> costs = ReadCosts(o.cost_file); !costs.empty()) {
-    auto cost = [&](const Case& c) {
-      auto it = costs.find(c.FullName());
-      return it == costs.end() ? 1e9 : it->second;  // unknown: first
-    };
+  } else if (o.longest_first) {
     std::stable_sort(plan.cases.begin(), plan.cases.end(),
-                     [&](const Case& a, const Case& b) { return cost(a) > cost(b); });
+                     [&](const Case& a, const Case& b) { return expected(a) > expected(b); });
   }
   return plan;
 }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <regex>
@@ -598,6 +599,59 @@ TEST_F(RunnerTest, RangeChecksThatHoldRecordTheirValues) {
       << report;
 }
 
+// Shards of a plan merge into the report of the unsharded run: every case once, the same
+// verdicts; a missing shard's cases are errors naming it; a report of another plan is refused.
+TEST_F(RunnerTest, ShardsMergeIntoTheUnshardedRun) {
+  const std::string dir = ::testing::TempDir() + "nstest-shards-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  ProcessResult whole = Nstest({"run", "suites/backlog.toml", "--xml", dir + "/whole.xml"});
+  ASSERT_EQ(whole.exit_code, 0) << whole.stdout_text << whole.stderr_text;
+  std::vector<std::string> shards;
+  for (int i = 0; i < 3; ++i) {
+    shards.push_back(fmt::format("{}/shard-{}.xml", dir, i));
+    ProcessResult r = Nstest(
+        {"run", "suites/backlog.toml", "--shard", fmt::format("{}/3", i), "--xml", shards.back()});
+    ASSERT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+    EXPECT_NE(
+        r.stdout_text.find(fmt::format("Note: this is shard {}/3 (from --shard {}/3): ", i, i)),
+        std::string::npos)
+        << r.stdout_text;
+  }
+  ProcessResult merged = Nstest({"merge", shards[2], shards[0], shards[1], "--xml",
+                                 dir + "/merged.xml", "--html", dir + "/merged.html"});
+  EXPECT_EQ(merged.exit_code, 0) << merged.stdout_text << merged.stderr_text;
+  EXPECT_NE(merged.stdout_text.find("Merged 3 of 3 shards: 11 cases, 0 missing, 0 reported twice"),
+            std::string::npos)
+      << merged.stdout_text;
+  std::vector<JUnitSuite> a = ReadJUnit(dir + "/whole.xml"), b = ReadJUnit(dir + "/merged.xml");
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  ASSERT_EQ(a[0].cases.size(), b[0].cases.size());
+  std::vector<std::string> names_a, names_b;
+  for (const JUnitCase& c : a[0].cases) names_a.push_back(c.name + " " + CaseStatusName(c.status));
+  for (const JUnitCase& c : b[0].cases) names_b.push_back(c.name + " " + CaseStatusName(c.status));
+  std::sort(names_a.begin(), names_a.end());
+  std::sort(names_b.begin(), names_b.end());
+  EXPECT_EQ(names_a, names_b);
+  // A shard that never reported.
+  ProcessResult lacking = Nstest({"merge", shards[0], shards[2], "--xml", dir + "/lacking.xml"});
+  EXPECT_EQ(lacking.exit_code, 1);
+  EXPECT_NE(lacking.stderr_text.find("nstest merge: shard 1/3 gave no report: "), std::string::npos)
+      << lacking.stderr_text;
+  EXPECT_NE(Slurp(dir + "/lacking.xml")
+                .find("not reported: shard 1/3 owed it, and no report of that shard was given"),
+            std::string::npos);
+  // Another plan: the same suite, another filter.
+  ProcessResult other = Nstest({"run", "suites/backlog.toml", "--filter", "*plus_one*", "--shard",
+                                "0/3", "--xml", dir + "/other.xml"});
+  ASSERT_EQ(other.exit_code, 0) << other.stdout_text;
+  ProcessResult refused = Nstest({"merge", shards[0], dir + "/other.xml", "--xml", dir + "/x.xml"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.stderr_text.find("other.xml is from another plan than"), std::string::npos)
+      << refused.stderr_text;
+  std::filesystem::remove_all(dir);
+}
+
 // By default as many cases run at once as keep the CPU busy: more than there are cores while the
 // cases sleep on timers. A -j that is neither a count nor auto is refused before anything runs.
 TEST_F(RunnerTest, DefaultJobsAreAutomaticAndOverlapSleepingCases) {
@@ -740,12 +794,14 @@ TEST_F(RunnerTest, SigtermEndsTheRunWithAReportOfWhatRan) {
   const ProcessResult& r = run.Wait();
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 128 + SIGTERM) << r.stdout_text << r.stderr_text;
-  EXPECT_NE(r.stdout_text.find("interrupted by SIGTERM: 2 of 3 cases ran"), std::string::npos)
+  // The case estimated longest (its `sleep 30`) runs first; the others never start.
+  EXPECT_NE(r.stdout_text.find("interrupted by SIGTERM: 1 of 3 cases ran"), std::string::npos)
       << r.stdout_text;
   std::string report = Slurp(xml);
-  EXPECT_NE(report.find(R"(tests="2" failures="0" errors="1")"), std::string::npos) << report;
+  EXPECT_NE(report.find(R"(tests="1" failures="0" errors="1")"), std::string::npos) << report;
   EXPECT_NE(report.find("interrupted by SIGTERM"), std::string::npos) << report;
-  EXPECT_EQ(report.find("never_started"), std::string::npos) << report;
+  EXPECT_EQ(report.find(R"(name="never_started")"), std::string::npos) << report;
+  EXPECT_EQ(report.find(R"(name="quick")"), std::string::npos) << report;
   // The case's own child went with it.
   pollfd p{sleeper_fd.get(), POLLIN, 0};
   EXPECT_EQ(::poll(&p, 1, 5000), 1) << "sleep " << sleeper << " outlived the interrupted run";

@@ -23,18 +23,26 @@ struct RunnerOptions {
   // Exact full names ("server.backlog/backlog=-1"); when given, only these cases run (and only
   // those of them the filter keeps). A name that is no case is an Error.
   std::vector<std::string> cases{};
+  // Which shard this run is, "I/N" (I from 0); "": from the scheduler's variables, if any
+  // (runner/shards.h). `shards`: the count where the scheduler gives none (a Kubernetes Job).
+  std::string shard{};
+  int shards = 0;
   int jobs = 1;  // cases run at once; 0: as many as keep the CPU busy (-j auto, admission.h)
   int repeat = 1;
   bool shuffle = false;
+  bool longest_first = true;  // false: file order (nstest list)
   uint32_t seed = 0;
   std::string xml_output{};   // JUnit report path; "" for none
   std::string ktap_output{};  // KTAP report path; "" for none
   std::string html_output{};  // HTML report path; "" for none
   RunOptions run{};
-  // Durations of earlier runs ("seconds case" lines): without --shuffle, cases run longest first
-  // (unknown ones before all), as ctest does with its cost data, so a long case never starts
-  // last. Updated after the run. "" for none.
+  // Durations of earlier runs ("seconds case" lines): without --shuffle, cases run longest first,
+  // as ctest does with its cost data, so a long case never starts last; a case the file does not
+  // know is estimated from its steps (EstimateSeconds()). Updated after the run. "" for none.
   std::string cost_file{};
+  // Whether the user named the cost file (--cost-file, $NSTEST_COST_FILE): only then does it
+  // balance shards, since every machine of a sharded run must compute the same partition.
+  bool cost_file_given = false;
   bool color = false;
 };
 
@@ -44,11 +52,18 @@ struct Plan {
   size_t selected = 0;        // cases the filter selected, before sharding (times --repeat)
   int shard_index = 0;
   int total_shards = 1;
+  std::string shard_source{};  // what chose the shard ("--shard 1/4", "SLURM_ARRAY_TASK_ID=..")
+  // The whole plan, every shard's cases: each selected case's full name and the shard that owes
+  // it, in file order, and an id of it (of the names, the shards and --repeat) that every shard's
+  // report carries, so that `nstest merge` can tell the shards of one plan and what is missing.
+  std::vector<std::pair<std::string, int>> owners{};
+  int repeat = 1;
+  std::string id{};
 };
 
-// Loads every suite (SuiteError on the first bad one), expands, filters and shards by
-// GTEST_TOTAL_SHARDS/GTEST_SHARD_INDEX or TEST_TOTAL_SHARDS/TEST_SHARD_INDEX (touching the shard
-// status file when asked). Throws SuiteError, or Error for bad sharding variables.
+// Loads every suite (SuiteError on the first bad one), expands, filters and shards (--shard, or
+// the scheduler's variables: ChooseShard() in runner/shards.h; touching Bazel's and gtest's shard
+// status file when asked). Throws SuiteError, or Error for bad sharding flags or variables.
 Plan MakePlan(const RunnerOptions& options);
 
 // Runs a plan's cases for the supervisor. The real one forks each case's child from a launcher

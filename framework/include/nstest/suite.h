@@ -93,6 +93,11 @@ Suite LoadSuite(const std::string& path, SysctlKeyChecker* keys = nullptr);
 Suite LoadSuiteText(const std::string& text, const std::string& path,
                     SysctlKeyChecker* keys = nullptr);
 
+// How long `c` will take, in seconds, from its own steps: the deadlines and timeouts it expects to
+// wait out, the intervals it measures and the SYN retransmission timers its sysctls imply. An
+// estimate for ordering and balancing, not a bound.
+double EstimateSeconds(const Case& c);
+
 // Expands every test's matrix into cases, in file order (at most 10000 per suite).
 std::vector<Case> ExpandCases(const Suite& suite);
 
