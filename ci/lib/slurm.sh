@@ -10,17 +10,23 @@
 #                          and returns non-zero (60 s at most, SLURMCI_START_TIMEOUT seconds if set).
 #                          Call it in the script's own shell, not in $(...) or a pipeline: the
 #                          daemons are its children and their PIDs are kept in shell variables.
-#   slurm_stop [STATE_DIR] stops the cluster's jobs (slurmstepd and what the jobs run) and daemons:
-#                          SIGTERM, up to 10 s, then SIGKILL; waits until they are gone. Safe to
-#                          call twice, from an EXIT trap, and with nothing started. Without an
-#                          argument it stops what slurm_start started in this shell; with one, the
-#                          cluster recorded in STATE_DIR/daemons. Returns 1 only if something
-#                          survived SIGKILL. The caller removes STATE_DIR afterwards.
+#   slurm_stop [STATE_DIR] stops the cluster: slurmctld and slurmd (SIGTERM, SIGKILL after 10 s or
+#                          SLURMCI_STOP_TIMEOUT), then the processes of jobs still running (the
+#                          same), then their slurmstepd processes (SIGKILL after 1 s), then munged;
+#                          returns once all are gone (zombies awaiting their reaper count as gone).
+#                          Safe to call twice, from an EXIT trap, and with nothing started. Without
+#                          an argument it stops what slurm_start started in this shell (and unsets
+#                          SLURM_CONF); with one, the cluster recorded in STATE_DIR/daemons.
+#                          Returns 1 only if something survived SIGKILL. The caller then removes
+#                          STATE_DIR.
 #   slurm_pids [STATE_DIR] prints, one a line, the PIDs of the cluster's live processes: the
 #                          daemons, every slurmstepd and the jobs' processes.
 #   slurm_logs [STATE_DIR] prints the daemons' logs.
 #
 # Jobs run as root (SlurmdUser=root) with full capabilities: they can create network namespaces.
+# Tuned for short CI jobs: MinJobAge=5 (SLURMCI_MIN_JOB_AGE) makes sbatch --wait poll every 2 s
+# instead of after 2, 8, 32, 32... s, so finished jobs are forgotten after 5 to 65 s; and
+# batch_sched_delay=0 starts batch jobs about 1 s after they can run instead of 3 s.
 # Only root can use the cluster: the munge socket lives in STATE_DIR, which mktemp makes 0700.
 #
 # Nothing outside STATE_DIR is read or written by the daemons as far as Slurm and MUNGE allow:
@@ -77,13 +83,15 @@ _slurmci_alive() {
   [ "$now" = "$2" ]
 }
 
-# _slurmci_port_free PORT: no TCP socket in this network namespace has PORT as its local port.
+# _slurmci_port_free PORT: no TCP socket in this network namespace has PORT as its local port,
+# but for connections in TIME_WAIT (state 06), which the daemons' SO_REUSEADDR binds over (a
+# previous cluster leaves some).
 _slurmci_port_free() {
   local hex
   hex=$(printf '%04X' "$1")
   # awk reads both files to their end (no SIGPIPE under pipefail).
-  awk -v h=":$hex" 'FNR > 1 && substr($2, length($2) - 4) == h {used = 1} END {exit used}' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+  awk -v h=":$hex" 'FNR > 1 && $4 != "06" && substr($2, length($2) - 4) == h {used = 1}
+    END {exit used}' /proc/net/tcp /proc/net/tcp6 2> /dev/null
 }
 
 # _slurmci_dir [STATE_DIR]: the state directory meant, or nothing.
@@ -96,13 +104,28 @@ _slurmci_dir() {
 }
 
 slurm_logs() {
-  local dir f
+  local dir d
   dir=$(_slurmci_dir "${1:-}")
   [ -n "$dir" ] || return 0
-  for f in "$dir/munged.log" "$dir/slurmctld.log" "$dir/slurmd.log"; do
-    [ -f "$f" ] || continue
-    echo "===== $f"
-    cat "$f" || true
+  if [ -f "$dir/munged.log" ]; then
+    echo "===== $dir/munged.log"
+    cat "$dir/munged.log" || true
+  fi
+  # DAEMON.log is the log file (with slurmstepd's lines in slurmd.log); DAEMON.out is stderr, which
+  # -D makes a copy of it, plus what comes before the log file is open (slurm.conf errors) and
+  # anything not from Slurm's logger (a crash).
+  for d in slurmctld slurmd; do
+    if [ -s "$dir/$d.log" ]; then
+      echo "===== $dir/$d.log"
+      cat "$dir/$d.log" || true
+      if [ -s "$dir/$d.out" ] && grep -q -v "^$d: " "$dir/$d.out"; then
+        echo "===== $dir/$d.out (what is not in $d.log)"
+        grep -v "^$d: " "$dir/$d.out" || true
+      fi
+    elif [ -f "$dir/$d.out" ]; then
+      echo "===== $dir/$d.out"
+      cat "$dir/$d.out" || true
+    fi
   done
 }
 

@@ -27,7 +27,10 @@ class Estimator {
     // Labels whose connections the case expects to stay pending or time out: their connect step
     // waits out its deadline, a wait for timed_out the SYN retransmissions.
     for (const Step& s : c_.test->steps) {
-      if (const auto* w = std::get_if<WaitStep>(&s.action)) {
+      if (const auto* sy = std::get_if<SysctlStep>(&s.action)) {
+        sysctls_[sy->netns + "/" + sy->key] =
+            sy->value ? *sy->value : std::to_string(Ms(*sy->expr, 0));
+      } else if (const auto* w = std::get_if<WaitStep>(&s.action)) {
         if (const auto* wc = std::get_if<WaitConnections>(&w->subject)) {
           if (wc->outcome == ConnectResult::kTimedOut) timing_out_.insert(wc->label);
           if (wc->outcome != ConnectResult::kEstablished) slow_.insert(wc->label);

@@ -195,6 +195,44 @@ TEST(SuiteLoaderTest, LinksWithoutIndexGetSubnetsOfTheirOwn) {
   EXPECT_EQ(s.links[1].index, 1);
 }
 
+// A case's expected time comes from what it waits out: a sleep, a connect it expects to time
+// out after tcp_syn_retries retransmissions (1 s, then 2 s), a deadline of a pending connect.
+TEST(EstimateTest, FollowsTheStepsAndTheKernelTimers) {
+  Suite slow = LoadSuite(kFixtures + "/runner/slow.toml");
+  std::vector<Case> cases = ExpandCases(slow);
+  ASSERT_EQ(cases.size(), 3u);
+  EXPECT_DOUBLE_EQ(EstimateSeconds(cases[0]), 0.1);   // quick
+  EXPECT_DOUBLE_EQ(EstimateSeconds(cases[1]), 30.1);  // sleeps
+  Suite timers = LoadSuiteText(R"(
+name = "timers"
+[[test]]
+name = "retries_1"
+sysctl.client."net.ipv4.tcp_syn_retries" = 1
+  [[test.step]]
+  listen = { port = 8080, backlog = 0 }
+  [[test.step]]
+  connect = { port = 8080, count = 2, deadline_ms = 500, label = "late" }
+  [[test.step]]
+  wait.connections = { label = "late", timed_out = 1 }
+[[test]]
+name = "retries_3"
+  [[test.step]]
+  sysctl = { netns = "client", key = "net.ipv4.tcp_syn_retries", value = 3 }
+  [[test.step]]
+  listen = { port = 8080, backlog = 0 }
+  [[test.step]]
+  connect = { port = 8080, count = 2, deadline_ms = 500, label = "late" }
+  [[test.step]]
+  wait.connections = { label = "late", timed_out = 1 }
+)",
+                               "timers.toml");
+  std::vector<Case> timed = ExpandCases(timers);
+  ASSERT_EQ(timed.size(), 2u);
+  // One connect is pending at its 0.5 s deadline, then times out: 1 + 2 s, or 1 + 2 + 4 + 8 s.
+  EXPECT_DOUBLE_EQ(EstimateSeconds(timed[0]), 0.1 + 0.5 + 3);
+  EXPECT_DOUBLE_EQ(EstimateSeconds(timed[1]), 0.1 + 0.5 + 15);
+}
+
 TEST(RunnerFilterTest, FollowsGtestSyntax) {
   EXPECT_TRUE(MatchesFilter("backlog.plus_one/backlog=3", "*"));
   EXPECT_TRUE(MatchesFilter("backlog.plus_one/backlog=3", "backlog.*"));

@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""Checks the CI integration in ci/: the GitHub Actions workflow and the GitLab CI file parse and
-shard with GoogleTest's variables, and ci/merge-reports.py joins real shard reports into one that
-has every case once and still validates against the JUnit schema.
+"""Checks the scheduler recipes in ci/: the GitHub Actions workflow, the GitLab CI file and the
+Kubernetes Indexed Job parse, shard the way nstest reads it and merge with `nstest merge`; then
+runs a suite as each recipe would (its variables set as that scheduler sets them), merges the
+shards and checks that the merged report has every case once and validates against the JUnit
+schema.
 
 Usage: ci_files_test.py NSTEST_BINARY [JUNIT_XSD]   (from the repository root)
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,16 +31,15 @@ def github():
     suites = wf["jobs"]["suites"]
     shards = suites["strategy"]["matrix"]["shard"]
     check(shards == list(range(len(shards))), f"github: shards {shards} are not 0..N-1")
-    check(str(suites["env"]["GTEST_TOTAL_SHARDS"]) == str(len(shards)),
-          "github: GTEST_TOTAL_SHARDS is not the number of shards")
-    check("matrix.shard" in suites["env"]["GTEST_SHARD_INDEX"],
-          "github: GTEST_SHARD_INDEX does not come from the matrix")
     runs = " ".join(s.get("run", "") for s in suites["steps"])
-    check("sudo -E" in runs and "--xml" in runs, "github: the shard step must keep the env and write XML")
+    check(f"--shard ${{{{ matrix.shard }}}}/{len(shards)}" in runs,
+          "github: the run does not pass --shard <matrix.shard>/<number of shards>")
+    check("--xml" in runs, "github: the shard step does not write XML")
     report = wf["jobs"]["report"]
     check(report["needs"] == "suites", "github: the report job must wait for the shards")
-    check("ci/merge-reports.py" in " ".join(s.get("run", "") for s in report["steps"]),
-          "github: the report job does not merge")
+    check("nstest merge nstest-shard-*.xml --xml" in " ".join(s.get("run", "")
+                                                            for s in report["steps"]),
+          "github: the report job does not merge with nstest merge")
 
 
 def gitlab():
@@ -45,13 +47,49 @@ def gitlab():
         ci = yaml.safe_load(f)
     job = ci["nstest"]
     check(isinstance(job["parallel"], int) and job["parallel"] > 1, "gitlab: no parallel shards")
-    check(job["variables"]["GTEST_TOTAL_SHARDS"] == "$CI_NODE_TOTAL",
-          "gitlab: GTEST_TOTAL_SHARDS is not CI_NODE_TOTAL")
-    check(any("GTEST_SHARD_INDEX=$((CI_NODE_INDEX - 1))" in line for line in job["script"]),
-          "gitlab: GTEST_SHARD_INDEX is not CI_NODE_INDEX - 1")
+    check("GTEST_TOTAL_SHARDS" not in job.get("variables", {}),
+          "gitlab: nstest reads CI_NODE_INDEX itself; no GTEST_* translation")
+    check(any("nstest run suites" in line and "$CI_NODE_INDEX" in line for line in job["script"]),
+          "gitlab: the shard's report is not named by CI_NODE_INDEX")
     check("junit" in job["artifacts"]["reports"], "gitlab: the JUnit report is not published")
-    check(any("ci/merge-reports.py" in line for line in ci["nstest-report"]["script"]),
-          "gitlab: the report job does not merge")
+    check(any("nstest merge nstest-shard-*.xml --xml" in line
+              for line in ci["nstest-report"]["script"]),
+          "gitlab: the report job does not merge with nstest merge")
+
+
+def kubernetes():
+    with open("ci/kubernetes/nstest-job.yaml") as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    jobs = [d for d in docs if d["kind"] == "Job"]
+    check(len(jobs) == 1, "kubernetes: one Job of shards")
+    spec = jobs[0]["spec"]
+    check(spec.get("completionMode") == "Indexed", "kubernetes: the Job is not Indexed")
+    container = spec["template"]["spec"]["containers"][0]
+    args = container["args"]
+    count = int(args[args.index("--shards") + 1]) if "--shards" in args else 0
+    check(count == spec["completions"] == spec["parallelism"],
+          f"kubernetes: --shards {count} is not the Job's completions and parallelism")
+    check(any("$(JOB_COMPLETION_INDEX)" in a for a in args),
+          "kubernetes: the shard's report is not named by its index")
+    caps = container["securityContext"]["capabilities"]["add"]
+    check({"SYS_ADMIN", "NET_ADMIN"} <= set(caps), f"kubernetes: capabilities {caps}")
+    with open("ci/kubernetes/nstest-merge.yaml") as f:
+        merge_job = yaml.safe_load(f)
+    check("nstest merge" in " ".join(merge_job["spec"]["template"]["spec"]["containers"][0]["args"]),
+          "kubernetes: the merge Job does not run nstest merge")
+
+
+def run_shards(nstest, work, suite, name, envs, extra=()):
+    paths = []
+    for index, env in enumerate(envs):
+        path = os.path.join(work, f"{name}-{index}.xml")
+        r = subprocess.run([nstest, "run", suite, "--xml", path, "--cost-file", "none", *extra],
+                           env=dict(os.environ, **env), capture_output=True, text=True)
+        check(r.returncode == 0, f"{name}: shard {index} exited {r.returncode}: {r.stderr}")
+        check(re.search(rf"Note: this is shard {index}/{len(envs)} \(from ", r.stdout) is not None,
+              f"{name}: shard {index} does not say which shard it is: {r.stdout[:300]!r}")
+        paths.append(path)
+    return paths
 
 
 def merge(nstest, xsd):
@@ -60,34 +98,34 @@ def merge(nstest, xsd):
     want = sorted(line.strip() for line in listed.stdout.splitlines() if line.startswith("  "))
     work = tempfile.mkdtemp()
     try:
-        shards = []
-        for index in range(2):
-            path = os.path.join(work, f"shard-{index}.xml")
-            env = dict(os.environ, GTEST_TOTAL_SHARDS="2", GTEST_SHARD_INDEX=str(index))
-            subprocess.run([nstest, "run", suite, "--xml", path, "--cost-file", "none"], env=env,
-                           capture_output=True, check=False)
-            shards.append(path)
-        out = os.path.join(work, "merged.xml")
-        subprocess.run([sys.executable, "ci/merge-reports.py", out] + shards, check=True,
-                       capture_output=True)
-        root = ET.parse(out).getroot()
-        got = sorted(c.get("name") for c in root.iter("testcase"))
-        check(got == want, f"merge: cases {got} != listed {want}")
-        check(root.get("tests") == str(len(want)), f"merge: tests={root.get('tests')}")
-        suites = root.findall("testsuite")
-        check(len(suites) == 1 and suites[0].get("tests") == str(len(want)),
-              "merge: the two shards' halves of one suite were not joined")
-        if xsd and os.path.exists(xsd) and shutil.which("xmllint"):
-            lint = subprocess.run(["xmllint", "--noout", "--schema", xsd, out], capture_output=True,
-                                  text=True)
-            check(lint.returncode == 0, f"merge: the merged report does not validate: {lint.stderr}")
+        recipes = {
+            "gitlab": [{"CI_NODE_INDEX": str(i + 1), "CI_NODE_TOTAL": "2"} for i in range(2)],
+            "kubernetes": [{"JOB_COMPLETION_INDEX": str(i)} for i in range(2)],
+            "slurm": [{"SLURM_ARRAY_TASK_ID": str(5 + i), "SLURM_ARRAY_TASK_MIN": "5",
+                       "SLURM_ARRAY_TASK_COUNT": "2"} for i in range(2)],
+        }
+        for name, envs in recipes.items():
+            extra = ("--shards", "2") if name == "kubernetes" else ()
+            shards = run_shards(nstest, work, suite, name, envs, extra)
+            out = os.path.join(work, f"{name}-merged.xml")
+            r = subprocess.run([nstest, "merge", *shards, "--xml", out], capture_output=True,
+                               text=True)
+            check(r.returncode == 0, f"{name}: merge exited {r.returncode}: {r.stderr}")
+            root = ET.parse(out).getroot()
+            got = sorted(c.get("name") for c in root.iter("testcase"))
+            check(got == want, f"{name}: merged cases {got} != listed {want}")
+            if xsd and os.path.exists(xsd) and shutil.which("xmllint"):
+                lint = subprocess.run(["xmllint", "--noout", "--schema", xsd, out],
+                                      capture_output=True, text=True)
+                check(lint.returncode == 0, f"{name}: the merged report does not validate: "
+                      f"{lint.stderr}")
         bad = os.path.join(work, "bad.xml")
         with open(bad, "w") as f:
             f.write("<html/>")
-        r = subprocess.run([sys.executable, "ci/merge-reports.py", out, bad], capture_output=True,
-                           text=True)
-        check(r.returncode == 2 and "bad.xml: root element is <html>" in r.stderr,
-              f"merge: a bad shard gives {r.returncode}: {r.stderr!r}")
+        r = subprocess.run([nstest, "merge", bad, "--xml", os.path.join(work, "x.xml")],
+                           capture_output=True, text=True)
+        check(r.returncode == 2 and "bad.xml': no <testsuites> or <testsuite> element" in r.stderr,
+              f"merge: a report that is none gives {r.returncode}: {r.stderr!r}")
     finally:
         shutil.rmtree(work)
 
@@ -95,6 +133,7 @@ def merge(nstest, xsd):
 def main():
     github()
     gitlab()
+    kubernetes()
     merge(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")
     for f in failures:
         print("ci_files_test: " + f)
