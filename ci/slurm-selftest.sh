@@ -66,10 +66,12 @@ echo "slurm-selftest: slurm_start took $start_s s ($(sinfo -h -o '%P %D %T %c CP
 tasks=4
 # shellcheck disable=SC2016 # expanded by the job's shell
 wrap='t0=$(date +%s%N)
-echo task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_TASK_COUNT min $SLURM_ARRAY_TASK_MIN; unshare -n true && echo netns-ok
+echo task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_TASK_COUNT min $SLURM_ARRAY_TASK_MIN
+unshare -n true && echo netns-ok
 t1=$(date +%s%N); echo own-ns $((t1 - t0)) start-ns $t0 end-ns $t1'
 t0=$EPOCHREALTIME
-if ! out=$(sbatch --wait --array=0-$((tasks - 1)) --output="$state/out-%a.txt" --wrap "$wrap"); then
+if ! out=$(timeout 120 sbatch --wait --array=0-$((tasks - 1)) --output="$state/out-%a.txt" \
+  --wrap "$wrap"); then
   fail "the first array failed: $out"
 fi
 t1=$EPOCHREALTIME
@@ -101,18 +103,20 @@ rm -f "$state"/out-*.txt
 rc=0
 # shellcheck disable=SC2016 # expanded by the job's shell
 wrap='if [ $SLURM_ARRAY_TASK_ID = 2 ]; then kill -9 $$; fi; echo task $SLURM_ARRAY_TASK_ID ok'
-out=$(sbatch --wait --array=0-3 --output="$state/out-%a.txt" --wrap "$wrap") || rc=$?
+out=$(timeout 120 sbatch --wait --array=0-3 --output="$state/out-%a.txt" --wrap "$wrap") || rc=$?
+((rc != 124)) || fail "the second array did not end within 120 s"
 [[ $out =~ Submitted\ batch\ job\ ([0-9]+) ]] || fail "second array not submitted: $out"
 job=${BASH_REMATCH[1]}
 ((rc != 0)) || fail "sbatch --wait returned 0 although task 2 was killed"
 for i in 0 1 3; do
-  grep -qx "task $i ok" "$state/out-$i.txt" 2> /dev/null || fail "task $i of the second array did not run"
+  grep -qx "task $i ok" "$state/out-$i.txt" 2> /dev/null ||
+    fail "task $i of the second array did not run"
 done
 ! grep -q ok "$state/out-2.txt" 2> /dev/null || fail "task 2 of the second array was not killed"
 states=$(job_tasks "$job" | sort -n | tr '\n' ',')
 [[ $states == *"2 FAILED 0:9,"* ]] || fail "task 2 is not FAILED by signal 9: $states"
-echo "slurm-selftest: array with task 2 killed: sbatch --wait returned $rc; outputs 0, 1, 3 there;" \
-  "tasks (id state exit:signal): ${states%,}"
+echo "slurm-selftest: array with task 2 killed: sbatch --wait returned $rc; outputs 0, 1, 3" \
+  "there; tasks (id state exit:signal): ${states%,}"
 
 # 3. A job that runs when the cluster stops: slurm_stop must end it too.
 sbatch --output="$state/long.txt" --wrap 'echo started; sleep 300; echo not-stopped' > /dev/null
@@ -136,8 +140,9 @@ done
 [ -n "$stepd" ] || fail "no slurmstepd among the cluster's processes: ${comm[*]}"
 read -r _ _ _ stepd_ppid _ < "/proc/$stepd/stat"
 recorded=$(awk '{printf "%s%s=%s", sep, $1, $2; sep = " "}' "$state/daemons")
-echo "slurm-selftest: before slurm_stop: ${#start[@]} processes ($recorded," \
-  "slurmstepd $stepd with ppid $stepd_ppid, and the job's); slurmd is ${SLURMCI_SLURMD_PID}"
+# slurmd starts slurmstepd through a double fork: its parent is PID 1 (or a subreaper), not slurmd.
+echo "slurm-selftest: a job runs; the cluster's processes: ${#start[@]} ($recorded, slurmstepd" \
+  "$stepd with ppid $stepd_ppid, the job's shell and sleep)"
 
 t0=$EPOCHREALTIME
 slurm_stop || fail "slurm_stop failed"

@@ -7,7 +7,7 @@
 #                          made, e.g. with mktemp -d), starts munged, slurmctld and slurmd in the
 #                          background of the calling shell, exports SLURM_CONF, and returns once
 #                          sinfo reports the node idle (0), or prints the daemons' logs, stops them
-#                          and returns non-zero (60 s at most, SLURMCI_START_TIMEOUT seconds if set).
+#                          and returns non-zero (after 60 s, or SLURMCI_START_TIMEOUT seconds).
 #                          Call it in the script's own shell, not in $(...) or a pipeline: the
 #                          daemons are its children and their PIDs are kept in shell variables.
 #   slurm_stop [STATE_DIR] stops the cluster: slurmctld and slurmd (SIGTERM, SIGKILL after 10 s or
@@ -58,8 +58,9 @@ slurm_install() {
     echo "slurm_install: needs these packages, installed as root: ${need[*]}" >&2
     return 2
   fi
-  # The packages' maintainer scripts try to start the daemons with invoke-rc.d; without an init
-  # system (or with a policy-rc.d that denies, as in containers) they do not.
+  # The packages' maintainer scripts start the daemons with invoke-rc.d unless, as in container
+  # images, /usr/sbin/policy-rc.d denies it. Should a system munged start, it uses /run/munge and
+  # /etc/munge, not STATE_DIR; slurmctld and slurmd fail without /etc/slurm/slurm.conf.
   DEBIAN_FRONTEND=noninteractive apt-get update -q &&
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 }
@@ -94,10 +95,11 @@ _slurmci_port_free() {
     END {exit used}' /proc/net/tcp /proc/net/tcp6 2> /dev/null
 }
 
-# _slurmci_dir [STATE_DIR]: the state directory meant, or nothing.
+# _slurmci_dir [STATE_DIR]: the state directory meant (absolute, as slurm_start made it), or
+# nothing.
 _slurmci_dir() {
   if [ -n "${1:-}" ]; then
-    echo "${1%/}"
+    (cd "$1" 2> /dev/null && pwd) || echo "${1%/}"
   else
     echo "$SLURMCI_DIR"
   fi
@@ -156,6 +158,11 @@ _slurmci_start_failed() {
 slurm_start() {
   local dir=${1:?slurm_start STATE_DIR}
   dir=$(cd "$dir" && pwd)
+  # It ends up in slurm.conf values and in AuthInfo's comma-separated list.
+  if ! [[ $dir =~ ^[A-Za-z0-9_./+-]+$ ]]; then
+    echo "slurm_start: $dir: only letters, digits and _./+- can be in its path" >&2
+    return 1
+  fi
   if [ -n "$SLURMCI_DIR" ]; then
     echo "slurm_start: a cluster in $SLURMCI_DIR is running; slurm_stop it first" >&2
     return 1
@@ -243,15 +250,16 @@ EOF
   SLURMCI_MUNGED_PID=$!
   _slurmci_record munged "$SLURMCI_MUNGED_PID"
   for ((i = 0; ; ++i)); do
-    [ -S "$dir/munge/munge.socket" ] && munge -S "$dir/munge/munge.socket" -n > /dev/null 2>&1 && break
+    munge -S "$dir/munge/munge.socket" -n > /dev/null 2>&1 && break
     _slurmci_daemon_alive munged || { _slurmci_start_failed "munged ended"; return 1; }
     ((i < 100)) || { _slurmci_start_failed "munged did not answer within 10 s"; return 1; }
     sleep 0.1
   done
 
   # Both daemons log to their log file and, with -D, to stderr as well: stdout/stderr go to a
-  # separate *.out file that keeps what they print before they read slurm.conf. slurmctld -i:
-  # ignore unreadable state files (there are none in a fresh directory).
+  # separate *.out file that keeps what they print before they read slurm.conf. slurmctld -c: do
+  # not recover jobs, nodes and reservations from StateSaveLocation (a fresh directory has none;
+  # it still logs that it found no state files).
   env "$tag" SLURM_CONF="$conf" slurmctld -D -c -f "$conf" \
     < /dev/null > "$dir/slurmctld.out" 2>&1 &
   SLURMCI_SLURMCTLD_PID=$!
@@ -278,7 +286,8 @@ EOF
       _slurmci_daemon_alive "$d" || { _slurmci_start_failed "$d ended"; return 1; }
     done
     if ((SECONDS >= deadline)); then
-      _slurmci_start_failed "node $node not idle within ${SLURMCI_START_TIMEOUT:-60} s (state: ${state:-none})"
+      _slurmci_start_failed \
+        "node $node not idle within ${SLURMCI_START_TIMEOUT:-60} s (state: ${state:-none})"
       return 1
     fi
     sleep 0.2
@@ -346,7 +355,8 @@ _slurmci_terminate() {
     done
     ((${#left[@]})) || break
     if ((i == timeout * 10)); then
-      ((timeout < 2)) || echo "slurm_stop: SIGKILL to ${left[*]} (still there $timeout s after SIGTERM)" >&2
+      ((timeout < 2)) ||
+        echo "slurm_stop: SIGKILL to ${left[*]} (still there $timeout s after SIGTERM)" >&2
       kill -KILL "${left[@]}" 2> /dev/null || true
     elif ((i > (timeout + 10) * 10)); then
       echo "slurm_stop: ${left[*]} survived SIGKILL" >&2
