@@ -11,6 +11,8 @@
 #   rootless   the suites and the GoogleTest seed tests as an unprivileged user, each in a user
 #              namespace of its own
 #   consumer   a project built against the installed package; pkg-config; the docs' examples
+#   distributed the bundled suites as a 4-task Slurm job array on a one-node cluster, merged with
+#              nstest merge into the unsharded run's verdicts; a killed task's cases named missing
 #   sanitize   the unit and integration tests under ASan+UBSan
 #   fuzz       a bounded fuzz run: suite loader, expressions, sysctl.d parsing
 #   container  the container image built and run with podman on a debootstrap base
@@ -24,8 +26,8 @@ cd "$(dirname "$0")/.."
 build=${NSTEST_BUILD_DIR:-build}
 export NSTEST_BUILD_DIR=$build
 
-all=(format build ctest suites html kill repeat scale rootless consumer sanitize fuzz container
-  deb kernels)
+all=(format build ctest suites html kill repeat scale rootless consumer distributed sanitize fuzz
+  container deb kernels)
 fast=(format build ctest suites)
 
 stage() {
@@ -44,6 +46,7 @@ stage() {
     scale) ci/scale.sh 256 ;;
     rootless) ci/rootless.sh ;;
     consumer) ci/consumer.sh ;;
+    distributed) ci/distributed.sh ;;
     sanitize) ci/sanitize.sh ;;
     fuzz) ci/fuzz.sh "${NSTEST_FUZZ_SECONDS:-20}" ;;
     container) ci/container.sh ;;

@@ -36,6 +36,7 @@ struct SuiteOptions {
   bool keep_namespaces = false;
   std::string artifacts = "nstest-artifacts";
   bool list_only = false;
+  bool estimates = false;  // list: each case's expected seconds too
   // Run twice, without and with the --sysctl/--sysctl-file overrides, and print what differs.
   bool compare_to_defaults = false;
   std::string cost_file;  // "" : $NSTEST_COST_FILE or ~/.cache/nstest/costs.txt

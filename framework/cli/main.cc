@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
   add_suite_flags(run_cmd, true);
   CLI::App* list_cmd = app.add_subcommand("list", "list the cases of suites");
   add_suite_flags(list_cmd, false);
+  list_cmd->add_flag("--estimates", suites.estimates,
+                     "each case's expected seconds, as shards are balanced without a cost file");
   CLI::App* check_cmd = app.add_subcommand("check", "validate suites without running them");
   add_suite_flags(check_cmd, false);
 

@@ -205,7 +205,11 @@ int RunList(std::ostream& out, const SuiteOptions& s) {
         current = c.suite;
         fmt::print(out, "{}.\n", current->name);
       }
-      fmt::print(out, "  {}\n", c.name);
+      if (s.estimates) {
+        fmt::print(out, "  {}  ({:.1f} s)\n", c.name, EstimateSeconds(c));
+      } else {
+        fmt::print(out, "  {}\n", c.name);
+      }
     }
     return kExitOk;
   } catch (const Error& e) {
