@@ -324,7 +324,9 @@ int RunPlan(const Plan& plan, const RunnerOptions& o, CaseLauncher& launcher, st
   console.RunFinished(tally, stopped_by,
                       std::chrono::duration<double>(Clock::now() - start).count(),
                       admission.peak());
-  WriteCosts(o.cost_file, outcomes);
+  // A shard leaves the cost file as it found it: a shard that starts later must read the same
+  // durations, or it would compute another partition.
+  if (plan.total_shards == 1) WriteCosts(o.cost_file, outcomes);
   if (!o.xml_output.empty() || !o.ktap_output.empty() || !o.html_output.empty()) {
     std::vector<JUnitSuite> report = Report(plan, o, outcomes);
     if (!o.xml_output.empty()) {
