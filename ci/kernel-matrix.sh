@@ -10,7 +10,11 @@
 # report must validate against the schema like the main job's, and the guest must have every
 # feature nstest probes. Nothing here touches the host's network: the guest has no network device.
 #
-# Usage: ci/kernel-matrix.sh [PACKAGE...]
+# Usage: ci/kernel-matrix.sh [--slurm] [PACKAGE...]
+#   --slurm            one kernel per task of a Slurm job array (sbatch --array --wait, on the
+#                      cluster SLURM_CONF names), so a cluster boots the fleet in parallel; the
+#                      comparison runs here once all tasks ended. NSTEST_MATRIX_DIR must be a
+#                      folder every node sees.
 #   NSTEST_BUILD_DIR   the build with framework/nstest (default build)
 #   NSTEST_MATRIX_DIR  where kernels are cached and results written (default $build/kernel-matrix)
 #   NSTEST_QEMU_ACCEL  kvm or tcg (default: kvm if /dev/kvm is writable, else tcg)
@@ -24,6 +28,11 @@ set -euo pipefail
 # Under pipefail a writer killed by SIGPIPE fails the script: every reader of a pipe reads to its end.
 cd "$(dirname "$0")/.."
 . ci/lib/packages.sh
+mode=local
+case "${1:-}" in
+  --slurm) mode=slurm && shift ;;
+  --slurm-task) mode=task && shift ;;
+esac
 build=${NSTEST_BUILD_DIR:-build}
 matrix=${NSTEST_MATRIX_DIR:-$build/kernel-matrix}
 timeout_s=${NSTEST_QEMU_TIMEOUT:-900}
@@ -178,10 +187,11 @@ boot() {
   tar -xf "$out/results.img" -C "$out" 2> /dev/null && [ -f "$out/status" ]
 }
 
-overall=0
-reports=()
-for pkg in "$@"; do
-  kdir=$(fetch_kernel "$pkg") || exit 2
+# run_kernel PACKAGE: boots its kernel with the suites and checks what the guest brought out;
+# adds its report to `reports` and raises `overall` (1 a suite failed, 2 a setup error).
+run_kernel() {
+  local pkg=$1 kdir lockups status report
+  kdir=$(fetch_kernel "$pkg") || { overall=2; return; }
   kroot="$kdir/root"
   release=$(ls "$kroot/lib/modules" | sed -n 1p)
   [ -f "$kroot/lib/modules/$release/modules.dep" ] || busybox depmod -b "$kroot" "$release"
@@ -207,7 +217,7 @@ for pkg in "$@"; do
       tail -n 40 "$out/console.log" "$out/qemu.log"
       echo "kernel-matrix: $release: the guest wrote no results"
       overall=2
-      continue 2
+      return
     fi
   done
   [ $lockups = 0 ] || echo "kernel-matrix: $release: $lockups boot(s) locked up before this one"
@@ -218,7 +228,7 @@ for pkg in "$@"; do
   if [ ! -f "$report" ]; then
     echo "kernel-matrix: $release: no report"
     overall=2
-    continue
+    return
   fi
   [ -f "$xsd" ] && { xmllint --noout --schema "$xsd" "$report" || overall=1; }
   if ! grep -q "name=\"kernel_release\" value=\"$release\"" "$report"; then
@@ -242,7 +252,39 @@ for pkg in "$@"; do
       "report in $out/seeds-report.xml"
     [ "$(cat "$out/seeds-status")" = 0 ] || [ $overall = 2 ] || overall=1
   fi
-done
+}
+
+overall=0
+reports=()
+case $mode in
+  task)
+    # One array task of --slurm: the kernel of this task's index.
+    pkgs=("$@")
+    run_kernel "${pkgs[$SLURM_ARRAY_TASK_ID]}"
+    [ ${#reports[@]} = 0 ] || echo "${reports[0]}" > "$matrix/tasks/$SLURM_ARRAY_TASK_ID.report"
+    exit $overall
+    ;;
+  slurm)
+    # One kernel per task of a Slurm job array; this script waits for them, then compares.
+    rm -rf "$matrix/tasks" && mkdir -p "$matrix/tasks"
+    wrap="NSTEST_MATRIX_DIR=$(printf %q "$matrix") NSTEST_BUILD_DIR=$(printf %q "$build")"
+    wrap+=" ci/kernel-matrix.sh --slurm-task$(printf ' %q' "$@")"
+    sbatch --wait --quiet --array=0-$(($# - 1)) --chdir="$PWD" --job-name=nstest-kernels \
+      --output="$matrix/tasks/%a.log" --wrap "$wrap" || overall=1
+    for ((i = 0; i < $#; i++)); do
+      cat "$matrix/tasks/$i.log" 2> /dev/null || true
+      if [ -f "$matrix/tasks/$i.report" ]; then
+        reports+=("$(cat "$matrix/tasks/$i.report")")
+      else
+        echo "kernel-matrix: array task $i gave no report"
+        overall=2
+      fi
+    done
+    ;;
+  *)
+    for pkg in "$@"; do run_kernel "$pkg"; done
+    ;;
+esac
 
 # What differs between the kernels, as `nstest compare` says it: each guest against the next and
 # against this machine's own kernel, and all of them side by side (kernel-differences.md, the
