@@ -71,8 +71,11 @@ int RunDoctor(std::ostream& out);
 // `table`, any number of reports side by side as a Markdown table. 0 when nothing differs, 1 when
 // something does, 2 when a report cannot be read (or `table` is not given for more than two).
 // `html`, if not empty: also write the comparison of two reports as an HTML page there.
+// `fail_on`: the classes of change (ChangeClassName(), comma-separated) that make the exit status
+// 1;
+// "" or "any": every difference.
 int RunCompare(std::ostream& out, const std::vector<std::string>& reports, bool table,
-               const std::string& html);
+               const std::string& html, const std::string& fail_on);
 
 struct ReportOptions {
   std::vector<std::string> reports;  // JUnit reports of nstest runs

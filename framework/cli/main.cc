@@ -82,6 +82,10 @@ int main(int argc, char** argv) {
                         "every report side by side: a Markdown table of what is not the same");
   std::string compare_html;
   compare_cmd->add_option("--html", compare_html, "also write the comparison as an HTML page");
+  std::string compare_fail_on;
+  compare_cmd->add_option("--fail-on", compare_fail_on,
+                          "exit 1 only for these classes of change: regression, fix, verdict, "
+                          "changed, new, missing, infrastructure (comma-separated; default: any)");
 
   cli::MergeOptions merge;
   CLI::App* merge_cmd = app.add_subcommand(
@@ -135,7 +139,10 @@ int main(int argc, char** argv) {
   if (*steps_cmd) return cli::RunSteps(std::cout);
   if (*clean_cmd) return cli::RunClean(std::cout, clean_all);
   if (*serve_cmd) return cli::RunServe(std::cout, serve);
-  if (*compare_cmd) return cli::RunCompare(std::cout, compare_reports, compare_table, compare_html);
+  if (*compare_cmd) {
+    return cli::RunCompare(std::cout, compare_reports, compare_table, compare_html,
+                           compare_fail_on);
+  }
   if (*report_cmd) return cli::RunReport(std::cout, report);
   if (*merge_cmd) return cli::RunMerge(std::cout, merge);
   return cli::kExitUsage;

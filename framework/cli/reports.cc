@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -12,13 +13,40 @@
 #include "nstest/junit.h"
 #include "nstest/ktap.h"
 #include "nstest/merge.h"
+#include "src/strings.h"
 
 namespace nstest::cli {
 
+namespace {
+
+// --fail-on: the classes named, or every one for "" and "any".
+std::vector<ChangeClass> FailOn(const std::string& text) {
+  if (text.empty() || text == "any") return AllChangeClasses();
+  std::vector<std::string> names;
+  for (ChangeClass k : AllChangeClasses()) names.emplace_back(ChangeClassName(k));
+  std::vector<ChangeClass> out;
+  for (const std::string& name : Split(text, ',')) {
+    auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) {
+      std::string near = ClosestName(name, names);
+      throw Error(fmt::format("--fail-on: '{}' is no class of change{}; the classes: {}, or any",
+                              name, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near),
+                              Join(names, ',')));
+    }
+    out.push_back(AllChangeClasses()[static_cast<size_t>(it - names.begin())]);
+  }
+  return out;
+}
+
+}  // namespace
+
 int RunCompare(std::ostream& out, const std::vector<std::string>& reports, bool table,
-               const std::string& html) {
+               const std::string& html, const std::string& fail_on) {
   try {
     if (table && !html.empty()) throw Error("compare: --html is for two reports, not --table");
+    if (table && !fail_on.empty())
+      throw Error("compare: --fail-on is for two reports, not --table");
+    std::vector<ChangeClass> failing = FailOn(fail_on);
     if (table) {
       std::vector<std::vector<JUnitSuite>> runs;
       for (const std::string& r : reports) runs.push_back(ReadJUnit(r));
@@ -35,7 +63,10 @@ int RunCompare(std::ostream& out, const std::vector<std::string>& reports, bool 
     if (!html.empty()) {
       WriteFileAtomically(html, RenderComparisonHtml(c, reports[0], reports[1]), "HTML report");
     }
-    return c.Differs() ? kExitFailed : kExitOk;
+    for (ChangeClass k : failing) {
+      if (c.Count(k) > 0) return kExitFailed;
+    }
+    return kExitOk;
   } catch (const Error& e) {
     fmt::print(std::cerr, "nstest: {}\n", e.what());
     return kExitUsage;

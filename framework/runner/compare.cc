@@ -62,10 +62,70 @@ const std::string* Find(const std::vector<std::pair<std::string, std::string>>& 
   return nullptr;
 }
 
+ChangeClass Classify(const JUnitCase& was, const JUnitCase& is) {
+  auto bad = [](CaseStatus s) { return s == CaseStatus::kFailed || s == CaseStatus::kError; };
+  if (was.status == is.status) {
+    return is.status == CaseStatus::kError && IsInfrastructureError(is.message) &&
+                   !IsInfrastructureError(was.message)
+               ? ChangeClass::kInfrastructure
+               : ChangeClass::kValues;
+  }
+  if (is.status == CaseStatus::kError && IsInfrastructureError(is.message)) {
+    return ChangeClass::kInfrastructure;
+  }
+  if (bad(is.status) && !bad(was.status)) return ChangeClass::kRegression;
+  if (bad(was.status) && is.status == CaseStatus::kPassed) return ChangeClass::kFix;
+  return ChangeClass::kVerdict;
+}
+
 }  // namespace
 
+const char* ChangeClassName(ChangeClass c) {
+  switch (c) {
+    case ChangeClass::kRegression:
+      return "regression";
+    case ChangeClass::kFix:
+      return "fix";
+    case ChangeClass::kVerdict:
+      return "verdict";
+    case ChangeClass::kValues:
+      return "changed";
+    case ChangeClass::kNew:
+      return "new";
+    case ChangeClass::kMissing:
+      return "missing";
+    case ChangeClass::kInfrastructure:
+      return "infrastructure";
+  }
+  return "?";
+}
+
+const std::vector<ChangeClass>& AllChangeClasses() {
+  static const std::vector<ChangeClass> all = {ChangeClass::kRegression,    ChangeClass::kFix,
+                                               ChangeClass::kVerdict,       ChangeClass::kValues,
+                                               ChangeClass::kNew,           ChangeClass::kMissing,
+                                               ChangeClass::kInfrastructure};
+  return all;
+}
+
+bool IsInfrastructureError(const std::string& message) {
+  // The supervisor's and the merge's words: nothing a check of the case said.
+  for (const char* prefix : {"interrupted by ", "crashed: ", "no result from the case",
+                             "not reported: ", "reported ", "not in the plan"}) {
+    if (message.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+size_t Comparison::Count(ChangeClass what) const {
+  if (what == ChangeClass::kNew) return only_in_new.size();
+  if (what == ChangeClass::kMissing) return only_in_base.size();
+  return static_cast<size_t>(std::count_if(changes.begin(), changes.end(),
+                                           [&](const CaseChange& c) { return c.what == what; }));
+}
+
 std::string CaseChange::ToString() const {
-  std::string out = name + ":";
+  std::string out = fmt::format("[{}] {}:", ChangeClassName(what), name);
   const char* sep = " ";
   if (!verdict.empty()) {
     out += sep;
@@ -97,7 +157,7 @@ Comparison CompareReports(const std::vector<JUnitSuite>& base, const std::vector
     ++c.compared;
     const Seen& was = b[name];
     const Seen& is = it->second;
-    CaseChange change{name, "", {}};
+    CaseChange change{Classify(*was.c, *is.c), name, "", {}};
     if (was.c->status != is.c->status) {
       change.verdict =
           fmt::format("{} -> {}", CaseStatusName(was.c->status), CaseStatusName(is.c->status));
@@ -117,7 +177,12 @@ Comparison CompareReports(const std::vector<JUnitSuite>& base, const std::vector
         change.values.push_back(fmt::format("{} (none) -> {}", k, v));
       }
     }
-    if (!change.verdict.empty() || !change.values.empty()) c.changes.push_back(std::move(change));
+    bool infrastructure = change.what == ChangeClass::kInfrastructure;
+    if (!change.verdict.empty() || !change.values.empty() || infrastructure) {
+      if (infrastructure && change.verdict.empty())
+        change.verdict = "error (" + is.c->message + ")";
+      c.changes.push_back(std::move(change));
+    }
   }
   for (const std::string& name : new_order) {
     if (b.count(name) == 0) c.only_in_new.push_back(name);
@@ -129,8 +194,14 @@ std::string Comparison::ToString(const std::string& base_name, const std::string
   std::string out =
       fmt::format("base: {} ({})\nnew:  {} ({})\n", base_name, base_header, new_name, new_header);
   for (const CaseChange& ch : changes) out += ch.ToString() + "\n";
-  for (const std::string& name : only_in_base) out += fmt::format("{}: only in base\n", name);
-  for (const std::string& name : only_in_new) out += fmt::format("{}: only in new\n", name);
+  for (const std::string& name : only_in_base)
+    out += fmt::format("[missing] {}: only in base\n", name);
+  for (const std::string& name : only_in_new) out += fmt::format("[new] {}: only in new\n", name);
+  std::string classes;
+  for (ChangeClass k : AllChangeClasses()) {
+    classes += fmt::format("{}{} {}", classes.empty() ? "" : ", ", Count(k), ChangeClassName(k));
+  }
+  out += fmt::format("classes: {}\n", classes);
   out += fmt::format("{} of {} cases compared differ{}\n", changes.size(), compared,
                      only_in_base.empty() && only_in_new.empty()
                          ? ""

@@ -31,6 +31,8 @@ TEST(CompareTest, TheSameRunDiffersInNothing) {
   EXPECT_EQ(c.ToString("a.xml", "b.xml"),
             "base: a.xml (kernel 6.1.0; overrides: none)\n"
             "new:  b.xml (kernel 6.1.0; overrides: none)\n"
+            "classes: 0 regression, 0 fix, 0 verdict, 0 changed, 0 new, 0 missing, 0 "
+            "infrastructure\n"
             "0 of 2 cases compared differ\n");
 }
 
@@ -44,10 +46,13 @@ TEST(CompareTest, VerdictsAndObservedValuesThatDifferAreListed) {
   EXPECT_EQ(c.ToString("6.1.xml", "6.12.xml"),
             "base: 6.1.xml (kernel 6.1.0; overrides: none)\n"
             "new:  6.12.xml (kernel 6.12.9; overrides: net.ipv4.tcp_abort_on_overflow=1)\n"
-            "overflow.syn_dropped/backlog=2: TcpExtListenOverflows in netns 'server' 3 -> 2; "
-            "TcpOutRsts in netns 'server' (none) -> 0\n"
-            "overflow.synack_backoff: passed -> failed (interval 2: expected 2000 ms +- 150)\n"
-            "overflow.new_case: only in new\n"
+            "[changed] overflow.syn_dropped/backlog=2: TcpExtListenOverflows in netns 'server' 3 "
+            "-> 2; TcpOutRsts in netns 'server' (none) -> 0\n"
+            "[regression] overflow.synack_backoff: passed -> failed (interval 2: expected 2000 ms "
+            "+- 150)\n"
+            "[new] overflow.new_case: only in new\n"
+            "classes: 1 regression, 0 fix, 0 verdict, 1 changed, 1 new, 0 missing, 0 "
+            "infrastructure\n"
             "2 of 2 cases compared differ; 0 only in base, 1 only in new\n");
 }
 
@@ -88,6 +93,37 @@ TEST(CompareTest, ValuesWithinTheSameRangeAreTheSame) {
   EXPECT_EQ(CompareTable({{base}, {now}}), "");
   now.cases[0].properties.back().second = "3602.0 ms";
   EXPECT_EQ(CompareReports({base}, {now}).changes.size(), 1u);
+}
+
+// Kernel CI asks which differences are regressions: each change has its class.
+TEST(CompareTest, ChangesAreClassified) {
+  JUnitSuite base = ReportOf("6.1.0", 3, CaseStatus::kFailed);
+  JUnitSuite now = ReportOf("6.1.0", 3, CaseStatus::kPassed);
+  JUnitCase gone{"gone", "", 1, CaseStatus::kPassed, "", "", "", {}};
+  JUnitCase cut{"cut", "", 1, CaseStatus::kPassed, "", "", "", {}};
+  JUnitCase broke{"broke", "", 1, CaseStatus::kPassed, "", "", "", {}};
+  JUnitCase skips{"skips", "", 1, CaseStatus::kPassed, "", "", "", {}};
+  base.cases.insert(base.cases.end(), {gone, cut, broke, skips});
+  cut.status = broke.status = CaseStatus::kError;
+  cut.message = "interrupted by SIGTERM (crashed: killed by signal 9 (Killed))";
+  broke.message = "suite.toml:4:3: step 'accept': accept: no listener on port 8081";
+  skips.status = CaseStatus::kSkipped;
+  now.cases.insert(now.cases.end(), {cut, broke, skips});
+  Comparison c = CompareReports({base}, {now});
+  EXPECT_EQ(c.Count(ChangeClass::kFix), 1u);             // synack_backoff
+  EXPECT_EQ(c.Count(ChangeClass::kInfrastructure), 1u);  // cut
+  EXPECT_EQ(c.Count(ChangeClass::kRegression), 1u);      // broke
+  EXPECT_EQ(c.Count(ChangeClass::kVerdict), 1u);         // skips
+  EXPECT_EQ(c.Count(ChangeClass::kMissing), 1u);         // gone
+  EXPECT_EQ(c.Count(ChangeClass::kNew), 0u);
+  EXPECT_EQ(c.Count(ChangeClass::kValues), 0u);
+  std::string text = c.ToString("a.xml", "b.xml");
+  EXPECT_NE(text.find("[infrastructure] overflow.cut: passed -> error (interrupted by SIGTERM"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("[fix] overflow.synack_backoff: failed -> passed\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("[missing] overflow.gone: only in base\n"), std::string::npos) << text;
 }
 
 }  // namespace

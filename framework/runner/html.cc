@@ -237,6 +237,7 @@ h1 { margin: 0 0 .3em; } h2 { margin: 1.5em 0 .3em; font-size: 1.15em; } h3 { fo
 .summary { font-size: 1.05em; }
 table { border-collapse: collapse; } td, th { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left; }
 .passed { color: #1a7f37; } .failed, .error { color: #cf222e; } .skipped { color: #9a6700; }
+.regression, .infrastructure { color: #cf222e; font-weight: 600; } .fix { color: #1a7f37; } .missing, .verdict { color: #9a6700; }
 tr.passed td:nth-child(2), tr.failed td:nth-child(2), tr.error td:nth-child(2), tr.skipped td:nth-child(2) { font-weight: 600; }
 section.case { border-top: 2px solid #eee; }
 pre { background: #f6f8fa; padding: .6em; overflow-x: auto; max-height: 30em; }
@@ -366,18 +367,30 @@ std::string RenderComparisonHtml(const Comparison& c, const std::string& base_na
                          ? ""
                          : fmt::format("; {} only in base, {} only in new", c.only_in_base.size(),
                                        c.only_in_new.size()));
-  out += "<table id=\"changes\">\n<tr><th>case</th><th>verdict</th><th>what changed</th></tr>\n";
+  std::string classes;
+  for (ChangeClass k : AllChangeClasses()) {
+    classes += fmt::format("<td class=\"{0}\">{1} {0}</td>", ChangeClassName(k), c.Count(k));
+  }
+  out += fmt::format("<table id=\"classes\" class=\"kv\">\n<tr>{}</tr>\n</table>\n", classes);
+  out +=
+      "<table id=\"changes\">\n<tr><th>class</th><th>case</th><th>verdict</th><th>what "
+      "changed</th></tr>\n";
   for (const CaseChange& ch : c.changes) {
     std::string values;
     for (const std::string& v : ch.values) values += Escape(v) + "<br>";
-    out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n", Escape(ch.name),
+    out += fmt::format("<tr><td class=\"{0}\">{0}</td><td>{1}</td><td>{2}</td><td>{3}</td></tr>\n",
+                       ChangeClassName(ch.what), Escape(ch.name),
                        ch.verdict.empty() ? "same" : Escape(ch.verdict), values);
   }
   for (const std::string& name : c.only_in_base) {
-    out += fmt::format("<tr><td>{}</td><td>only in base</td><td></td></tr>\n", Escape(name));
+    out += fmt::format(
+        "<tr><td class=\"missing\">missing</td><td>{}</td><td>only in base</td><td></td></tr>\n",
+        Escape(name));
   }
   for (const std::string& name : c.only_in_new) {
-    out += fmt::format("<tr><td>{}</td><td>only in new</td><td></td></tr>\n", Escape(name));
+    out +=
+        fmt::format("<tr><td class=\"new\">new</td><td>{}</td><td>only in new</td><td></td></tr>\n",
+                    Escape(name));
   }
   out += "</table>\n</body>\n</html>\n";
   return out;

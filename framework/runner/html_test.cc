@@ -88,8 +88,11 @@ TEST(HtmlTest, AComparisonIsATableOfWhatDiffers) {
   c.new_header = "kernel 6.12.9; overrides: none";
   c.compared = 3;
   c.changes = {
-      {"overflow.syn_dropped/backlog=2", "", {"TcpExtListenOverflows in netns 'server' 2 -> 3"}},
-      {"overflow.syn_linear_timeouts/linear=0", "skipped -> passed", {}}};
+      {ChangeClass::kValues,
+       "overflow.syn_dropped/backlog=2",
+       "",
+       {"TcpExtListenOverflows in netns 'server' 2 -> 3"}},
+      {ChangeClass::kVerdict, "overflow.syn_linear_timeouts/linear=0", "skipped -> passed", {}}};
   c.only_in_new = {"server.x"};
   std::string html = RenderComparisonHtml(c, "6.1.xml", "6.12.xml");
   EXPECT_NE(html.find("<td>base</td><td>6.1.xml</td><td>kernel 6.1.0; overrides: none</td>"),
@@ -98,7 +101,12 @@ TEST(HtmlTest, AComparisonIsATableOfWhatDiffers) {
             std::string::npos);
   EXPECT_NE(html.find("TcpExtListenOverflows in netns 'server' 2 -&gt; 3"), std::string::npos);
   EXPECT_NE(html.find("<td>skipped -&gt; passed</td>"), std::string::npos);
-  EXPECT_NE(html.find("<td>server.x</td><td>only in new</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"new\">new</td><td>server.x</td><td>only in new</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td class=\"changed\">changed</td><td>overflow.syn_dropped/backlog=2</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td class=\"verdict\">1 verdict</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"regression\">0 regression</td>"), std::string::npos);
   EXPECT_EQ(html.find("http"), std::string::npos);
 }
 

@@ -276,6 +276,42 @@ TEST_F(RunnerTest, CompareShowsWhatAnOverrideChanges) {
       << differs.stdout_text;
   EXPECT_NE(differs.stdout_text.find(change), std::string::npos) << differs.stdout_text;
   EXPECT_NE(Slurp(page).find("Send-Q (backlog) 4096 -&gt; 64"), std::string::npos) << Slurp(page);
+  // --fail-on: only the classes named fail the comparison.
+  EXPECT_EQ(Nstest({"compare", base, with, "--fail-on", "changed"}).exit_code, 1);
+  ProcessResult no_regression =
+      Nstest({"compare", base, with, "--fail-on", "regression,infrastructure"});
+  EXPECT_EQ(no_regression.exit_code, 0) << no_regression.stdout_text;
+  EXPECT_NE(no_regression.stdout_text.find("classes: 0 regression, 0 fix, 0 verdict, 1 changed, "
+                                           "0 new, 0 missing, 0 infrastructure\n"),
+            std::string::npos)
+      << no_regression.stdout_text;
+  ProcessResult typo = Nstest({"compare", base, with, "--fail-on", "regresion"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.stderr_text.find("--fail-on: 'regresion' is no class of change (did you mean "
+                                  "'regression'?)"),
+            std::string::npos)
+      << typo.stderr_text;
+  // A real regression: the case passes, then fails with somaxconn below its backlog.
+  std::string ok = ::testing::TempDir() + "nstest-compare-ok.xml";
+  std::string bad = ::testing::TempDir() + "nstest-compare-bad.xml";
+  std::vector<std::string> plus_one = {"run", "suites/backlog.toml", "--case",
+                                       "backlog.plus_one/backlog=3", "--xml"};
+  plus_one.push_back(ok);
+  ASSERT_EQ(Nstest(plus_one).exit_code, 0);
+  plus_one.back() = bad;
+  plus_one.insert(plus_one.end(), {"--sysctl", "net.core.somaxconn=1"});
+  ASSERT_EQ(Nstest(plus_one).exit_code, 1);
+  ProcessResult regression = Nstest({"compare", ok, bad, "--fail-on", "regression"});
+  EXPECT_EQ(regression.exit_code, 1);
+  EXPECT_NE(
+      regression.stdout_text.find("[regression] backlog.plus_one/backlog=3: passed -> failed"),
+      std::string::npos)
+      << regression.stdout_text;
+  EXPECT_EQ(Nstest({"compare", bad, ok, "--fail-on", "regression"}).exit_code, 0);
+  EXPECT_NE(Nstest({"compare", bad, ok}).stdout_text.find("[fix] backlog.plus_one/backlog=3"),
+            std::string::npos);
+  ::unlink(ok.c_str());
+  ::unlink(bad.c_str());
   ProcessResult one = Nstest(args({"--sysctl", "net.core.somaxconn=64", "--compare-to-defaults"}));
   EXPECT_EQ(one.exit_code, 1) << one.stdout_text << one.stderr_text;
   EXPECT_NE(one.stdout_text.find("What the overrides change:\n"), std::string::npos)

@@ -10,12 +10,31 @@
 
 namespace nstest {
 
+// What kind of difference a case shows, for kernel CI's question "is this a regression?".
+enum class ChangeClass {
+  kRegression,      // passed (or skipped) before, failed or erred now
+  kFix,             // failed or erred before, passes now
+  kVerdict,         // another change of verdict (passed -> skipped, failed -> error, ...)
+  kValues,          // the same verdict, other observed values
+  kNew,             // only in NEW
+  kMissing,         // only in BASE
+  kInfrastructure,  // an error of the harness now, not of a check: the run was interrupted, the
+                    // case crashed or left no result, a shard never reported it
+};
+// "regression", "fix", "verdict", "changed", "new", "missing", "infrastructure".
+const char* ChangeClassName(ChangeClass c);
+// Every class, in that order.
+const std::vector<ChangeClass>& AllChangeClasses();
+// Whether an ERROR with this message is the harness's, not the case's (ChangeClass above).
+bool IsInfrastructureError(const std::string& message);
+
 struct CaseChange {
+  ChangeClass what = ChangeClass::kValues;
   std::string name{};     // "overflow.syn_dropped_counts_in_server_only/backlog=2"
   std::string verdict{};  // "passed -> failed", or "" if the verdict is the same
   // "TcpExtListenOverflows in netns 'server' 3 -> 2", in the order the case observed them
   std::vector<std::string> values{};
-  std::string ToString() const;  // "<name>: passed -> failed; <value>; <value>"
+  std::string ToString() const;  // "[regression] <name>: passed -> failed; <value>; <value>"
 };
 
 struct Comparison {
@@ -27,6 +46,8 @@ struct Comparison {
   size_t compared = 0;  // cases in both
 
   bool Differs() const { return !changes.empty() || !only_in_base.empty() || !only_in_new.empty(); }
+  // How many changes of `what` (new and missing cases included).
+  size_t Count(ChangeClass what) const;
   // The text `nstest compare` prints.
   std::string ToString(const std::string& base_name, const std::string& new_name) const;
 };
