@@ -70,7 +70,11 @@ NSTEST=$nstest NSTEST_REPORTS=$work/array sbatch --wait --array=0-3 --chdir="$wo
   exit 1
 }
 t1=$(ms)
-"$nstest" merge "$work"/array/nstest-shard-*.xml --xml "$work/merged.xml" > "$work/merge.log"
+"$nstest" merge "$work"/array/nstest-shard-*.xml --xml "$work/merged.xml" > "$work/merge.log" 2>&1 || {
+  echo "distributed: merging the 4 shards failed"
+  cat "$work/merge.log"
+  exit 1
+}
 verdicts "$work/whole.xml" > "$work/whole.txt"
 verdicts "$work/merged.xml" > "$work/merged.txt"
 diff -u "$work/whole.txt" "$work/merged.txt" || {
@@ -128,5 +132,8 @@ echo "distributed: task 2 killed; the merge failed (exit 1) naming its $owed mis
 
 slurm_stop
 host_snapshot "$work/after"
-host_compare "$work/before" "$work/after"
+host_compare "$work/before" "$work/after" || {
+  echo "distributed: the host changed (above)"
+  exit 1
+}
 echo "distributed: the daemons stopped, no namespace, mount or host change left"

@@ -267,6 +267,9 @@ case $mode in
   slurm)
     # One kernel per task of a Slurm job array; this script waits for them, then compares.
     rm -rf "$matrix/tasks" && mkdir -p "$matrix/tasks"
+    # The kernels are fetched here, one after the other: tasks running apt-get at once on one
+    # node would meet dpkg's lock.
+    for pkg in "$@"; do fetch_kernel "$pkg" > /dev/null || exit 2; done
     wrap="NSTEST_MATRIX_DIR=$(printf %q "$matrix") NSTEST_BUILD_DIR=$(printf %q "$build")"
     wrap+=" ci/kernel-matrix.sh --slurm-task$(printf ' %q' "$@")"
     sbatch --wait --quiet --array=0-$(($# - 1)) --chdir="$PWD" --job-name=nstest-kernels \

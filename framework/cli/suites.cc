@@ -16,6 +16,7 @@
 #include "nstest/process.h"
 #include "nstest/runner.h"
 #include "nstest/userns.h"
+#include "src/strings.h"
 
 namespace nstest::cli {
 namespace {
@@ -139,15 +140,16 @@ int CompareToDefaults(std::ostream& out, const Plan& plan, const RunnerOptions& 
 std::string NothingSelected(const Plan& plan, const RunnerOptions& o) {
   size_t cases = 0;
   for (const auto& suite : plan.suites) cases += ExpandCases(*suite).size();
-  std::string what = o.cases.empty() ? fmt::format("--filter '{}'", o.filter)
-                                     : fmt::format("--case and --filter '{}' together", o.filter);
-  std::string hint = o.filter.find('-') != std::string::npos
+  std::string what = o.cases.empty()
+                         ? fmt::format("--filter '{}' matches", o.filter)
+                         : fmt::format("--case and --filter '{}' together match", o.filter);
+  std::string hint = o.filter.find('-') != std::string::npos && o.cases.empty()
                          ? "; a '-' starts the filter's negative patterns: select a case by its "
                            "exact name with --case NAME"
                          : "; `nstest list` shows them";
-  return fmt::format("no case selected: {} matches none of the {} case{} of {} suite{}{}", what,
-                     cases, cases == 1 ? "" : "s", plan.suites.size(),
-                     plan.suites.size() == 1 ? "" : "s", hint);
+  return fmt::format("no case selected: {} none of the {} case{} of {} suite{}{}", what, cases,
+                     cases == 1 ? "" : "s", plan.suites.size(), plan.suites.size() == 1 ? "" : "s",
+                     hint);
 }
 
 }  // namespace
@@ -170,6 +172,10 @@ int RunSuites(std::ostream& out, const SuiteOptions& s) {
     plan = MakePlan(o);
   } catch (const Error& e) {
     fmt::print(std::cerr, "nstest: {}\n", e.what());
+    return kExitUsage;
+  }
+  if (plan.suites.empty()) {
+    fmt::print(std::cerr, "nstest: no suite found: {} hold no *.toml file\n", Join(o.paths, ' '));
     return kExitUsage;
   }
   if (plan.selected == 0) {
@@ -220,7 +226,9 @@ int RunList(std::ostream& out, const SuiteOptions& s) {
 
 int RunCheck(std::ostream& out, const SuiteOptions& s) {
   try {
-    Plan plan = MakePlan(Options(s));
+    RunnerOptions o = Options(s);
+    o.shard = "0/1";  // every case is checked, whatever shard this machine would run
+    Plan plan = MakePlan(o);
     fmt::print(out, "OK: {} suites, {} cases\n", plan.suites.size(), plan.cases.size());
     return kExitOk;
   } catch (const Error& e) {

@@ -35,6 +35,7 @@ struct PlanOf {
   int shard = 0;
   int total = 1;
   int repeat = 1;
+  std::string kernel;
 };
 
 PlanOf ReadPlan(const ShardReport& r) {
@@ -47,10 +48,16 @@ PlanOf ReadPlan(const ShardReport& r) {
   PlanOf p;
   p.id = *Property(r.suites[0], kPlanId);
   const std::string* shard = Property(r.suites[0], kPlanShard);
+  if (shard != nullptr && shard->rfind("all/", 0) == 0) {
+    throw Error(fmt::format("{}: a merged report ({} '{}'); merge the shards' own reports", r.path,
+                            kPlanShard, *shard));
+  }
   if (shard == nullptr || std::sscanf(shard->c_str(), "%d/%d", &p.shard, &p.total) != 2 ||
       p.total < 1 || p.shard < 0 || p.shard >= p.total) {
-    throw Error(fmt::format("{}: '{}' is not a shard (I/N)", r.path, shard ? *shard : ""));
+    throw Error(fmt::format("{}: its property {} is '{}', not a shard I/N", r.path, kPlanShard,
+                            shard ? *shard : ""));
   }
+  if (const std::string* kernel = Property(r.suites[0], "kernel_release")) p.kernel = *kernel;
   if (const std::string* repeat = Property(r.suites[0], kPlanRepeat)) {
     p.repeat = std::max(1, std::atoi(repeat->c_str()));
   }
@@ -101,9 +108,16 @@ MergeResult MergeShards(const std::vector<ShardReport>& reports) {
     PlanOf p = ReadPlan(r);
     if (p.id != plan.id) {
       throw Error(fmt::format(
-          "{} is from another plan than {} (plan {} against {}): its suites, filter, --repeat or "
-          "shard count differ; merge the shards of one run",
+          "{} is from another plan than {} (plan {} against {}): its suites, --filter, --case, "
+          "--repeat, --sysctl overrides, cost file or shard count differ; merge the shards of one "
+          "run",
           r.path, reports[0].path, p.id, plan.id));
+    }
+    if (p.kernel != plan.kernel) {
+      throw Error(
+          fmt::format("{} ran on kernel {}, {} on {}: merge the shards of one kernel, and "
+                      "compare kernels with nstest compare",
+                      r.path, p.kernel, reports[0].path, plan.kernel));
     }
     by_shard[p.shard].push_back(r.path);
   }
@@ -182,13 +196,14 @@ MergeResult MergeShards(const std::vector<ShardReport>& reports) {
       m.report.push_back(std::move(out));
     }
   }
+  std::vector<std::string> lost;  // first, shard by shard
   for (const auto& [shard, names] : missing) {
-    m.problems.insert(m.problems.begin(),
-                      fmt::format("shard {}/{} {}: {} of its cases missing: {}", shard, plan.total,
-                                  by_shard.count(shard) != 0 ? "reported only part of its cases"
-                                                             : "gave no report",
-                                  names.size(), Names(names)));
+    lost.push_back(fmt::format(
+        "shard {}/{} {}: {} of its cases missing: {}", shard, plan.total,
+        by_shard.count(shard) != 0 ? "reported only part of its cases" : "gave no report",
+        names.size(), Names(names)));
   }
+  m.problems.insert(m.problems.begin(), lost.begin(), lost.end());
   return m;
 }
 

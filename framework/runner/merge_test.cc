@@ -89,7 +89,27 @@ TEST(MergeTest, ReportsOfAnotherPlanOrWithoutOneAreRefused) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
               "shard-1.xml is from another plan than shard-0.xml (plan p2 against p1): its "
-              "suites, filter, --repeat or shard count differ; merge the shards of one run");
+              "suites, --filter, --case, --repeat, --sysctl overrides, cost file or shard count "
+              "differ; merge the shards of one run");
+  }
+  ShardReport other_kernel = Shard(1);
+  other_kernel.suites[0].properties[0].second = "6.12.9";
+  try {
+    MergeShards({Shard(0), other_kernel});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "shard-1.xml ran on kernel 6.12.9, shard-0.xml on 6.1.0: merge the shards of one "
+              "kernel, and compare kernels with nstest compare");
+  }
+  ShardReport merged = Shard(0);
+  merged.suites[0].properties[2].second = "all/2";
+  try {
+    MergeShards({merged});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "shard-0.xml: a merged report (nstest:shard 'all/2'); merge the shards' own reports");
   }
   ShardReport bare = Shard(0);
   bare.suites[0].properties = {{"kernel_release", "6.1.0"}};

@@ -253,6 +253,7 @@ Plan MakePlan(const RunnerOptions& o) {
     for (unsigned char ch : text + "\n") id = (id ^ ch) * 1099511628211ull;
   };
   mix(fmt::format("{} shards, {} times", plan.total_shards, repeat));
+  for (const auto& [key, value] : o.run.sysctls) mix(fmt::format("override {}={}", key, value));
   for (size_t i = 0; i < all.size(); ++i) {
     plan.owners.emplace_back(all[i].FullName(), owner[i]);
     mix(fmt::format("{} {}", owner[i], all[i].FullName()));

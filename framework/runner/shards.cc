@@ -114,9 +114,14 @@ ShardChoice ChooseShard(const std::string& flag, int shards, const EnvLookup& en
   std::vector<ShardChoice> found;
   for (std::optional<ShardChoice> c :
        {Pair(env, "GTEST_SHARD_INDEX", "GTEST_TOTAL_SHARDS", 0),
-        Pair(env, "TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS", 0), Slurm(env), Kubernetes(env, shards),
+        Pair(env, "TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS", 0), Slurm(env),
         Pair(env, "CI_NODE_INDEX", "CI_NODE_TOTAL", 1)}) {
     if (c) found.push_back(*c);
+  }
+  // A Kubernetes Job gives no total: --shards, or another scheduler's, gives it.
+  if (std::optional<ShardChoice> k8s =
+          Kubernetes(env, shards > 0 || found.empty() ? shards : found[0].total)) {
+    found.push_back(*k8s);
   }
   for (const ShardChoice& c : found) {
     if (c.index != found[0].index || c.total != found[0].total) {

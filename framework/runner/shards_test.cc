@@ -53,6 +53,12 @@ TEST(ChooseShardTest, EachSchedulersVariables) {
   EXPECT_EQ(k8s.index, 4);
   EXPECT_EQ(k8s.total, 5);
   EXPECT_EQ(k8s.source, "JOB_COMPLETION_INDEX=4 of --shards 5");
+  ShardChoice k8s_gtest = ChooseShard("", 0,
+                                      Env({{"JOB_COMPLETION_INDEX", "1"},
+                                           {"GTEST_SHARD_INDEX", "1"},
+                                           {"GTEST_TOTAL_SHARDS", "3"}}));
+  EXPECT_EQ(k8s_gtest.index, 1);
+  EXPECT_EQ(k8s_gtest.total, 3);
   // GitLab counts from 1, and sets CI_NODE_TOTAL=1 in jobs without `parallel`.
   ShardChoice gitlab = ChooseShard("", 0, Env({{"CI_NODE_INDEX", "1"}, {"CI_NODE_TOTAL", "3"}}));
   EXPECT_EQ(gitlab.index, 0);

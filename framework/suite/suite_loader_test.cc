@@ -228,9 +228,24 @@ name = "retries_3"
                                "timers.toml");
   std::vector<Case> timed = ExpandCases(timers);
   ASSERT_EQ(timed.size(), 2u);
-  // One connect is pending at its 0.5 s deadline, then times out: 1 + 2 s, or 1 + 2 + 4 + 8 s.
-  EXPECT_DOUBLE_EQ(EstimateSeconds(timed[0]), 0.1 + 0.5 + 3);
-  EXPECT_DOUBLE_EQ(EstimateSeconds(timed[1]), 0.1 + 0.5 + 15);
+  // One connect is pending at its 0.5 s deadline, then times out 1 + 2 s, or 1 + 2 + 4 + 8 s,
+  // after connect().
+  EXPECT_DOUBLE_EQ(EstimateSeconds(timed[0]), 0.1 + 3);
+  EXPECT_DOUBLE_EQ(EstimateSeconds(timed[1]), 0.1 + 15);
+  // A connect refused at once costs nothing; a sysctl step counts from where it stands.
+  Suite quick = LoadSuiteText(R"(
+name = "quick"
+[[test]]
+name = "refused_then_slower_retries"
+  [[test.step]]
+  connect = { port = 9, label = "closed" }
+  [[test.step]]
+  wait.connections = { label = "closed", refused = 1 }
+  [[test.step]]
+  sysctl = { netns = "client", key = "net.ipv4.tcp_syn_retries", value = 3 }
+)",
+                              "quick.toml");
+  EXPECT_DOUBLE_EQ(EstimateSeconds(ExpandCases(quick)[0]), 0.1);
 }
 
 TEST(RunnerFilterTest, FollowsGtestSyntax) {

@@ -79,12 +79,25 @@ def kubernetes():
           "kubernetes: the merge Job does not run nstest merge")
 
 
+# The variables schedulers shard by: this test may itself run under one (a GitLab parallel job).
+SCHEDULER_VARIABLES = ("GTEST_SHARD_INDEX", "GTEST_TOTAL_SHARDS", "TEST_SHARD_INDEX",
+                       "TEST_TOTAL_SHARDS", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN",
+                       "SLURM_ARRAY_TASK_STEP", "SLURM_ARRAY_TASK_COUNT", "JOB_COMPLETION_INDEX",
+                       "CI_NODE_INDEX", "CI_NODE_TOTAL")
+
+
+def clean_env(**more):
+    env = {k: v for k, v in os.environ.items() if k not in SCHEDULER_VARIABLES}
+    env.update(more)
+    return env
+
+
 def run_shards(nstest, work, suite, name, envs, extra=()):
     paths = []
     for index, env in enumerate(envs):
         path = os.path.join(work, f"{name}-{index}.xml")
         r = subprocess.run([nstest, "run", suite, "--xml", path, "--cost-file", "none", *extra],
-                           env=dict(os.environ, **env), capture_output=True, text=True)
+                           env=clean_env(**env), capture_output=True, text=True)
         check(r.returncode == 0, f"{name}: shard {index} exited {r.returncode}: {r.stderr}")
         check(re.search(rf"Note: this is shard {index}/{len(envs)} \(from ", r.stdout) is not None,
               f"{name}: shard {index} does not say which shard it is: {r.stdout[:300]!r}")
@@ -94,7 +107,8 @@ def run_shards(nstest, work, suite, name, envs, extra=()):
 
 def merge(nstest, xsd):
     suite = "suites/backlog.toml"
-    listed = subprocess.run([nstest, "list", suite], capture_output=True, text=True, check=True)
+    listed = subprocess.run([nstest, "list", suite], capture_output=True, text=True, check=True,
+                            env=clean_env())
     want = sorted(line.strip() for line in listed.stdout.splitlines() if line.startswith("  "))
     work = tempfile.mkdtemp()
     try:

@@ -35,7 +35,8 @@ struct MergeResult {
 
 // Merges the shards' reports. A case of the plan that no report has becomes an error naming the
 // shard that owed it; a case reported twice, or one that is not in the plan, an error too. Throws
-// Error for a report without a plan (not written by `nstest run`) or from another plan.
+// Error for a report without a plan (not written by `nstest run`), from another plan or kernel, or
+// one that is itself a merge.
 MergeResult MergeShards(const std::vector<ShardReport>& reports);
 
 }  // namespace nstest

@@ -38,7 +38,8 @@ struct RunnerOptions {
   RunOptions run{};
   // Durations of earlier runs ("seconds case" lines): without --shuffle, cases run longest first,
   // as ctest does with its cost data, so a long case never starts last; a case the file does not
-  // know is estimated from its steps (EstimateSeconds()). Updated after the run. "" for none.
+  // know is estimated from its steps (EstimateSeconds()). Updated after the run, unless the run
+  // is a shard. "" for none.
   std::string cost_file{};
   // Whether the user named the cost file (--cost-file, $NSTEST_COST_FILE): only then does it
   // balance shards, since every machine of a sharded run must compute the same partition.
