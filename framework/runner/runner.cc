@@ -235,19 +235,17 @@ Plan MakePlan(const RunnerOptions& o) {
   }
   plan.selected = all.size() * repeat;
   plan.repeat = static_cast<int>(repeat);
-  // Expected seconds: an earlier run's, else the case's own estimate.
+  // Expected seconds, once a case: an earlier run's, else the case's own estimate. Shards are
+  // balanced on what every machine knows alike: a cost file the user named, or the estimates.
   std::map<std::string, double> costs = ReadCosts(o.cost_file);
-  auto expected = [&](const Case& c) {
-    auto it = costs.find(c.FullName());
-    return it == costs.end() ? EstimateSeconds(c) : it->second;
-  };
-  // Shards are balanced on what every machine knows alike: a cost file the user named, or the
-  // estimates.
-  std::vector<double> seconds;
+  std::vector<double> expected, balanced;
   for (const Case& c : all) {
-    seconds.push_back(o.cost_file_given ? expected(c) : EstimateSeconds(c));
+    double estimate = EstimateSeconds(c);
+    auto it = costs.find(c.FullName());
+    expected.push_back(it == costs.end() ? estimate : it->second);
+    balanced.push_back(o.cost_file_given ? expected.back() : estimate);
   }
-  std::vector<int> owner = AssignShards(seconds, plan.total_shards);
+  std::vector<int> owner = AssignShards(balanced, plan.total_shards);
   uint64_t id = 1469598103934665603ull;  // FNV-1a over the plan
   auto mix = [&id](const std::string& text) {
     for (unsigned char ch : text + "\n") id = (id ^ ch) * 1099511628211ull;
@@ -259,17 +257,20 @@ Plan MakePlan(const RunnerOptions& o) {
     mix(fmt::format("{} {}", owner[i], all[i].FullName()));
   }
   plan.id = fmt::format("{:016x}", id);
+  // This shard's cases (as indices into `all`), in run order.
+  std::vector<size_t> picked;
   for (size_t r = 0; r < repeat; ++r) {
     for (size_t i = 0; i < all.size(); ++i) {
-      if (owner[i] == plan.shard_index) plan.cases.push_back(all[i]);
+      if (owner[i] == plan.shard_index) picked.push_back(i);
     }
   }
   if (o.shuffle) {
-    std::shuffle(plan.cases.begin(), plan.cases.end(), std::mt19937(o.seed));
+    std::shuffle(picked.begin(), picked.end(), std::mt19937(o.seed));
   } else if (o.longest_first) {
-    std::stable_sort(plan.cases.begin(), plan.cases.end(),
-                     [&](const Case& a, const Case& b) { return expected(a) > expected(b); });
+    std::stable_sort(picked.begin(), picked.end(),
+                     [&](size_t a, size_t b) { return expected[a] > expected[b]; });
   }
+  for (size_t i : picked) plan.cases.push_back(all[i]);
   return plan;
 }
 
