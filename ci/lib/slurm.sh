@@ -42,27 +42,20 @@
 # stepd inherits slurmd's environment, though, and the tag finds it. The jobs' processes are found
 # as descendants (ppid chains in /proc) of the tagged processes. No process is looked up by name.
 
+# shellcheck source=ci/lib/packages.sh
+. "$(dirname "${BASH_SOURCE[0]}")/packages.sh"
+
 # The PIDs of what slurm_start started in this shell, and the directory they belong to.
 SLURMCI_DIR=${SLURMCI_DIR:-}
 SLURMCI_MUNGED_PID=${SLURMCI_MUNGED_PID:-}
 SLURMCI_SLURMCTLD_PID=${SLURMCI_SLURMCTLD_PID:-}
 SLURMCI_SLURMD_PID=${SLURMCI_SLURMD_PID:-}
 
+# The packages' maintainer scripts start the daemons with invoke-rc.d unless, as in container
+# images, /usr/sbin/policy-rc.d denies it. Should a system munged start, it uses /run/munge and
+# /etc/munge, not STATE_DIR; slurmctld and slurmd fail without /etc/slurm/slurm.conf.
 slurm_install() {
-  local p need=()
-  for p in slurm-wlm slurm-client slurmctld slurmd munge; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-  done
-  [ ${#need[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" != 0 ]; then
-    echo "slurm_install: needs these packages, installed as root: ${need[*]}" >&2
-    return 2
-  fi
-  # The packages' maintainer scripts start the daemons with invoke-rc.d unless, as in container
-  # images, /usr/sbin/policy-rc.d denies it. Should a system munged start, it uses /run/munge and
-  # /etc/munge, not STATE_DIR; slurmctld and slurmd fail without /etc/slurm/slurm.conf.
-  DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+  ensure_packages slurm-wlm slurm-client slurmctld slurmd munge
 }
 
 # _slurmci_starttime PID: field 22 of /proc/PID/stat (start time in clock ticks since boot), which

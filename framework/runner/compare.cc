@@ -54,14 +54,6 @@ std::map<std::string, Seen> Index(const std::vector<JUnitSuite>& report,
   return out;
 }
 
-const std::string* Find(const std::vector<std::pair<std::string, std::string>>& list,
-                        const std::string& key) {
-  for (const auto& [k, v] : list) {
-    if (k == key) return &v;
-  }
-  return nullptr;
-}
-
 ChangeClass Classify(const JUnitCase& was, const JUnitCase& is) {
   auto bad = [](CaseStatus s) { return s == CaseStatus::kFailed || s == CaseStatus::kError; };
   if (was.status == is.status) {
@@ -166,14 +158,14 @@ Comparison CompareReports(const std::vector<JUnitSuite>& base, const std::vector
       }
     }
     for (const auto& [k, v] : was.observed) {
-      const std::string* other = Find(is.observed, k);
+      const std::string* other = FindProperty(is.observed, k);
       if (other == nullptr || !SameObservation(*other, v)) {
         change.values.push_back(
             fmt::format("{} {} -> {}", k, v, other == nullptr ? "(none)" : *other));
       }
     }
     for (const auto& [k, v] : is.observed) {
-      if (Find(was.observed, k) == nullptr) {
+      if (FindProperty(was.observed, k) == nullptr) {
         change.values.push_back(fmt::format("{} (none) -> {}", k, v));
       }
     }

@@ -72,6 +72,14 @@ void Attr(pugi::xml_node n, const char* name, const std::string& value) {
 
 }  // namespace
 
+const std::string* FindProperty(const std::vector<std::pair<std::string, std::string>>& properties,
+                                const std::string& key) {
+  for (const auto& [k, v] : properties) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
 std::string SanitizeXmlText(const std::string& text) {
   std::string out;
   out.reserve(text.size());

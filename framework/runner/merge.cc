@@ -18,10 +18,7 @@ namespace {
 constexpr size_t kNamesShown = 5;
 
 const std::string* Property(const JUnitSuite& s, const char* key) {
-  for (const auto& [k, v] : s.properties) {
-    if (k == key) return &v;
-  }
-  return nullptr;
+  return FindProperty(s.properties, key);
 }
 
 struct Planned {

@@ -32,6 +32,10 @@ struct JUnitSuite {
   std::vector<JUnitCase> cases{};
 };
 
+// The value of property `key` in `properties` (a suite's or a case's), or nullptr.
+const std::string* FindProperty(const std::vector<std::pair<std::string, std::string>>& properties,
+                                const std::string& key);
+
 // Renders the report. Text is sanitised: invalid UTF-8 becomes U+FFFD, characters XML 1.0 forbids
 // become "\xNN", and "]]>" inside CDATA is split so the section stays well-formed.
 std::string RenderJUnit(const std::vector<JUnitSuite>& suites);
